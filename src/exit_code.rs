@@ -1,0 +1,20 @@
+//! Process exit codes, documented once and used everywhere.
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0 | success: no errors (warnings allowed unless `--deny-warnings`) |
+//! | 1 | problems found (validation errors; later: some users failed) |
+//! | 2 | usage error, unreadable file, or invalid input before any change |
+//! | 3 | a guard stopped the run |
+//! | 130 | interrupted |
+
+/// Everything checked out.
+pub const OK: u8 = 0;
+/// The inputs were read and problems were found in them.
+pub const PROBLEMS: u8 = 1;
+/// The command could not do its job: bad arguments or unreadable files.
+pub const USAGE: u8 = 2;
+/// A playbook guard stopped the run.
+pub const GUARD: u8 = 3;
+/// Interrupted by Ctrl-C or SIGTERM.
+pub const INTERRUPTED: u8 = 130;

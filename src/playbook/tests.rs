@@ -1,0 +1,142 @@
+//! Table tests pinning the code, line and column of each playbook rule.
+
+use super::*;
+
+const BASE: &str = "api_version: remedy/v1
+name: t
+target:
+  provider: graph
+input:
+  key: userPrincipalName
+  columns: [userPrincipalName, compromised]
+steps:
+";
+
+/// Loads BASE + `steps` and returns (code, line, column) of each diagnostic.
+fn diags(steps: &str) -> Vec<(&'static str, u64, u64)> {
+    diags_of(&format!("{BASE}{steps}"))
+}
+
+fn diags_of(text: &str) -> Vec<(&'static str, u64, u64)> {
+    load_str("t.yaml", text)
+        .diagnostics
+        .iter()
+        .map(|d| {
+            let l = d.location.expect("positioned");
+            (d.code, l.line, l.column)
+        })
+        .collect()
+}
+
+macro_rules! rule {
+    ($name:ident, $steps:expr, [$(($code:literal, $line:literal, $col:literal)),* $(,)?]) => {
+        #[test]
+        fn $name() {
+            assert_eq!(diags($steps), vec![$(($code, $line, $col)),*]);
+        }
+    };
+}
+
+rule!(valid_steps_are_silent, "  - id: a\n    ensure: sign_in_allowed\n  - id: b\n    action: reset_password\n", []);
+rule!(unknown_action, "  - id: a\n    action: reset_pasword\n", [("playbook::unknown-action", 10, 13)]);
+rule!(unknown_ensure, "  - id: a\n    ensure: sign_in_alowed\n", [("playbook::unknown-ensure", 10, 13)]);
+rule!(duplicate_step_id, "  - id: a\n    ensure: sign_in_allowed\n  - id: a\n    action: revoke_sessions\n", [("playbook::duplicate-step-id", 11, 9)]);
+rule!(missing_kind, "  - id: a\n    name: nothing\n", [("playbook::missing-step-kind", 9, 9)]);
+rule!(both_kinds, "  - id: a\n    action: revoke_sessions\n    ensure: sign_in_allowed\n", [("playbook::ambiguous-step-kind", 11, 13)]);
+rule!(invalid_step_id, "  - id: 'a b'\n    action: revoke_sessions\n", [("playbook::invalid-step-id", 9, 9)]);
+rule!(when_syntax, "  - id: a\n    action: revoke_sessions\n    when: row.compromised ==\n", [("playbook::invalid-when", 11, 27)]);
+rule!(when_undeclared_column, "  - id: a\n    action: revoke_sessions\n    when: row.compromized == 'yes'\n", [("playbook::undeclared-column", 11, 11)]);
+rule!(when_quoted_column, "  - id: a\n    action: revoke_sessions\n    when: \"row.department == 'x'\"\n", [("playbook::undeclared-column", 11, 12)]);
+rule!(when_unknown_variable, "  - id: a\n    action: revoke_sessions\n    when: user.x\n", [("playbook::unknown-variable", 11, 11)]);
+rule!(template_undeclared, "  - id: a\n    action: reset_password\n    with:\n      password: \"{{ row.temp_password }}\"\n", [("playbook::undeclared-column", 12, 18)]);
+rule!(template_syntax, "  - id: a\n    action: reset_password\n    with:\n      password: \"{{ row.compromised }\"\n", [("playbook::invalid-template", 12, 34)]);
+rule!(literal_password, "  - id: a\n    action: reset_password\n    with:\n      password: Hunter2!\n", [("playbook::literal-password", 12, 17)]);
+rule!(with_on_ensure, "  - id: a\n    ensure: sign_in_allowed\n    with:\n      password: generate\n", [("playbook::unexpected-with", 12, 7)]);
+rule!(action_as_ensure, "  - id: a\n    ensure: reset_password\n", [("playbook::unknown-ensure", 10, 13)]);
+rule!(contradiction, "  - id: a\n    ensure: sign_in_allowed\n  - id: b\n    ensure: sign_in_blocked\n", [("playbook::contradictory-steps", 12, 13)]);
+rule!(no_forced_change, "  - id: a\n    action: reset_password\n    with:\n      force_change_at_next_sign_in: false\n", [("playbook::no-forced-change", 12, 7)]);
+rule!(too_many_retries, "  - id: a\n    action: revoke_sessions\n    retries: 50\n", [("playbook::invalid-setting", 11, 14)]);
+
+#[test]
+fn empty_steps() {
+    assert_eq!(diags("  []\n"), vec![("playbook::no-steps", 9, 3)]);
+}
+
+#[test]
+fn header_rules() {
+    let text = "api_version: remedy/v2
+name: t
+target:
+  provider: grph
+  tenant: not a domain
+guards:
+  max_failures: 5 percent
+  protect:
+    users: [nobody]
+settings:
+  concurrency: 0
+steps:
+  - id: a
+    ensure: sign_in_allowed
+";
+    assert_eq!(
+        diags_of(text),
+        vec![
+            ("playbook::unknown-api-version", 1, 14),
+            ("playbook::unknown-provider", 4, 13),
+            ("playbook::invalid-tenant", 5, 11),
+            ("playbook::invalid-max-failures", 7, 17),
+            ("playbook::invalid-protected-user", 9, 13),
+            ("playbook::invalid-setting", 11, 16),
+        ]
+    );
+}
+
+#[test]
+fn hints_suggest_the_right_name() {
+    let l = load_str("t.yaml", &format!("{BASE}  - id: a\n    action: reset_pasword\n  - id: b\n    ensure: revoke_sessions\n"));
+    let hints: Vec<_> = l.diagnostics.iter().map(|d| d.hint.clone().unwrap()).collect();
+    assert_eq!(hints[0], "did you mean `reset_password`?");
+    assert_eq!(hints[1], "`revoke_sessions` is written `action: revoke_sessions`");
+}
+
+#[test]
+fn checked_model_has_defaults() {
+    let l = load_str(
+        "t.yaml",
+        "api_version: remedy/v1
+name: t
+target: {provider: graph, tenant: Contoso.onmicrosoft.com}
+guards: {max_failures: 5%}
+steps:
+  - id: reset
+    action: reset_password
+  - id: allow
+    ensure: sign_in_allowed
+",
+    );
+    assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
+    let p = l.playbook.unwrap();
+    assert_eq!(p.tenant.as_deref(), Some("contoso.onmicrosoft.com"));
+    assert_eq!(p.input.key, "userPrincipalName");
+    assert_eq!(p.input.columns, ["userPrincipalName"]);
+    assert!(p.guards.protect_privileged);
+    assert_eq!(p.guards.max_failures, Some(FailureLimit::Percent(5.0)));
+    assert_eq!(p.guards.max_failures.unwrap().allowed(1000), 50);
+    assert_eq!(
+        p.steps[0].kind,
+        StepKind::ResetPassword(ResetPassword {
+            password: PasswordSource::Generate,
+            force_change_at_next_sign_in: true,
+            force_change_with_mfa: false
+        })
+    );
+    assert_eq!(p.steps[1].title(), "allow");
+}
+
+#[test]
+fn secret_never_echoed() {
+    let l = load_str("t.yaml", &format!("{BASE}  - id: a\n    action: reset_password\n    with:\n      password: S3cret-Pa55!\n"));
+    let d = &l.diagnostics[0];
+    assert!(!format!("{} {:?}", d.message, d.hint).contains("S3cret"));
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `remedy` binary, driven like a user or a CI
+//! job would.
+
+mod support;
+
+mod cli;
+mod corpus;
+mod docs;
+mod formats;
+mod schema;
