@@ -18,8 +18,15 @@ use crate::exit_code;
 /// accounts), remedy applies a YAML playbook (reset the password, make sure
 /// the user may sign in, revoke sessions) to every user in a CSV.
 #[derive(Debug, Parser)]
-#[command(name = "remedy", version, propagate_version = true, max_term_width = 100)]
-#[command(after_help = "Exit codes: 0 success, 1 problems found, 2 usage error or unreadable input.")]
+#[command(
+    name = "remedy",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 problems found, 2 usage error or unreadable input."
+)]
 pub struct Cli {
     /// When to use colour in human output (NO_COLOR is honoured).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]

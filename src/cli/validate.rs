@@ -168,13 +168,15 @@ fn expand(inputs: &[PathBuf]) -> (Vec<(PathBuf, String)>, Report) {
             files.push((p.clone(), p.display().to_string()));
         }
     }
-    debug_assert!(report.diagnostics.iter().all(|d| d.severity == Severity::Error));
+    debug_assert!(
+        report
+            .diagnostics
+            .iter()
+            .all(|d| d.severity == Severity::Error)
+    );
     (files, report)
 }
 
 fn is_yaml(p: &Path) -> bool {
-    matches!(
-        p.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml")
-    )
+    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
 }

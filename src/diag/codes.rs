@@ -5,58 +5,176 @@
 /// `(code, what it means)` for every diagnostic remedy can emit.
 pub const CODES: &[(&str, &str)] = &[
     ("playbook::unreadable", "The playbook file cannot be read."),
-    ("playbook::too-large", "The playbook file is larger than 1 MiB."),
+    (
+        "playbook::too-large",
+        "The playbook file is larger than 1 MiB.",
+    ),
     ("playbook::not-utf8", "The playbook is not valid UTF-8."),
-    ("playbook::empty", "The playbook file is empty or holds only comments."),
+    (
+        "playbook::empty",
+        "The playbook file is empty or holds only comments.",
+    ),
     ("playbook::yaml-syntax", "The file is not valid YAML."),
-    ("playbook::tab-indentation", "A tab is used for indentation; YAML allows spaces only."),
-    ("playbook::multiple-documents", "The file holds more than one YAML document (`---`)."),
-    ("playbook::duplicate-key", "A mapping has the same key twice."),
-    ("playbook::too-complex", "The document nests too deeply or expands aliases too much."),
-    ("playbook::unknown-field", "A field that the playbook language does not have."),
+    (
+        "playbook::tab-indentation",
+        "A tab is used for indentation; YAML allows spaces only.",
+    ),
+    (
+        "playbook::multiple-documents",
+        "The file holds more than one YAML document (`---`).",
+    ),
+    (
+        "playbook::duplicate-key",
+        "A mapping has the same key twice.",
+    ),
+    (
+        "playbook::too-complex",
+        "The document nests too deeply or expands aliases too much.",
+    ),
+    (
+        "playbook::unknown-field",
+        "A field that the playbook language does not have.",
+    ),
     ("playbook::missing-field", "A required field is missing."),
-    ("playbook::invalid-type", "A value has the wrong type (e.g. a list where text is expected)."),
-    ("playbook::unknown-api-version", "`api_version` names a version this remedy does not understand."),
+    (
+        "playbook::invalid-type",
+        "A value has the wrong type (e.g. a list where text is expected).",
+    ),
+    (
+        "playbook::unknown-api-version",
+        "`api_version` names a version this remedy does not understand.",
+    ),
     ("playbook::empty-name", "A `name` is empty."),
-    ("playbook::unknown-provider", "`target.provider` is not a known directory service."),
-    ("playbook::invalid-tenant", "`target.tenant` is neither a domain nor a GUID."),
+    (
+        "playbook::unknown-provider",
+        "`target.provider` is not a known directory service.",
+    ),
+    (
+        "playbook::invalid-tenant",
+        "`target.tenant` is neither a domain nor a GUID.",
+    ),
     ("playbook::empty-key", "`input.key` is empty."),
-    ("playbook::empty-column", "An entry of `input.columns` is empty."),
-    ("playbook::duplicate-column", "A column is declared twice in `input.columns`."),
-    ("playbook::invalid-guard", "A guard has an impossible value."),
-    ("playbook::invalid-max-failures", "`max_failures` is neither a count nor a percentage."),
-    ("playbook::invalid-protected-user", "A protected user is neither a UPN nor an object id."),
-    ("playbook::invalid-setting", "A setting is out of its allowed range."),
+    (
+        "playbook::empty-column",
+        "An entry of `input.columns` is empty.",
+    ),
+    (
+        "playbook::duplicate-column",
+        "A column is declared twice in `input.columns`.",
+    ),
+    (
+        "playbook::invalid-guard",
+        "A guard has an impossible value.",
+    ),
+    (
+        "playbook::invalid-max-failures",
+        "`max_failures` is neither a count nor a percentage.",
+    ),
+    (
+        "playbook::invalid-protected-user",
+        "A protected user is neither a UPN nor an object id.",
+    ),
+    (
+        "playbook::invalid-setting",
+        "A setting is out of its allowed range.",
+    ),
     ("playbook::no-steps", "`steps` is empty."),
-    ("playbook::invalid-step-id", "A step id has characters other than letters, digits, `-` and `_`."),
+    (
+        "playbook::invalid-step-id",
+        "A step id has characters other than letters, digits, `-` and `_`.",
+    ),
     ("playbook::duplicate-step-id", "Two steps have the same id."),
-    ("playbook::missing-step-kind", "A step has neither `action` nor `ensure`."),
-    ("playbook::ambiguous-step-kind", "A step has both `action` and `ensure`."),
-    ("playbook::unknown-action", "`action` names an operation remedy does not have."),
-    ("playbook::unknown-ensure", "`ensure` names a state remedy does not know."),
-    ("playbook::contradictory-steps", "Two `ensure` steps demand opposite states."),
-    ("playbook::unexpected-with", "`with:` parameters on a step that takes none."),
-    ("playbook::literal-password", "A literal password in a playbook; use `generate` or a template."),
-    ("playbook::no-forced-change", "A reset that does not force the user to change the password."),
-    ("playbook::invalid-when", "A `when` condition does not compile."),
-    ("playbook::invalid-template", "A `{{ }}` template does not compile."),
-    ("playbook::undeclared-column", "An expression reads `row.<column>` for a column not in `input.columns`."),
-    ("playbook::unknown-variable", "An expression uses a variable other than `row`."),
-    ("playbook::dynamic-column", "An expression reads `row[...]`, which cannot be checked before a run."),
+    (
+        "playbook::missing-step-kind",
+        "A step has neither `action` nor `ensure`.",
+    ),
+    (
+        "playbook::ambiguous-step-kind",
+        "A step has both `action` and `ensure`.",
+    ),
+    (
+        "playbook::unknown-action",
+        "`action` names an operation remedy does not have.",
+    ),
+    (
+        "playbook::unknown-ensure",
+        "`ensure` names a state remedy does not know.",
+    ),
+    (
+        "playbook::contradictory-steps",
+        "Two `ensure` steps demand opposite states.",
+    ),
+    (
+        "playbook::unexpected-with",
+        "`with:` parameters on a step that takes none.",
+    ),
+    (
+        "playbook::literal-password",
+        "A literal password in a playbook; use `generate` or a template.",
+    ),
+    (
+        "playbook::no-forced-change",
+        "A reset that does not force the user to change the password.",
+    ),
+    (
+        "playbook::invalid-when",
+        "A `when` condition does not compile.",
+    ),
+    (
+        "playbook::invalid-template",
+        "A `{{ }}` template does not compile.",
+    ),
+    (
+        "playbook::undeclared-column",
+        "An expression reads `row.<column>` for a column not in `input.columns`.",
+    ),
+    (
+        "playbook::unknown-variable",
+        "An expression uses a variable other than `row`.",
+    ),
+    (
+        "playbook::dynamic-column",
+        "An expression reads `row[...]`, which cannot be checked before a run.",
+    ),
     ("csv::unreadable", "The CSV file cannot be read."),
     ("csv::empty", "The CSV file is empty (no header row)."),
-    ("csv::syntax", "The CSV is malformed (e.g. an unterminated quote)."),
+    (
+        "csv::syntax",
+        "The CSV is malformed (e.g. an unterminated quote).",
+    ),
     ("csv::invalid-utf8", "A field is not valid UTF-8."),
-    ("csv::missing-key-column", "The header lacks the playbook's `input.key` column."),
-    ("csv::missing-column", "The header lacks a column declared in `input.columns`."),
+    (
+        "csv::missing-key-column",
+        "The header lacks the playbook's `input.key` column.",
+    ),
+    (
+        "csv::missing-column",
+        "The header lacks a column declared in `input.columns`.",
+    ),
     ("csv::duplicate-header", "The header names a column twice."),
-    ("csv::field-count", "A row has a different number of fields than the header."),
+    (
+        "csv::empty-header",
+        "A header cell is empty but named columns follow it.",
+    ),
+    (
+        "csv::field-count",
+        "A row has a different number of fields than the header.",
+    ),
     ("csv::empty-key", "A row's key cell is empty."),
     ("csv::duplicate-key", "Two rows name the same user."),
-    ("csv::invalid-key", "A key is neither a user principal name nor an object id (GUID)."),
-    ("csv::example-row-skipped", "The example row of an Entra bulk template was skipped."),
+    (
+        "csv::invalid-key",
+        "A key is neither a user principal name nor an object id (GUID).",
+    ),
+    (
+        "csv::example-row-skipped",
+        "The example row of an Entra bulk template was skipped.",
+    ),
     ("csv::no-rows", "The CSV has a header but no users."),
-    ("csv::too-many-problems", "More problems were found than are shown."),
+    (
+        "csv::too-many-problems",
+        "More problems were found than are shown.",
+    ),
     ("cli::no-files", "No playbook files were given."),
 ];
 

@@ -8,7 +8,7 @@ use miette::{
     SourceCode, SourceSpan, SpanContents,
 };
 
-use super::{Diagnostic, Severity, Source};
+use super::{Diagnostic, Severity};
 
 /// Renders every diagnostic, each followed by a blank line.
 pub fn render_human(diags: &[Diagnostic], color: bool, width: usize) -> String {
@@ -23,7 +23,10 @@ pub fn render_human(diags: &[Diagnostic], color: bool, width: usize) -> String {
         .with_context_lines(1);
     let mut out = String::new();
     for d in diags {
-        let report = Report(d);
+        let report = Report {
+            diag: d,
+            excerpt: Excerpt::of(d),
+        };
         if handler.render_report(&mut out, &report).is_err() {
             // The renderer only fails on a bad span; fall back to the
             // one-line form rather than lose the diagnostic.
@@ -35,8 +38,77 @@ pub fn render_human(diags: &[Diagnostic], color: bool, width: usize) -> String {
     out
 }
 
+/// Lines longer than this are cropped around the problem, so a 100 MB line
+/// never reaches the terminal.
+const MAX_QUOTED_LINE: usize = 160;
+
 /// Adapts a [`Diagnostic`] to miette's trait.
-struct Report<'a>(&'a Diagnostic);
+struct Report<'a> {
+    diag: &'a Diagnostic,
+    excerpt: Option<Excerpt>,
+}
+
+/// The text quoted for one diagnostic: the lines around it, cropped when
+/// long, with the file position of its first character.
+struct Excerpt {
+    name: String,
+    text: String,
+    /// 1-based line of the first line of `text`.
+    first_line: u64,
+    /// Characters cut from the start of the first line.
+    first_column_offset: usize,
+    /// The labelled range within `text`.
+    start: usize,
+    len: usize,
+}
+
+impl Excerpt {
+    fn of(d: &Diagnostic) -> Option<Excerpt> {
+        let loc = d.location?;
+        let src = d.source.as_ref()?;
+        let text = src.text.as_str();
+        let start = usize::try_from(loc.offset.checked_sub(src.base_offset)?)
+            .ok()?
+            .min(text.len());
+        let start = floor_boundary(text, start);
+        let len = (loc.len as usize).min(text.len() - start);
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        let line_no = src.first_line + text[..line_start].matches('\n').count() as u64;
+        if line_end - line_start <= MAX_QUOTED_LINE {
+            return Some(Excerpt {
+                name: src.name.clone(),
+                text: text.to_owned(),
+                first_line: src.first_line,
+                first_column_offset: 0,
+                start,
+                len,
+            });
+        }
+        // Keep a window of the long line around the start of the span.
+        let from = floor_boundary(
+            text,
+            start.saturating_sub(MAX_QUOTED_LINE / 2).max(line_start),
+        );
+        let to = floor_boundary(text, (from + MAX_QUOTED_LINE).min(line_end));
+        let window = &text[from..to];
+        Some(Excerpt {
+            name: src.name.clone(),
+            text: window.to_owned(),
+            first_line: line_no,
+            first_column_offset: text[line_start..from].chars().count(),
+            start: start - from,
+            len: len.min(to.saturating_sub(start)),
+        })
+    }
+}
+
+fn floor_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
 
 impl fmt::Debug for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -46,8 +118,8 @@ impl fmt::Debug for Report<'_> {
 
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.0;
-        if d.location.is_none() || d.source.is_none() {
+        let d = self.diag;
+        if self.excerpt.is_none() {
             // Without a snippet miette would not name the file.
             write!(f, "{}: ", d.file)?;
         }
@@ -59,43 +131,38 @@ impl std::error::Error for Report<'_> {}
 
 impl miette::Diagnostic for Report<'_> {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(self.0.code))
+        Some(Box::new(self.diag.code))
     }
 
     fn severity(&self) -> Option<miette::Severity> {
-        Some(match self.0.severity {
+        Some(match self.diag.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
         })
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.0
+        self.diag
             .hint
             .as_ref()
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.0.location?;
-        self.0.source.as_deref().map(|s| s as &dyn SourceCode)
+        self.excerpt.as_ref().map(|s| s as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let loc = self.0.location?;
-        let src = self.0.source.as_ref()?;
-        let start = loc.offset.checked_sub(src.base_offset)? as usize;
-        let start = start.min(src.text.len());
-        let len = (loc.len as usize).min(src.text.len() - start);
+        let ex = self.excerpt.as_ref()?;
         let label = LabeledSpan::new_primary_with_span(
-            Some(self.0.label.clone().unwrap_or_else(|| "here".to_owned())),
-            SourceSpan::new(start.into(), len),
+            Some(self.diag.label.clone().unwrap_or_else(|| "here".to_owned())),
+            SourceSpan::new(ex.start.into(), ex.len),
         );
         Some(Box::new(std::iter::once(label)))
     }
 }
 
-impl SourceCode for Source {
+impl SourceCode for Excerpt {
     fn read_span<'a>(
         &'a self,
         span: &SourceSpan,
@@ -103,12 +170,17 @@ impl SourceCode for Source {
         after: usize,
     ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
         let inner = self.text.read_span(span, before, after)?;
+        let column = if inner.line() == 0 {
+            inner.column() + self.first_column_offset
+        } else {
+            inner.column()
+        };
         Ok(Box::new(MietteSpanContents::new_named(
             self.name.clone(),
             inner.data(),
             *inner.span(),
             inner.line() + (self.first_line as usize).saturating_sub(1),
-            inner.column(),
+            column,
             inner.line_count(),
         )))
     }
@@ -117,7 +189,7 @@ impl SourceCode for Source {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diag::Location;
+    use crate::diag::{Location, Source};
 
     #[test]
     fn quotes_the_line_with_file_line_col() {
@@ -146,6 +218,19 @@ mod tests {
             .with_source(src);
         let out = render_human(&[d], false, 80);
         assert!(out.contains("[u.csv:41:1]"), "{out}");
+    }
+
+    #[test]
+    fn long_lines_are_cropped_around_the_problem() {
+        let line = format!("steps: {}x{}", "[".repeat(5000), "]".repeat(5000));
+        let offset = 7 + 5000;
+        let src = Source::whole("d.yaml", format!("a: 1\n{line}\n"));
+        let d = Diagnostic::error("t::x", "d.yaml", "too deep")
+            .at(crate::playbook::span::locate(&src.text, 5 + offset, 1))
+            .with_source(src);
+        let out = render_human(&[d], false, 100);
+        assert!(out.contains("[d.yaml:2:5008]"), "{out}");
+        assert!(out.len() < 2000, "{out}");
     }
 
     #[test]

@@ -47,7 +47,8 @@ mod tests {
 
     #[test]
     fn one_object_per_line() {
-        let a = Diagnostic::error("a::b", "f.yaml", "m \"q\"").at(Location::on_line(3, 4, 20, 2, 2));
+        let a =
+            Diagnostic::error("a::b", "f.yaml", "m \"q\"").at(Location::on_line(3, 4, 20, 2, 2));
         let b = Diagnostic::warning("c::d", "g.csv", "w").with_hint("h");
         let out = render_json(&[a, b]);
         let lines: Vec<serde_json::Value> = out

@@ -122,7 +122,11 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(code: &'static str, file: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn warning(
+        code: &'static str,
+        file: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(code, file, message)
@@ -164,7 +168,13 @@ impl fmt::Display for Diagnostic {
         if let Some(loc) = self.location {
             write!(f, ":{}:{}", loc.line, loc.column)?;
         }
-        write!(f, ": {}[{}]: {}", self.severity.as_str(), self.code, self.message)
+        write!(
+            f,
+            ": {}[{}]: {}",
+            self.severity.as_str(),
+            self.code,
+            self.message
+        )
     }
 }
 

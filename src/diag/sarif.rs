@@ -93,7 +93,10 @@ mod tests {
             .at(Location::on_line(2, 3, 0, 4, 4));
         let v: Value = serde_json::from_str(&render_sarif(&[d])).unwrap();
         let run = &v["runs"][0];
-        assert_eq!(run["tool"]["driver"]["rules"][0]["id"], "playbook::unknown-action");
+        assert_eq!(
+            run["tool"]["driver"]["rules"][0]["id"],
+            "playbook::unknown-action"
+        );
         let r = &run["results"][0];
         assert_eq!(r["ruleIndex"], 0);
         let region = &r["locations"][0]["physicalLocation"]["region"];

@@ -2,7 +2,10 @@
 
 /// The candidate closest to `input`, if it is close enough to be a likely
 /// typo (Jaro-Winkler similarity of at least 0.8, or a case-only difference).
-pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = input.to_ascii_lowercase();
     candidates
         .into_iter()
@@ -27,8 +30,14 @@ mod tests {
     fn suggests_close_names_only() {
         let names = ["reset_password", "revoke_sessions"];
         assert_eq!(did_you_mean("reset_pasword", names), Some("reset_password"));
-        assert_eq!(did_you_mean("revoke_session", names), Some("revoke_sessions"));
-        assert_eq!(did_you_mean("Reset_Password", names), Some("reset_password"));
+        assert_eq!(
+            did_you_mean("revoke_session", names),
+            Some("revoke_sessions")
+        );
+        assert_eq!(
+            did_you_mean("Reset_Password", names),
+            Some("reset_password")
+        );
         assert_eq!(did_you_mean("delete_user", names), None);
     }
 }

@@ -21,7 +21,11 @@ use crate::playbook::model::{
 use crate::playbook::span::{locate, locate_spanned};
 
 /// Runs every rule. Returns the checked playbook when no rule found an error.
-pub fn check(name: &str, source: &Arc<Source>, doc: PlaybookDoc) -> (Option<Playbook>, Vec<Diagnostic>) {
+pub fn check(
+    name: &str,
+    source: &Arc<Source>,
+    doc: PlaybookDoc,
+) -> (Option<Playbook>, Vec<Diagnostic>) {
     let mut cx = Checker {
         name,
         source,
@@ -54,14 +58,24 @@ impl Checker<'_> {
         locate_spanned(self.text(), v)
     }
 
-    fn error<T>(&mut self, code: &'static str, at: &Spanned<T>, message: String) -> &mut Diagnostic {
+    fn error<T>(
+        &mut self,
+        code: &'static str,
+        at: &Spanned<T>,
+        message: String,
+    ) -> &mut Diagnostic {
         let mut d = Diagnostic::error(code, self.name, message).with_source(self.source.clone());
         d.location = self.loc(at);
         self.diags.push(d);
         self.diags.last_mut().expect("just pushed")
     }
 
-    fn warning<T>(&mut self, code: &'static str, at: &Spanned<T>, message: String) -> &mut Diagnostic {
+    fn warning<T>(
+        &mut self,
+        code: &'static str,
+        at: &Spanned<T>,
+        message: String,
+    ) -> &mut Diagnostic {
         let d = self.error(code, at, message);
         d.severity = crate::diag::Severity::Warning;
         d
@@ -157,7 +171,9 @@ impl Checker<'_> {
             && k.value.trim().is_empty()
         {
             self.error("playbook::empty-key", k, "`input.key` is empty".into())
-                .hint = Some(format!("name the column that identifies the user, usually `{DEFAULT_KEY}`"));
+                .hint = Some(format!(
+                "name the column that identifies the user, usually `{DEFAULT_KEY}`"
+            ));
         }
         let mut columns = vec![key.clone()];
         let mut seen: HashMap<String, Location> = HashMap::new();
@@ -196,7 +212,11 @@ impl Checker<'_> {
         let Some(doc) = doc else { return g };
         if let Some(m) = &doc.max_users {
             if m.value == 0 {
-                self.error("playbook::invalid-guard", m, "`max_users` must be at least 1".into());
+                self.error(
+                    "playbook::invalid-guard",
+                    m,
+                    "`max_users` must be at least 1".into(),
+                );
             }
             g.max_users = Some(m.value);
         }
@@ -272,7 +292,10 @@ impl Checker<'_> {
             self.error(
                 "playbook::invalid-setting",
                 r,
-                format!("`max_rate` must be at least 0.1 requests per second, not {}", r.value),
+                format!(
+                    "`max_rate` must be at least 0.1 requests per second, not {}",
+                    r.value
+                ),
             );
         }
         Settings {
@@ -284,8 +307,11 @@ impl Checker<'_> {
 
     fn steps(&mut self, steps: &Spanned<Vec<StepDoc>>, input: &InputSpec) -> Option<Vec<Step>> {
         if steps.value.is_empty() {
-            self.error("playbook::no-steps", steps, "`steps` is empty".into()).hint =
-                Some("add at least one step, e.g. `- id: allow-sign-in` with `ensure: sign_in_allowed`".into());
+            self.error("playbook::no-steps", steps, "`steps` is empty".into())
+                .hint = Some(
+                "add at least one step, e.g. `- id: allow-sign-in` with `ensure: sign_in_allowed`"
+                    .into(),
+            );
             return None;
         }
         let mut ids: HashMap<&str, Location> = HashMap::new();
@@ -295,7 +321,10 @@ impl Checker<'_> {
         for step in &steps.value {
             self.step_id(step, &mut ids);
             if let Some(e) = &step.ensure
-                && let Some(k) = EnsureKind::ALL.iter().find(|(n, _)| *n == e.value).map(|(_, k)| *k)
+                && let Some(k) = EnsureKind::ALL
+                    .iter()
+                    .find(|(n, _)| *n == e.value)
+                    .map(|(_, k)| *k)
             {
                 let opposite = match k {
                     EnsureKind::SignInAllowed => EnsureKind::SignInBlocked,
@@ -306,9 +335,15 @@ impl Checker<'_> {
                     self.error(
                         "playbook::contradictory-steps",
                         e,
-                        format!("`ensure: {}` contradicts `ensure: {}` on line {line}", k.as_str(), opposite.as_str()),
+                        format!(
+                            "`ensure: {}` contradicts `ensure: {}` on line {line}",
+                            k.as_str(),
+                            opposite.as_str()
+                        ),
                     )
-                    .hint = Some("a user can be either allowed or blocked; keep one of the two steps".into());
+                    .hint = Some(
+                        "a user can be either allowed or blocked; keep one of the two steps".into(),
+                    );
                 }
                 ensures.insert(k, e);
             }
@@ -347,7 +382,9 @@ impl Checker<'_> {
                     id,
                     format!("step id `{}` is used twice", id.value),
                 )
-                .hint = Some(format!("first used on line {line}; step ids must be unique"));
+                .hint = Some(format!(
+                    "first used on line {line}; step ids must be unique"
+                ));
             }
             None => {
                 if let Some(l) = self.loc(id) {
@@ -437,7 +474,10 @@ impl Checker<'_> {
         }
         let names: Vec<&str> = all.iter().map(|(n, _)| *n).collect();
         let hint = if other.iter().any(|(n, _)| *n == value.value) {
-            format!("`{}` is written `{other_field}: {}`", value.value, value.value)
+            format!(
+                "`{}` is written `{other_field}: {}`",
+                value.value, value.value
+            )
         } else {
             match did_you_mean(&value.value, names.iter().copied()) {
                 Some(s) => format!("did you mean `{s}`?"),
@@ -449,11 +489,17 @@ impl Checker<'_> {
         } else {
             "playbook::unknown-ensure"
         };
-        self.error(code, value, format!("unknown {field} `{}`", value.value)).hint = Some(hint);
+        self.error(code, value, format!("unknown {field} `{}`", value.value))
+            .hint = Some(hint);
         None
     }
 
-    fn action(&mut self, step: &StepDoc, a: &Spanned<String>, input: &InputSpec) -> Option<StepKind> {
+    fn action(
+        &mut self,
+        step: &StepDoc,
+        a: &Spanned<String>,
+        input: &InputSpec,
+    ) -> Option<StepKind> {
         let kind = self.closed_set_kind(a, ActionKind::ALL, EnsureKind::ALL, "action", "ensure")?;
         match kind {
             ActionKind::RevokeSessions => {
@@ -487,10 +533,10 @@ impl Checker<'_> {
                         return None;
                     }
                 };
-                let force = with.and_then(|w| w.force_change_at_next_sign_in).unwrap_or(true);
-                if !force
-                    && let Some(w) = &step.with
-                {
+                let force = with
+                    .and_then(|w| w.force_change_at_next_sign_in)
+                    .unwrap_or(true);
+                if !force && let Some(w) = &step.with {
                     self.warning(
                         "playbook::no-forced-change",
                         w,
@@ -501,7 +547,9 @@ impl Checker<'_> {
                 Some(StepKind::ResetPassword(ResetPassword {
                     password,
                     force_change_at_next_sign_in: force,
-                    force_change_with_mfa: with.and_then(|w| w.force_change_with_mfa).unwrap_or(false),
+                    force_change_with_mfa: with
+                        .and_then(|w| w.force_change_with_mfa)
+                        .unwrap_or(false),
                 }))
             }
         }
@@ -509,7 +557,12 @@ impl Checker<'_> {
 
     /// Compiles a `when` (condition) or a templated value and checks the
     /// columns it reads. Returns `None` when it has an error.
-    fn expression(&mut self, v: &Spanned<String>, input: &InputSpec, condition: bool) -> Option<()> {
+    fn expression(
+        &mut self,
+        v: &Spanned<String>,
+        input: &InputSpec,
+        condition: bool,
+    ) -> Option<()> {
         let result = if condition {
             expr::check_condition(&self.env, &v.value)
         } else {
@@ -524,7 +577,12 @@ impl Checker<'_> {
         }
     }
 
-    fn references(&mut self, v: &Spanned<String>, refs: &References, input: &InputSpec) -> Option<()> {
+    fn references(
+        &mut self,
+        v: &Spanned<String>,
+        refs: &References,
+        input: &InputSpec,
+    ) -> Option<()> {
         let mut ok = true;
         let declared: BTreeSet<&str> = input.columns.iter().map(String::as_str).collect();
         for col in &refs.columns {
@@ -534,8 +592,13 @@ impl Checker<'_> {
             ok = false;
             let at = self.sub_location(v, &format!("row.{col}"));
             let hint = match did_you_mean(col, declared.iter().copied()) {
-                Some(s) => format!("did you mean `row.{s}`? Otherwise add `{col}` to `input.columns`"),
-                None => format!("add `{col}` to `input.columns` (declared: {})", input.columns.join(", ")),
+                Some(s) => {
+                    format!("did you mean `row.{s}`? Otherwise add `{col}` to `input.columns`")
+                }
+                None => format!(
+                    "add `{col}` to `input.columns` (declared: {})",
+                    input.columns.join(", ")
+                ),
             };
             let mut d = Diagnostic::error(
                 "playbook::undeclared-column",
@@ -566,7 +629,8 @@ impl Checker<'_> {
                 v,
                 "columns read with `row[...]` cannot be checked before a run".into(),
             )
-            .hint = Some("prefer `row.<column>` with the column declared in `input.columns`".into());
+            .hint =
+                Some("prefer `row.<column>` with the column declared in `input.columns`".into());
         }
         ok.then_some(())
     }
@@ -613,7 +677,7 @@ impl Checker<'_> {
             off
         } else if raw.len() == v.value.len() + 2
             && (raw.starts_with('"') || raw.starts_with('\''))
-            && &raw[1..raw.len() - 1] == v.value
+            && raw[1..raw.len() - 1] == v.value
         {
             off + 1
         } else {

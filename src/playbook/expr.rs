@@ -42,7 +42,10 @@ pub fn check_condition(env: &Environment<'_>, text: &str) -> Result<References, 
     if text.contains("{{") || text.contains("{%") {
         return Err(ExprError {
             message: "a `when` condition is an expression, not a template".into(),
-            range: text.find("{{").or_else(|| text.find("{%")).map(|i| i..i + 2),
+            range: text
+                .find("{{")
+                .or_else(|| text.find("{%"))
+                .map(|i| i..i + 2),
         });
     }
     let expr = env.compile_expression(text).map_err(to_expr_error)?;
@@ -93,7 +96,8 @@ mod tests {
     #[test]
     fn lists_row_columns() {
         let env = environment();
-        let r = check_condition(&env, "row.compromised == 'yes' and row.dept.lower() == 'x'").unwrap();
+        let r =
+            check_condition(&env, "row.compromised == 'yes' and row.dept.lower() == 'x'").unwrap();
         assert_eq!(cols(&r), ["compromised", "dept"]);
         assert!(r.unknown_variables.is_empty());
         let t = check_template(&env, "{{ row.temp_password }}!").unwrap();
@@ -112,7 +116,11 @@ mod tests {
     fn syntax_errors_carry_a_range() {
         let env = environment();
         let e = check_condition(&env, "row.a == ").unwrap_err();
-        assert!(e.message.contains("unexpected end of input"), "{}", e.message);
+        assert!(
+            e.message.contains("unexpected end of input"),
+            "{}",
+            e.message
+        );
         assert!(e.range.is_some());
         let e = check_template(&env, "{{ row.a }").unwrap_err();
         assert_eq!(e.range, Some(9..10));

@@ -115,7 +115,7 @@ pub fn parse(src: &PlaybookSource) -> Result<PlaybookDoc, Diagnostic> {
 
 fn diagnose_parse_error(src: &PlaybookSource, err: &serde_saphyr::Error) -> Diagnostic {
     let full = err.to_string();
-    let message = strip_position(&full).to_owned();
+    let message = plain_words(strip_position(&full));
     let (code, hint) = classify(&message);
     let mut d = Diagnostic::error(code, &src.name, message.clone()).with_source(src.text.clone());
     if let Some(loc) = err.location().and_then(|l| locate_saphyr(src.text(), &l)) {
@@ -138,6 +138,31 @@ fn strip_position(msg: &str) -> &str {
     }
 }
 
+/// Rewrites serde-saphyr's messages that speak of Rust or of its own API
+/// into the playbook author's terms.
+fn plain_words(msg: &str) -> String {
+    if let Some(key) = msg.strip_prefix("duplicate mapping key: ") {
+        let key = key.split(", set DuplicateKeyPolicy").next().unwrap_or(key);
+        return format!("duplicate key `{key}`");
+    }
+    if msg.starts_with("multiple YAML documents") {
+        return "the file holds a second YAML document".to_owned();
+    }
+    let rewritten = match msg {
+        "expected mapping start" => "expected a mapping (`key: value` lines)",
+        "expected sequence start" => "expected a list",
+        "expected string scalar" => "expected text",
+        "invalid boolean (strict mode expects true/false)" => "expected `true` or `false`",
+        m if m.starts_with("cannot deserialize null into string") => {
+            "expected text, found an empty value"
+        }
+        m if m.starts_with("invalid u") || m.starts_with("invalid i") => "expected a whole number",
+        m if m.starts_with("invalid f") => "expected a number",
+        m => m,
+    };
+    rewritten.to_owned()
+}
+
 fn classify(msg: &str) -> (&'static str, Option<String>) {
     let hint = |s: &str| Some(s.to_owned());
     if msg.starts_with("unknown field") {
@@ -147,23 +172,22 @@ fn classify(msg: &str) -> (&'static str, Option<String>) {
             "playbook::missing-field",
             hint("add the field; `remedy schema` lists every field"),
         )
-    } else if msg.starts_with("duplicate mapping key") {
+    } else if msg.starts_with("duplicate key") {
         (
             "playbook::duplicate-key",
             hint("each key may appear once per mapping; remove one of them"),
         )
-    } else if msg.starts_with("multiple YAML documents") {
+    } else if msg.starts_with("the file holds a second YAML document") {
         (
             "playbook::multiple-documents",
             hint("one playbook per file: remove the `---` separator or split the file"),
         )
-    } else if msg.contains("tabs disallowed") {
+    } else if msg.contains("tabs disallowed") || msg.contains("found a tab") {
         (
             "playbook::tab-indentation",
             hint("YAML indents with spaces only; replace the tab"),
         )
-    } else if msg.contains("recursion limit") || msg.contains("budget") || msg.contains("alias")
-    {
+    } else if msg.contains("recursion limit") || msg.contains("budget") || msg.contains("alias") {
         (
             "playbook::too-complex",
             hint("the document nests too deeply or expands aliases too much; write it out plainly"),
@@ -199,8 +223,7 @@ fn unknown_name_hint(msg: &str) -> Option<String> {
         .unwrap_or_default();
     match did_you_mean(name, expected.iter().copied()) {
         Some(s) => Some(format!("did you mean `{s}`?")),
-        None if !expected.is_empty() => Some(format!("allowed here: {}", expected.join(", "))),
-        None => None,
+        None => Some("`remedy schema` lists the fields allowed in each section".to_owned()),
     }
 }
 
@@ -215,7 +238,9 @@ mod tests {
 
     #[test]
     fn unknown_field_points_at_key_and_suggests() {
-        let d = diag("api_version: remedy/v1\nname: x\ntarget: {provider: graph}\nsteps: []\nstepz: 1\n");
+        let d = diag(
+            "api_version: remedy/v1\nname: x\ntarget: {provider: graph}\nsteps: []\nstepz: 1\n",
+        );
         assert_eq!(d.code, "playbook::unknown-field");
         let loc = d.location.unwrap();
         assert_eq!((loc.line, loc.column), (5, 1));
@@ -225,9 +250,11 @@ mod tests {
 
     #[test]
     fn second_document_is_an_error() {
-        let d = diag("api_version: remedy/v1\nname: x\ntarget: {provider: graph}\nsteps: []\n---\na: 1\n");
+        let d = diag(
+            "api_version: remedy/v1\nname: x\ntarget: {provider: graph}\nsteps: []\n---\na: 1\n",
+        );
         assert_eq!(d.code, "playbook::multiple-documents");
-        assert_eq!(d.location.unwrap().line, 5);
+        assert_eq!(d.location.unwrap().line, 6);
     }
 
     #[test]

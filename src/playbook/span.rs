@@ -16,7 +16,10 @@ pub fn locate(text: &str, offset: usize, len: usize) -> Location {
     let (line, column) = line_col(text, start);
     // The end position names the last character covered, not the one after.
     let last = if end > start {
-        text[..end].char_indices().next_back().map_or(start, |(i, _)| i)
+        text[..end]
+            .char_indices()
+            .next_back()
+            .map_or(start, |(i, _)| i)
     } else {
         start
     };
@@ -88,7 +91,10 @@ mod tests {
     fn locates_lines_and_character_columns() {
         let text = "a: 1\nnäme: x\n";
         let loc = locate(text, 12, 1);
-        assert_eq!((loc.line, loc.column, loc.end_line, loc.end_column), (2, 7, 2, 7));
+        assert_eq!(
+            (loc.line, loc.column, loc.end_line, loc.end_column),
+            (2, 7, 2, 7)
+        );
         let whole = locate(text, 0, text.len());
         assert_eq!((whole.end_line, whole.end_column), (2, 8));
     }

@@ -37,25 +37,101 @@ macro_rules! rule {
     };
 }
 
-rule!(valid_steps_are_silent, "  - id: a\n    ensure: sign_in_allowed\n  - id: b\n    action: reset_password\n", []);
-rule!(unknown_action, "  - id: a\n    action: reset_pasword\n", [("playbook::unknown-action", 10, 13)]);
-rule!(unknown_ensure, "  - id: a\n    ensure: sign_in_alowed\n", [("playbook::unknown-ensure", 10, 13)]);
-rule!(duplicate_step_id, "  - id: a\n    ensure: sign_in_allowed\n  - id: a\n    action: revoke_sessions\n", [("playbook::duplicate-step-id", 11, 9)]);
-rule!(missing_kind, "  - id: a\n    name: nothing\n", [("playbook::missing-step-kind", 9, 9)]);
-rule!(both_kinds, "  - id: a\n    action: revoke_sessions\n    ensure: sign_in_allowed\n", [("playbook::ambiguous-step-kind", 11, 13)]);
-rule!(invalid_step_id, "  - id: 'a b'\n    action: revoke_sessions\n", [("playbook::invalid-step-id", 9, 9)]);
-rule!(when_syntax, "  - id: a\n    action: revoke_sessions\n    when: row.compromised ==\n", [("playbook::invalid-when", 11, 27)]);
-rule!(when_undeclared_column, "  - id: a\n    action: revoke_sessions\n    when: row.compromized == 'yes'\n", [("playbook::undeclared-column", 11, 11)]);
-rule!(when_quoted_column, "  - id: a\n    action: revoke_sessions\n    when: \"row.department == 'x'\"\n", [("playbook::undeclared-column", 11, 12)]);
-rule!(when_unknown_variable, "  - id: a\n    action: revoke_sessions\n    when: user.x\n", [("playbook::unknown-variable", 11, 11)]);
-rule!(template_undeclared, "  - id: a\n    action: reset_password\n    with:\n      password: \"{{ row.temp_password }}\"\n", [("playbook::undeclared-column", 12, 18)]);
-rule!(template_syntax, "  - id: a\n    action: reset_password\n    with:\n      password: \"{{ row.compromised }\"\n", [("playbook::invalid-template", 12, 34)]);
-rule!(literal_password, "  - id: a\n    action: reset_password\n    with:\n      password: Hunter2!\n", [("playbook::literal-password", 12, 17)]);
-rule!(with_on_ensure, "  - id: a\n    ensure: sign_in_allowed\n    with:\n      password: generate\n", [("playbook::unexpected-with", 12, 7)]);
-rule!(action_as_ensure, "  - id: a\n    ensure: reset_password\n", [("playbook::unknown-ensure", 10, 13)]);
-rule!(contradiction, "  - id: a\n    ensure: sign_in_allowed\n  - id: b\n    ensure: sign_in_blocked\n", [("playbook::contradictory-steps", 12, 13)]);
-rule!(no_forced_change, "  - id: a\n    action: reset_password\n    with:\n      force_change_at_next_sign_in: false\n", [("playbook::no-forced-change", 12, 7)]);
-rule!(too_many_retries, "  - id: a\n    action: revoke_sessions\n    retries: 50\n", [("playbook::invalid-setting", 11, 14)]);
+rule!(
+    valid_steps_are_silent,
+    "  - id: a\n    ensure: sign_in_allowed\n  - id: b\n    action: reset_password\n",
+    []
+);
+rule!(
+    unknown_action,
+    "  - id: a\n    action: reset_pasword\n",
+    [("playbook::unknown-action", 10, 13)]
+);
+rule!(
+    unknown_ensure,
+    "  - id: a\n    ensure: sign_in_alowed\n",
+    [("playbook::unknown-ensure", 10, 13)]
+);
+rule!(
+    duplicate_step_id,
+    "  - id: a\n    ensure: sign_in_allowed\n  - id: a\n    action: revoke_sessions\n",
+    [("playbook::duplicate-step-id", 11, 9)]
+);
+rule!(
+    missing_kind,
+    "  - id: a\n    name: nothing\n",
+    [("playbook::missing-step-kind", 9, 9)]
+);
+rule!(
+    both_kinds,
+    "  - id: a\n    action: revoke_sessions\n    ensure: sign_in_allowed\n",
+    [("playbook::ambiguous-step-kind", 11, 13)]
+);
+rule!(
+    invalid_step_id,
+    "  - id: 'a b'\n    action: revoke_sessions\n",
+    [("playbook::invalid-step-id", 9, 9)]
+);
+rule!(
+    when_syntax,
+    "  - id: a\n    action: revoke_sessions\n    when: row.compromised ==\n",
+    [("playbook::invalid-when", 11, 27)]
+);
+rule!(
+    when_undeclared_column,
+    "  - id: a\n    action: revoke_sessions\n    when: row.compromized == 'yes'\n",
+    [("playbook::undeclared-column", 11, 11)]
+);
+rule!(
+    when_quoted_column,
+    "  - id: a\n    action: revoke_sessions\n    when: \"row.department == 'x'\"\n",
+    [("playbook::undeclared-column", 11, 12)]
+);
+rule!(
+    when_unknown_variable,
+    "  - id: a\n    action: revoke_sessions\n    when: user.x\n",
+    [("playbook::unknown-variable", 11, 11)]
+);
+rule!(
+    template_undeclared,
+    "  - id: a\n    action: reset_password\n    with:\n      password: \"{{ row.temp_password }}\"\n",
+    [("playbook::undeclared-column", 12, 21)]
+);
+rule!(
+    template_syntax,
+    "  - id: a\n    action: reset_password\n    with:\n      password: \"{{ row.compromised }\"\n",
+    [("playbook::invalid-template", 12, 37)]
+);
+rule!(
+    literal_password,
+    "  - id: a\n    action: reset_password\n    with:\n      password: Hunter2!\n",
+    [("playbook::literal-password", 12, 17)]
+);
+rule!(
+    with_on_ensure,
+    "  - id: a\n    ensure: sign_in_allowed\n    with:\n      password: generate\n",
+    [("playbook::unexpected-with", 12, 7)]
+);
+rule!(
+    action_as_ensure,
+    "  - id: a\n    ensure: reset_password\n",
+    [("playbook::unknown-ensure", 10, 13)]
+);
+rule!(
+    contradiction,
+    "  - id: a\n    ensure: sign_in_allowed\n  - id: b\n    ensure: sign_in_blocked\n",
+    [("playbook::contradictory-steps", 12, 13)]
+);
+rule!(
+    no_forced_change,
+    "  - id: a\n    action: reset_password\n    with:\n      force_change_at_next_sign_in: false\n",
+    [("playbook::no-forced-change", 12, 7)]
+);
+rule!(
+    too_many_retries,
+    "  - id: a\n    action: revoke_sessions\n    retries: 50\n",
+    [("playbook::invalid-setting", 11, 14)]
+);
 
 #[test]
 fn empty_steps() {
@@ -94,10 +170,22 @@ steps:
 
 #[test]
 fn hints_suggest_the_right_name() {
-    let l = load_str("t.yaml", &format!("{BASE}  - id: a\n    action: reset_pasword\n  - id: b\n    ensure: revoke_sessions\n"));
-    let hints: Vec<_> = l.diagnostics.iter().map(|d| d.hint.clone().unwrap()).collect();
+    let l = load_str(
+        "t.yaml",
+        &format!(
+            "{BASE}  - id: a\n    action: reset_pasword\n  - id: b\n    ensure: revoke_sessions\n"
+        ),
+    );
+    let hints: Vec<_> = l
+        .diagnostics
+        .iter()
+        .map(|d| d.hint.clone().unwrap())
+        .collect();
     assert_eq!(hints[0], "did you mean `reset_password`?");
-    assert_eq!(hints[1], "`revoke_sessions` is written `action: revoke_sessions`");
+    assert_eq!(
+        hints[1],
+        "`revoke_sessions` is written `action: revoke_sessions`"
+    );
 }
 
 #[test]
@@ -136,7 +224,12 @@ steps:
 
 #[test]
 fn secret_never_echoed() {
-    let l = load_str("t.yaml", &format!("{BASE}  - id: a\n    action: reset_password\n    with:\n      password: S3cret-Pa55!\n"));
+    let l = load_str(
+        "t.yaml",
+        &format!(
+            "{BASE}  - id: a\n    action: reset_password\n    with:\n      password: S3cret-Pa55!\n"
+        ),
+    );
     let d = &l.diagnostics[0];
     assert!(!format!("{} {:?}", d.message, d.hint).contains("S3cret"));
 }

@@ -13,7 +13,11 @@ fn shipped_workflows_validate() {
 
 #[test]
 fn example_csvs_validate_against_unlock_account() {
-    for csv in ["examples/users.csv", "examples/entra-export.csv", "examples/bulk-template.csv"] {
+    for csv in [
+        "examples/users.csv",
+        "examples/entra-export.csv",
+        "examples/bulk-template.csv",
+    ] {
         let r = run(remedy().args(["validate", "workflows/unlock-account.yaml", "--users", csv]));
         assert_eq!(r.code, 0, "{csv}: {}", r.stderr);
         assert!(r.stderr.contains(" 0 errors"), "{csv}: {}", r.stderr);
@@ -28,7 +32,11 @@ fn bulk_template_example_row_is_reported_not_silently_skipped() {
         "--users",
         "examples/bulk-template.csv",
     ]));
-    assert!(r.stderr.contains("csv::example-row-skipped"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("csv::example-row-skipped"),
+        "{}",
+        r.stderr
+    );
     let r = run(remedy().args([
         "validate",
         "--deny-warnings",
@@ -53,7 +61,12 @@ fn every_file_is_reported_not_just_the_first() {
     let files: Vec<String> = r
         .stdout
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["file"].as_str().unwrap().to_owned())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["file"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(files.len(), 2, "{}", r.stdout);
     assert!(files[0].ends_with("unknown-action-typo.yaml"));
@@ -77,7 +90,12 @@ fn unreadable_file_exits_2_and_others_are_still_checked() {
 
 #[test]
 fn unreadable_csv_exits_2() {
-    let r = run(remedy().args(["validate", "workflows/unlock-account.yaml", "--users", "no/such.csv"]));
+    let r = run(remedy().args([
+        "validate",
+        "workflows/unlock-account.yaml",
+        "--users",
+        "no/such.csv",
+    ]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("csv::unreadable"), "{}", r.stderr);
 }
@@ -85,7 +103,10 @@ fn unreadable_csv_exits_2() {
 #[test]
 fn usage_errors_exit_2() {
     assert_eq!(run(remedy().arg("validate")).code, 2);
-    assert_eq!(run(remedy().args(["validate", "--format", "xml", "x.yaml"])).code, 2);
+    assert_eq!(
+        run(remedy().args(["validate", "--format", "xml", "x.yaml"])).code,
+        2
+    );
     assert_eq!(run(remedy().arg("frobnicate")).code, 2);
 }
 
@@ -93,10 +114,17 @@ fn usage_errors_exit_2() {
 fn help_and_version() {
     let r = run(remedy().arg("--version"));
     assert_eq!(r.code, 0);
-    assert_eq!(r.stdout.trim(), format!("remedy {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        r.stdout.trim(),
+        format!("remedy {}", env!("CARGO_PKG_VERSION"))
+    );
     for sub in ["validate", "schema"] {
         let r = run(remedy().args([sub, "--help"]));
         assert_eq!(r.code, 0);
-        assert!(r.stdout.contains("Examples:"), "{sub} --help has no examples:\n{}", r.stdout);
+        assert!(
+            r.stdout.contains("Examples:"),
+            "{sub} --help has no examples:\n{}",
+            r.stdout
+        );
     }
 }

@@ -14,7 +14,10 @@ fn corpus(kind: &str) -> std::path::PathBuf {
 /// Human output of `remedy validate` for one corpus file.
 fn validate_human(dir: &Path, args: &[&str]) -> (i32, String) {
     let r = run(remedy_in(dir).arg("validate").args(args));
-    (r.code, format!("exit: {}\n{}{}", r.code, r.stdout, r.stderr))
+    (
+        r.code,
+        format!("exit: {}\n{}{}", r.code, r.stdout, r.stderr),
+    )
 }
 
 #[test]
@@ -73,10 +76,7 @@ fn malformed_csvs_are_rejected_with_their_diagnostic() {
     settings.bind(|| {
         for case in cases {
             let name = case.file_name().unwrap().to_str().unwrap();
-            let (code, out) = validate_human(
-                &dir,
-                &[playbook.to_str().unwrap(), "--users", name],
-            );
+            let (code, out) = validate_human(&dir, &[playbook.to_str().unwrap(), "--users", name]);
             let out = out.replace(playbook.to_str().unwrap(), "playbook.yaml");
             assert_eq!(code, 1, "{name} must exit 1:\n{out}");
             insta::assert_snapshot!(name.to_owned(), out);

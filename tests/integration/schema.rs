@@ -10,8 +10,10 @@ fn yaml_to_json(path: &std::path::Path) -> serde_json::Value {
 }
 
 fn validator() -> jsonschema::Validator {
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root().join("schemas/playbook.schema.json")).unwrap()).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schemas/playbook.schema.json")).unwrap(),
+    )
+    .unwrap();
     jsonschema::validator_for(&schema).expect("the schema is itself valid")
 }
 
@@ -35,9 +37,15 @@ fn shipped_workflows_are_valid_against_the_schema() {
     let v = validator();
     let workflows = files(&root().join("workflows"), &["yaml"]);
     assert_eq!(workflows.len(), 3);
-    for wf in workflows.iter().chain(files(&root().join("tests/corpus/playbooks/ok"), &["yaml"]).iter()) {
+    for wf in workflows
+        .iter()
+        .chain(files(&root().join("tests/corpus/playbooks/ok"), &["yaml"]).iter())
+    {
         let doc = yaml_to_json(wf);
-        let errors: Vec<String> = v.iter_errors(&doc).map(|e| format!("{e} at {}", e.instance_path())).collect();
+        let errors: Vec<String> = v
+            .iter_errors(&doc)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
         assert!(errors.is_empty(), "{}: {errors:#?}", wf.display());
     }
 }

@@ -14,7 +14,9 @@ pub fn root() -> PathBuf {
 /// relative and stable.
 pub fn remedy_in(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_remedy"));
-    cmd.current_dir(dir).env("NO_COLOR", "1").env_remove("RUST_LOG");
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG");
     cmd
 }
 
