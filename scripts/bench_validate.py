@@ -4,6 +4,9 @@ and peak RSS of the remedy process.
 
 Usage: python3 scripts/bench_validate.py [ROWS]   (default 1,000,000)
 
+The playbook is tests/corpus/csv/playbook.yaml, which sets no `max_users`
+guard (the shipped workflows would refuse a million users).
+
 Builds the release binary, writes a CSV with ROWS unique users into a
 temporary directory, runs the validation once and prints the figures. The
 figures go into README.md's performance section.
@@ -30,7 +33,7 @@ def main() -> int:
         size_mb = os.path.getsize(csv_path) / 1e6
         start = time.monotonic()
         proc = subprocess.Popen(
-            [binary, "validate", "workflows/unlock-account.yaml", "--users", csv_path],
+            [binary, "validate", "tests/corpus/csv/playbook.yaml", "--users", csv_path],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

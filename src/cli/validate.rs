@@ -55,17 +55,18 @@ pub enum Format {
 pub fn run(args: &ValidateArgs, color: super::ColorChoice) -> u8 {
     let (files, mut report) = expand(&args.files);
     let mut specs: Vec<InputSpec> = Vec::new();
-    let mut playbooks_ok = 0usize;
+    let mut playbooks = Vec::new();
     for (path, name) in &files {
         let loaded = playbook::load(path, name);
-        if let Some(p) = &loaded.playbook {
-            playbooks_ok += 1;
+        if let Some(p) = loaded.playbook {
             if !specs.contains(&p.input) {
                 specs.push(p.input.clone());
             }
+            playbooks.push(p);
         }
         report.diagnostics.extend(loaded.diagnostics);
     }
+    let playbooks_ok = playbooks.len();
     let mut rows = None;
     if let Some(csv) = &args.users {
         if specs.is_empty() {
@@ -80,6 +81,21 @@ pub fn run(args: &ValidateArgs, color: super::ColorChoice) -> u8 {
         for spec in &specs {
             let checked = input::check_csv(csv, &name, spec);
             rows = Some(checked.rows);
+            for p in playbooks.iter().filter(|p| &p.input == spec) {
+                if let Some(max) = p.guards.max_users.filter(|max| checked.rows > *max) {
+                    report.diagnostics.push(
+                        Diagnostic::error(
+                            "csv::too-many-users",
+                            &name,
+                            format!(
+                                "{} users exceed `guards.max_users` ({max}) of {}; a run would be refused",
+                                checked.rows, p.file
+                            ),
+                        )
+                        .with_hint("split the CSV, or raise `max_users` in the playbook if this many users is intended"),
+                    );
+                }
+            }
             for d in checked.diagnostics {
                 if !report
                     .diagnostics

@@ -170,6 +170,10 @@ pub const CODES: &[(&str, &str)] = &[
         "csv::example-row-skipped",
         "The example row of an Entra bulk template was skipped.",
     ),
+    (
+        "csv::too-many-users",
+        "The CSV has more users than the playbook's `guards.max_users`.",
+    ),
     ("csv::no-rows", "The CSV has a header but no users."),
     (
         "csv::too-many-problems",

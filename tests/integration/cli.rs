@@ -128,3 +128,24 @@ fn help_and_version() {
         );
     }
 }
+
+#[test]
+fn csv_larger_than_max_users_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("many.csv");
+    let mut text = String::from("userPrincipalName,displayName\n");
+    for i in 0..5001 {
+        text.push_str(&format!("user{i}@contoso.onmicrosoft.com,User {i}\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let r = run(remedy()
+        .args(["validate", "workflows/unlock-account.yaml", "--users"])
+        .arg(&csv));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("5001 users exceed `guards.max_users` (5000)"),
+        "{}",
+        r.stderr
+    );
+}
