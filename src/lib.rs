@@ -16,5 +16,6 @@
 pub mod cli;
 pub mod diag;
 pub mod exit_code;
+pub mod graph;
 pub mod input;
 pub mod playbook;

@@ -2,6 +2,8 @@
 //! This is the only layer that prints or exits; the subcommands live one per
 //! file beside it.
 
+mod doctor;
+mod graph_args;
 mod schema;
 mod validate;
 
@@ -40,6 +42,7 @@ pub struct Cli {
 pub enum Command {
     Validate(validate::ValidateArgs),
     Schema(schema::SchemaArgs),
+    Doctor(doctor::DoctorArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -81,6 +84,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Validate(args) => validate::run(&args, cli.color),
         Command::Schema(args) => schema::run(&args),
+        Command::Doctor(args) => doctor::run(&args),
     };
     ExitCode::from(code)
 }

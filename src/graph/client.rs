@@ -1,0 +1,218 @@
+//! The HTTP side of Graph: one shared connection pool, the bearer token,
+//! `client-request-id` on every request, one token refresh on 401, bounded
+//! response bodies, and typed errors.
+//!
+//! Operations (`users.rs`) and `$batch` (`batch.rs`) describe requests as
+//! [`GraphRequest`] values; this file is the only one that sends them.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use secrecy::ExposeSecret;
+use zeroize::Zeroizing;
+
+use crate::graph::auth::{AccessToken, TokenProvider};
+use crate::graph::cloud::Endpoints;
+use crate::graph::error::{ErrorKind, GraphError};
+use crate::graph::permissions::Operation;
+
+/// The largest response body remedy reads; Graph's answers for the calls it
+/// makes are a few kilobytes, so anything far bigger is an error, not a
+/// reason to run out of memory.
+pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// One Graph call, not yet sent.
+#[derive(Debug, Clone)]
+pub struct GraphRequest {
+    pub method: Method,
+    /// Path under `/v1.0`, starting with `/`, query included.
+    pub path: String,
+    /// JSON body. Zeroed on drop: a reset's body holds the new password.
+    pub body: Option<Zeroizing<Vec<u8>>>,
+    pub operation: Operation,
+}
+
+/// A successful (2xx) answer.
+#[derive(Debug, Clone)]
+pub struct GraphResponse {
+    pub status: u16,
+    pub request_id: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Tuning of the HTTP client.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Whole-request timeout (connect, send, answer).
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Builds the shared HTTP client: rustls, HTTP/2 where offered, gzip, a
+/// User-Agent naming remedy, no redirects (a redirect would carry the
+/// token to another host).
+pub fn http_client(options: &ClientOptions) -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("remedy/", env!("CARGO_PKG_VERSION")))
+        .gzip(true)
+        .timeout(options.timeout)
+        .connect_timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
+/// A Graph client: clone it freely, clones share the pool and the token.
+#[derive(Debug, Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    tokens: Arc<TokenProvider>,
+}
+
+impl GraphClient {
+    pub fn new(http: reqwest::Client, endpoints: Endpoints, tokens: Arc<TokenProvider>) -> Self {
+        GraphClient {
+            http,
+            endpoints,
+            tokens,
+        }
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    pub fn tokens(&self) -> &Arc<TokenProvider> {
+        &self.tokens
+    }
+
+    /// Sends `req`; on a 401 gets a new token and tries once more.
+    pub async fn send(&self, req: &GraphRequest) -> Result<GraphResponse, GraphError> {
+        let op = Some(req.operation);
+        let mut token = self
+            .tokens
+            .token()
+            .await
+            .map_err(|e| GraphError::auth(&e, op))?;
+        let mut refreshed = false;
+        loop {
+            match self.send_once(req, &token).await {
+                Err(e) if e.kind == ErrorKind::Unauthorized && !refreshed => {
+                    refreshed = true;
+                    token = self
+                        .tokens
+                        .refresh(&token)
+                        .await
+                        .map_err(|e| GraphError::auth(&e, op))?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        req: &GraphRequest,
+        token: &Arc<AccessToken>,
+    ) -> Result<GraphResponse, GraphError> {
+        let op = Some(req.operation);
+        let crid = uuid::Uuid::new_v4().to_string();
+        let url = self.graph_url(&req.path);
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.secret().expose_secret()))
+            .map_err(|_| {
+                GraphError::invalid_response(
+                    "the access token holds characters not allowed in a header".into(),
+                    None,
+                    op,
+                )
+            })?;
+        auth.set_sensitive(true);
+        let mut rb = self
+            .http
+            .request(req.method.clone(), &url)
+            .header(AUTHORIZATION, auth)
+            .header(ACCEPT, "application/json")
+            .header("client-request-id", &crid);
+        if let Some(body) = &req.body {
+            // reqwest takes an owned buffer; this copy is not zeroed (the
+            // caveat in SECURITY notes: hyper's buffers are not either).
+            rb = rb
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_vec());
+        }
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| GraphError::from_transport(&e, &crid, op))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = read_bounded(resp).await.map_err(|e| match e {
+            ReadError::Transport(e) => GraphError::from_transport(&e, &crid, op),
+            ReadError::TooLarge => GraphError::invalid_response(
+                format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes"),
+                header(&headers, "request-id"),
+                op,
+            ),
+        })?;
+        if (200..300).contains(&status) {
+            Ok(GraphResponse {
+                status,
+                request_id: header(&headers, "request-id"),
+                body,
+            })
+        } else {
+            Err(GraphError::from_status(
+                status,
+                &headers,
+                &body,
+                Some(&crid),
+                op,
+            ))
+        }
+    }
+
+    /// The absolute URL of a `/v1.0` path.
+    pub fn graph_url(&self, path: &str) -> String {
+        self.endpoints.graph_v1(path)
+    }
+}
+
+pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+enum ReadError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+async fn read_bounded(mut resp: reqwest::Response) -> Result<Vec<u8>, ReadError> {
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(ReadError::Transport)? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

@@ -1,0 +1,428 @@
+//! Graph errors: the typed form of a failed call, how to classify it
+//! (retry or not), and the hint an admin needs to fix it.
+//!
+//! Graph answers failures with `{"error":{"code","message","innerError":
+//! {"request-id","client-request-id","date"}}}`; remedy branches on `code`
+//! and the HTTP status only, never on the (unlocalised, changing) message,
+//! except to recognise the synced-user and weak-password cases, which share
+//! the code `Request_BadRequest`.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+
+use crate::graph::auth::AuthError;
+use crate::graph::permissions::Operation;
+
+/// What went wrong, coarsely: enough to decide retry or not and what to say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 429: throttled; retry after `retry_after`.
+    Throttled,
+    /// 500, 502, 503, 504: the service failed; retry with backoff.
+    Server,
+    /// No answer within the timeout.
+    Timeout,
+    /// The connection could not be made, or broke before an answer.
+    Connection,
+    /// 400.
+    BadRequest,
+    /// 401 (after one token refresh).
+    Unauthorized,
+    /// 403.
+    Forbidden,
+    /// 404.
+    NotFound,
+    /// 409.
+    Conflict,
+    /// 424 inside `$batch`: a request this one depended on failed.
+    FailedDependency,
+    /// Any other status.
+    Other,
+    /// A 2xx whose body remedy cannot read.
+    InvalidResponse,
+    /// No token could be had.
+    Auth,
+}
+
+/// A failed Graph call.
+#[derive(Debug, Clone)]
+pub struct GraphError {
+    pub kind: ErrorKind,
+    pub status: Option<u16>,
+    /// Graph's `error.code`, e.g. `Authorization_RequestDenied`.
+    pub code: Option<String>,
+    pub message: String,
+    pub request_id: Option<String>,
+    pub client_request_id: Option<String>,
+    pub retry_after: Option<Duration>,
+    /// The operation that failed, for hints.
+    pub operation: Option<Operation>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    error: Body,
+}
+
+#[derive(Deserialize)]
+struct Body {
+    code: Option<String>,
+    message: Option<String>,
+    #[serde(rename = "innerError", alias = "innererror")]
+    inner: Option<Inner>,
+}
+
+#[derive(Deserialize)]
+struct Inner {
+    #[serde(rename = "request-id")]
+    request_id: Option<String>,
+    #[serde(rename = "client-request-id")]
+    client_request_id: Option<String>,
+}
+
+impl GraphError {
+    /// Whether retrying the same request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Throttled | ErrorKind::Server | ErrorKind::Timeout | ErrorKind::Connection
+        )
+    }
+
+    /// Builds the error of a non-2xx answer (a whole response or one
+    /// `$batch` item).
+    pub fn from_status(
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        client_request_id: Option<&str>,
+        operation: Option<Operation>,
+    ) -> Self {
+        let parsed = serde_json::from_slice::<Envelope>(body)
+            .ok()
+            .map(|e| e.error);
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let (code, message, inner) = match parsed {
+            Some(b) => (b.code, b.message, b.inner),
+            None => (None, None, None),
+        };
+        let message = message.unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            if text.is_empty() || text.len() > 300 {
+                format!("HTTP {status} without a Graph error body")
+            } else {
+                text.to_owned()
+            }
+        });
+        GraphError {
+            kind: kind_of(status),
+            status: Some(status),
+            code,
+            message,
+            request_id: header("request-id")
+                .or_else(|| inner.as_ref().and_then(|i| i.request_id.clone())),
+            client_request_id: header("client-request-id")
+                .or_else(|| inner.and_then(|i| i.client_request_id))
+                .or_else(|| client_request_id.map(str::to_owned)),
+            retry_after: header("retry-after").and_then(|v| parse_retry_after(&v)),
+            operation,
+        }
+    }
+
+    /// Builds the error of a request that got no HTTP answer.
+    pub fn from_transport(
+        e: &reqwest::Error,
+        client_request_id: &str,
+        operation: Option<Operation>,
+    ) -> Self {
+        let kind = if e.is_timeout() {
+            ErrorKind::Timeout
+        } else {
+            ErrorKind::Connection
+        };
+        GraphError {
+            kind,
+            status: None,
+            code: None,
+            message: transport_message(e),
+            request_id: None,
+            client_request_id: Some(client_request_id.to_owned()),
+            retry_after: None,
+            operation,
+        }
+    }
+
+    /// A 2xx whose body could not be understood.
+    pub fn invalid_response(
+        what: String,
+        request_id: Option<String>,
+        operation: Option<Operation>,
+    ) -> Self {
+        GraphError {
+            kind: ErrorKind::InvalidResponse,
+            status: None,
+            code: None,
+            message: what,
+            request_id,
+            client_request_id: None,
+            retry_after: None,
+            operation,
+        }
+    }
+
+    /// No token: the call was never made.
+    pub fn auth(e: &AuthError, operation: Option<Operation>) -> Self {
+        GraphError {
+            kind: ErrorKind::Auth,
+            status: None,
+            code: None,
+            message: e.to_string(),
+            request_id: None,
+            client_request_id: None,
+            retry_after: None,
+            operation,
+        }
+    }
+
+    /// What an admin should do about it, when remedy can tell.
+    pub fn hint(&self) -> Option<String> {
+        let op = self.operation;
+        match self.kind {
+            ErrorKind::Forbidden => Some(match op {
+                Some(op) => {
+                    let mut h = format!(
+                        "grant the app the application permission {} (admin consent)",
+                        op.least_privileged().join(" + ")
+                    );
+                    if let Some(role) = op.directory_role() {
+                        h.push_str(&format!(" and the directory role {role}"));
+                    }
+                    h.push_str("; admins can only be changed by a more privileged role");
+                    h
+                }
+                None => "the app lacks a permission or directory role for this call".to_owned(),
+            }),
+            ErrorKind::BadRequest if self.is_synced_user() => Some(
+                "the user is synchronised from on-premises Active Directory: change it there (Entra Connect syncs it back)".to_owned(),
+            ),
+            ErrorKind::BadRequest if self.is_weak_password() => Some(
+                "the tenant's password policy refused the new password: with a template, check the CSV's passwords; with `generate`, report this".to_owned(),
+            ),
+            ErrorKind::NotFound => Some(
+                "no such user in this tenant: check the CSV key (user principal name or object id) and the tenant".to_owned(),
+            ),
+            ErrorKind::Unauthorized => Some(
+                "the access token was refused even after a refresh: check the tenant, the app registration and the token's audience".to_owned(),
+            ),
+            ErrorKind::Throttled => Some("Graph is throttling this app; remedy waits for Retry-After and retries".to_owned()),
+            ErrorKind::Server => Some("Graph failed; remedy retries with backoff".to_owned()),
+            ErrorKind::Timeout | ErrorKind::Connection => Some(
+                "check the network, a proxy (HTTPS_PROXY) and --graph-url".to_owned(),
+            ),
+            ErrorKind::FailedDependency => Some("an earlier step of this user failed".to_owned()),
+            _ => None,
+        }
+    }
+
+    /// `400` because the target is mastered on-premises.
+    pub fn is_synced_user(&self) -> bool {
+        self.status == Some(400)
+            && (self.message.contains("on-premises mastered")
+                || self.message.contains("Directory Sync"))
+    }
+
+    /// `400` because the password broke the complexity or banned-word rules.
+    pub fn is_weak_password(&self) -> bool {
+        self.status == Some(400) && self.message.to_ascii_lowercase().contains("password")
+    }
+
+    /// One line for a report: names the user, the step, the Graph code and
+    /// the request id, then the hint.
+    pub fn describe(&self, user: &str, step: &str) -> String {
+        let mut s = format!("user `{user}`, step `{step}`: {self}");
+        if let Some(h) = self.hint() {
+            s.push_str("; hint: ");
+            s.push_str(&h);
+        }
+        s
+    }
+}
+
+impl fmt::Display for GraphError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.code, self.status) {
+            (Some(code), Some(status)) => write!(f, "{code} (HTTP {status}): ")?,
+            (None, Some(status)) => write!(f, "HTTP {status}: ")?,
+            _ => {}
+        }
+        f.write_str(&self.message)?;
+        if let Some(id) = &self.request_id {
+            write!(f, " [request-id {id}]")?;
+        } else if let Some(id) = &self.client_request_id {
+            write!(f, " [client-request-id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for GraphError {}
+
+fn kind_of(status: u16) -> ErrorKind {
+    match status {
+        429 => ErrorKind::Throttled,
+        500 | 502 | 503 | 504 => ErrorKind::Server,
+        400 => ErrorKind::BadRequest,
+        401 => ErrorKind::Unauthorized,
+        403 => ErrorKind::Forbidden,
+        404 => ErrorKind::NotFound,
+        409 => ErrorKind::Conflict,
+        424 => ErrorKind::FailedDependency,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// `Retry-After`: whole or decimal seconds, or an HTTP date.
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(3600.0)));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// A transport error in words an admin can act on, including TLS problems
+/// (which reqwest nests several sources deep).
+pub fn transport_message(e: &reqwest::Error) -> String {
+    let mut chain = Vec::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !chain.contains(&s) {
+            chain.push(s);
+        }
+        cur = err.source();
+    }
+    let all = chain.join(": ");
+    let lower = all.to_ascii_lowercase();
+    let what = if e.is_timeout() {
+        "no answer before the timeout"
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
+        "TLS failure (certificate not trusted or handshake refused)"
+    } else if lower.contains("dns")
+        || lower.contains("failed to lookup")
+        || lower.contains("name or service")
+    {
+        "host name could not be resolved"
+    } else if lower.contains("refused") {
+        "connection refused"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "connection failed"
+    };
+    // The URL is part of reqwest's text; it holds no secret (tokens travel
+    // in headers, passwords in bodies).
+    format!("{what} ({all})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(status: u16, body: &str, op: Option<Operation>) -> GraphError {
+        let mut h = HeaderMap::new();
+        h.insert("request-id", "rid-1".parse().unwrap());
+        h.insert("retry-after", "2.5".parse().unwrap());
+        GraphError::from_status(status, &h, body.as_bytes(), Some("crid"), op)
+    }
+
+    #[test]
+    fn parses_graph_error_body() {
+        let e = err(
+            403,
+            r#"{"error":{"code":"Authorization_RequestDenied","message":"Insufficient privileges to complete the operation.","innerError":{"date":"2023-11-01T07:13:57","request-id":"x","client-request-id":"crid"}}}"#,
+            Some(Operation::ResetPassword),
+        );
+        assert_eq!(e.kind, ErrorKind::Forbidden);
+        assert_eq!(e.code.as_deref(), Some("Authorization_RequestDenied"));
+        assert_eq!(e.request_id.as_deref(), Some("rid-1"));
+        assert_eq!(e.retry_after, Some(Duration::from_millis(2500)));
+        assert!(!e.is_retryable());
+        let text = e.describe("a@b.com", "reset");
+        assert!(text.contains("user `a@b.com`, step `reset`"), "{text}");
+        assert!(
+            text.contains("Authorization_RequestDenied (HTTP 403)"),
+            "{text}"
+        );
+        assert!(text.contains("[request-id rid-1]"), "{text}");
+        assert!(
+            text.contains("User-PasswordProfile.ReadWrite.All"),
+            "{text}"
+        );
+        assert!(text.contains("User Administrator"), "{text}");
+    }
+
+    #[test]
+    fn classifies() {
+        for (status, retry) in [
+            (429, true),
+            (500, true),
+            (503, true),
+            (504, true),
+            (400, false),
+            (401, false),
+            (403, false),
+            (404, false),
+            (409, false),
+        ] {
+            assert_eq!(err(status, "", None).is_retryable(), retry, "{status}");
+        }
+    }
+
+    #[test]
+    fn synced_user_hint() {
+        let e = err(
+            400,
+            r#"{"error":{"code":"Request_BadRequest","message":"Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration."}}"#,
+            Some(Operation::SetAccountEnabled),
+        );
+        assert!(e.hint().unwrap().contains("on-premises"));
+    }
+
+    #[test]
+    fn non_json_bodies_are_kept_short() {
+        let e = err(502, &"x".repeat(10_000), None);
+        assert_eq!(e.message, "HTTP 502 without a Graph error body");
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("10"), Some(Duration::from_secs(10)));
+        assert_eq!(
+            parse_retry_after("2.128"),
+            Some(Duration::from_millis(2128))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+    }
+}

@@ -1,0 +1,288 @@
+//! The user operations remedy performs, as typed requests and parsed
+//! answers: read a user, reset the password, allow or block sign-in, revoke
+//! sessions, and list directory roles (for the "protect admins" guard).
+//!
+//! Each operation is a pure request builder plus a parser, so `$batch`
+//! sends exactly the same requests as direct calls.
+
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::graph::client::{GraphClient, GraphRequest, GraphResponse};
+use crate::graph::error::GraphError;
+use crate::graph::permissions::Operation;
+
+/// Exactly the properties remedy's steps read.
+pub const USER_SELECT: &str = "id,userPrincipalName,accountEnabled,onPremisesSyncEnabled,lastPasswordChangeDateTime,signInSessionsValidFromDateTime,userType";
+
+/// A user as remedy sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserState {
+    pub id: String,
+    pub user_principal_name: Option<String>,
+    /// Absent only when not selected; remedy always selects it.
+    pub account_enabled: Option<bool>,
+    /// Anything but `true` means cloud-only.
+    #[serde(default, deserialize_with = "true_only")]
+    pub on_premises_sync_enabled: bool,
+    pub last_password_change_date_time: Option<String>,
+    pub sign_in_sessions_valid_from_date_time: Option<String>,
+    pub user_type: Option<String>,
+}
+
+fn true_only<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<serde_json::Value>::deserialize(d)? == Some(serde_json::Value::Bool(true)))
+}
+
+/// A directory role the user holds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryRole {
+    pub id: String,
+    pub display_name: Option<String>,
+    pub role_template_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Page<T> {
+    value: Vec<T>,
+    #[serde(rename = "@odata.nextLink")]
+    next_link: Option<String>,
+}
+
+/// The path of a user addressed by object id or UPN. UPNs that start with
+/// `$` need the `('…')` form; `#` (guests' `#EXT#`) and other reserved
+/// characters are percent-encoded.
+pub fn user_path(key: &str) -> String {
+    if key.starts_with('$') {
+        format!("/users('{}')", encode(&key.replace('\'', "''")))
+    } else {
+        format!("/users/{}", encode(key))
+    }
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~@!$&'()*+,;=:".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `GET /users/{key}?$select=…`
+pub fn get_user(key: &str) -> GraphRequest {
+    GraphRequest {
+        method: Method::GET,
+        path: format!("{}?$select={USER_SELECT}", user_path(key)),
+        body: None,
+        operation: Operation::ReadUser,
+    }
+}
+
+/// `PATCH /users/{id}` with exactly the three `passwordProfile` properties.
+pub fn reset_password(
+    id: &str,
+    password: &SecretString,
+    force_change: bool,
+    with_mfa: bool,
+) -> GraphRequest {
+    let body = serde_json::json!({
+        "passwordProfile": {
+            "password": password.expose_secret(),
+            "forceChangePasswordNextSignIn": force_change,
+            "forceChangePasswordNextSignInWithMfa": with_mfa,
+        }
+    });
+    let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
+    // The Value held the password too; zero its string before dropping it.
+    zero_value(body);
+    GraphRequest {
+        method: Method::PATCH,
+        path: user_path(id),
+        body: Some(bytes),
+        operation: Operation::ResetPassword,
+    }
+}
+
+fn zero_value(v: serde_json::Value) {
+    use zeroize::Zeroize;
+    match v {
+        serde_json::Value::String(mut s) => s.zeroize(),
+        serde_json::Value::Object(map) => map.into_iter().for_each(|(_, v)| zero_value(v)),
+        serde_json::Value::Array(a) => a.into_iter().for_each(zero_value),
+        _ => {}
+    }
+}
+
+/// `PATCH /users/{id}` with `accountEnabled`.
+pub fn set_account_enabled(id: &str, enabled: bool) -> GraphRequest {
+    GraphRequest {
+        method: Method::PATCH,
+        path: user_path(id),
+        body: Some(Zeroizing::new(
+            format!("{{\"accountEnabled\":{enabled}}}").into_bytes(),
+        )),
+        operation: Operation::SetAccountEnabled,
+    }
+}
+
+/// `POST /users/{id}/revokeSignInSessions` (no body).
+pub fn revoke_sessions(id: &str) -> GraphRequest {
+    GraphRequest {
+        method: Method::POST,
+        path: format!("{}/revokeSignInSessions", user_path(id)),
+        body: None,
+        operation: Operation::RevokeSessions,
+    }
+}
+
+/// `GET /users/{id}/memberOf/microsoft.graph.directoryRole?$select=…`
+pub fn list_directory_roles(id: &str) -> GraphRequest {
+    GraphRequest {
+        method: Method::GET,
+        path: format!(
+            "{}/memberOf/microsoft.graph.directoryRole?$select=id,displayName,roleTemplateId",
+            user_path(id)
+        ),
+        body: None,
+        operation: Operation::ListDirectoryRoles,
+    }
+}
+
+/// Parses a `get_user` answer.
+pub fn parse_user(resp: &GraphResponse) -> Result<UserState, GraphError> {
+    serde_json::from_slice(&resp.body).map_err(|e| {
+        GraphError::invalid_response(
+            format!("the user could not be read from Graph's answer ({e})"),
+            resp.request_id.clone(),
+            Some(Operation::ReadUser),
+        )
+    })
+}
+
+impl GraphClient {
+    /// Reads a user by object id or UPN.
+    pub async fn get_user(&self, key: &str) -> Result<UserState, GraphError> {
+        parse_user(&self.send(&get_user(key)).await?)
+    }
+
+    /// Sets a new password.
+    pub async fn reset_password(
+        &self,
+        id: &str,
+        password: &SecretString,
+        force_change: bool,
+        with_mfa: bool,
+    ) -> Result<(), GraphError> {
+        self.send(&reset_password(id, password, force_change, with_mfa))
+            .await
+            .map(drop)
+    }
+
+    /// Allows (`true`) or blocks (`false`) sign-in.
+    pub async fn set_account_enabled(&self, id: &str, enabled: bool) -> Result<(), GraphError> {
+        self.send(&set_account_enabled(id, enabled)).await.map(drop)
+    }
+
+    /// Invalidates refresh tokens and session cookies. Any 2xx is success
+    /// (Graph documents 204 and answers 200 with `{"value": true}`).
+    pub async fn revoke_sessions(&self, id: &str) -> Result<(), GraphError> {
+        self.send(&revoke_sessions(id)).await.map(drop)
+    }
+
+    /// The directory roles the user holds directly, following
+    /// `@odata.nextLink` (only on this Graph host: the token never goes
+    /// elsewhere).
+    pub async fn directory_roles(&self, id: &str) -> Result<Vec<DirectoryRole>, GraphError> {
+        let mut req = list_directory_roles(id);
+        let mut roles = Vec::new();
+        let prefix = self.graph_url("");
+        for _ in 0..100 {
+            let resp = self.send(&req).await?;
+            let page: Page<DirectoryRole> = serde_json::from_slice(&resp.body).map_err(|e| {
+                GraphError::invalid_response(
+                    format!("the role list could not be read ({e})"),
+                    resp.request_id.clone(),
+                    Some(Operation::ListDirectoryRoles),
+                )
+            })?;
+            roles.extend(page.value);
+            match page.next_link {
+                None => return Ok(roles),
+                Some(next) => match next.strip_prefix(&prefix) {
+                    Some(path) if path.starts_with('/') => req.path = path.to_owned(),
+                    _ => {
+                        return Err(GraphError::invalid_response(
+                            format!("`@odata.nextLink` points outside {prefix}; not followed"),
+                            resp.request_id,
+                            Some(Operation::ListDirectoryRoles),
+                        ));
+                    }
+                },
+            }
+        }
+        Err(GraphError::invalid_response(
+            "more than 100 pages of directory roles; stopped following `@odata.nextLink`".into(),
+            None,
+            Some(Operation::ListDirectoryRoles),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_encode_keys() {
+        assert_eq!(user_path("adele@contoso.com"), "/users/adele@contoso.com");
+        assert_eq!(
+            user_path("bob_fabrikam.com#EXT#@contoso.onmicrosoft.com"),
+            "/users/bob_fabrikam.com%23EXT%23@contoso.onmicrosoft.com"
+        );
+        assert_eq!(user_path("$x@y.com"), "/users('$x@y.com')");
+        assert_eq!(user_path("a b/c?d"), "/users/a%20b%2Fc%3Fd");
+    }
+
+    #[test]
+    fn reset_body_has_exactly_the_three_properties() {
+        let req = reset_password(
+            "id1",
+            &SecretString::from("Pw-1234567890ab!".to_owned()),
+            true,
+            false,
+        );
+        let v: serde_json::Value = serde_json::from_slice(req.body.as_ref().unwrap()).unwrap();
+        let profile = v["passwordProfile"].as_object().unwrap();
+        assert_eq!(profile.len(), 3);
+        assert_eq!(profile["forceChangePasswordNextSignIn"], true);
+        assert_eq!(v.as_object().unwrap().len(), 1);
+        assert_eq!(req.method, Method::PATCH);
+        assert!(!format!("{:?}", req.operation).contains("Pw-"));
+    }
+
+    #[test]
+    fn parses_users_with_missing_and_null_fields() {
+        let resp = GraphResponse {
+            status: 200,
+            request_id: None,
+            body: br#"{"@odata.context":"x","id":"1","userPrincipalName":"a@b.c","accountEnabled":false,"onPremisesSyncEnabled":null}"#.to_vec(),
+        };
+        let u = parse_user(&resp).unwrap();
+        assert_eq!(u.account_enabled, Some(false));
+        assert!(!u.on_premises_sync_enabled);
+        let bad = GraphResponse {
+            status: 200,
+            request_id: Some("r".into()),
+            body: b"[1,2]".to_vec(),
+        };
+        assert!(parse_user(&bad).is_err());
+    }
+}
