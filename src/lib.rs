@@ -11,11 +11,29 @@
 //!   "Download users" export, Entra bulk-operation templates).
 //! - [`diag`]: the [`diag::Diagnostic`] type every input problem becomes,
 //!   and its `human`, `json`, `github` and `sarif` renderers.
+//! - [`graph`]: the Microsoft Graph client: clouds, authentication, typed
+//!   user operations, `$batch`, typed errors, permissions.
+//! - [`emulator`]: a Graph-compatible server on 127.0.0.1 for tests,
+//!   benchmarks and `--emulate`.
+//! - [`engine`]: applies a playbook to a stream of rows, concurrently, with
+//!   a shared pace; emits [`engine::RunEvent`]s.
+//! - [`journal`]: the append-only, group-committed run journal and its
+//!   replay for `--resume`.
+//! - [`secrets`]: password generation and the 0600 `secrets.csv`.
+//! - [`rundir`]: the state directory, its lock, run directories and
+//!   manifests.
+//! - [`report`]: reports built from the journal, and the progress display.
 //! - [`exit_code`]: the process exit codes, in one place.
 
 pub mod cli;
 pub mod diag;
+pub mod emulator;
+pub mod engine;
 pub mod exit_code;
 pub mod graph;
 pub mod input;
+pub mod journal;
 pub mod playbook;
+pub mod report;
+pub mod rundir;
+pub mod secrets;

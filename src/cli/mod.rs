@@ -3,7 +3,9 @@
 //! file beside it.
 
 mod doctor;
+mod emulator;
 mod graph_args;
+mod run;
 mod schema;
 mod validate;
 
@@ -27,7 +29,7 @@ use crate::exit_code;
     max_term_width = 100
 )]
 #[command(
-    after_help = "Exit codes: 0 success, 1 problems found, 2 usage error or unreadable input."
+    after_help = "Exit codes: 0 success, 1 problems found (validation errors, failed users), 2 usage error or\ninvalid input (nothing changed), 3 a guard stopped the run, 130 interrupted."
 )]
 pub struct Cli {
     /// When to use colour in human output (NO_COLOR is honoured).
@@ -40,9 +42,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Run(run::RunArgs),
     Validate(validate::ValidateArgs),
     Schema(schema::SchemaArgs),
     Doctor(doctor::DoctorArgs),
+    Emulator(emulator::EmulatorArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,9 +86,11 @@ pub fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
+        Command::Run(args) => run::run(&args, cli.color),
         Command::Validate(args) => validate::run(&args, cli.color),
         Command::Schema(args) => schema::run(&args),
         Command::Doctor(args) => doctor::run(&args),
+        Command::Emulator(args) => emulator::run(&args),
     };
     ExitCode::from(code)
 }

@@ -6,5 +6,8 @@ mod support;
 mod cli;
 mod corpus;
 mod docs;
+mod doctor;
 mod formats;
+mod graph;
+mod run;
 mod schema;

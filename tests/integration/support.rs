@@ -59,3 +59,96 @@ pub fn files(dir: &Path, exts: &[&str]) -> Vec<PathBuf> {
     v.sort();
     v
 }
+
+/// A `remedy emulator` process on 127.0.0.1, killed when dropped.
+pub struct EmulatorProcess {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl EmulatorProcess {
+    /// Starts `remedy emulator --listen 127.0.0.1:0 ARGS` and waits for its
+    /// `listening on` line (at most 20 s).
+    pub fn start(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[])
+    }
+
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"));
+        cmd.args(["emulator", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("emulator starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = std::io::BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            // Keep draining so the emulator never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the emulator did not print its address within 20 s");
+            }
+        };
+        let url = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+            .trim()
+            .to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        EmulatorProcess { child, url }
+    }
+
+    /// `GET /_stats` or `/_users` as JSON. Blocking; safe to call from
+    /// async tests too (it runs on its own thread).
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let body = http_get(&format!("{}{path}", self.url));
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+    }
+}
+
+impl Drop for EmulatorProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking GET on its own thread and runtime, bounded to 10 s.
+pub fn http_get(url: &str) -> String {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let client = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .expect("client");
+            client
+                .get(&url)
+                .send()
+                .await
+                .expect("emulator answers")
+                .text()
+                .await
+                .expect("body")
+        })
+    })
+    .join()
+    .expect("request thread")
+}

@@ -1,0 +1,395 @@
+//! `remedy emulator`: run the built-in Microsoft Graph emulator on a
+//! loopback port until Ctrl-C or SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use secrecy::SecretString;
+
+use crate::diag;
+use crate::emulator::{
+    self, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID, EmulatorConfig, EmulatorError, UserSource,
+};
+use crate::exit_code;
+
+/// The environment variable that may hold the only accepted client secret.
+const SECRET_ENV: &str = "REMEDY_EMULATOR_CLIENT_SECRET";
+
+/// Run a Microsoft Graph emulator on 127.0.0.1, for tests, benchmarks and
+/// trying remedy without a tenant.
+///
+/// It serves the token endpoint (`/{tenant}/oauth2/v2.0/token`), the user
+/// endpoints remedy uses under `/v1.0`, and `$batch`, with Graph's bodies,
+/// status codes and errors. Throttling and faults (500/503, slow answers,
+/// dropped connections) can be switched on and are reproducible with
+/// `--seed`. Test hooks: `GET /_stats`, `GET /_users[?upn=]`, `POST /_reset`.
+///
+/// Prints `listening on http://127.0.0.1:PORT` on stdout when ready. Only
+/// loopback addresses can be bound. The client secret is never taken from
+/// the command line: use `--client-secret-file` or
+/// REMEDY_EMULATOR_CLIENT_SECRET; without either, any non-empty secret (or
+/// any well-formed client assertion) gets a token.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  remedy emulator                                   # 100 generated users on a free port
+  remedy emulator --listen 127.0.0.1:8080 --users examples/entra-export.csv
+  remedy emulator --generate 1000000 --seed 7       # user0000001@contoso.onmicrosoft.com ...
+  remedy emulator --rate 20 --burst 40              # 429s past 20 requests/s per app
+  remedy emulator --fail-rate 0.05 --reset-rate 0.01 --latency-ms 50
+  REMEDY_EMULATOR_CLIENT_SECRET=s3cret remedy emulator --roles User.Read.All
+
+  remedy doctor --graph-url http://127.0.0.1:8080 --authority-url http://127.0.0.1:8080
+
+Seed CSV columns (any format `remedy validate` accepts): userPrincipalName (or id/objectId),
+id, displayName, givenName, surname, accountEnabled, onPremisesSyncEnabled or
+directorySynced, roles (`;`-separated names), userType, lockedOut.
+
+Exit codes: 0 stopped by Ctrl-C/SIGTERM, 2 bad option, bad seed CSV or cannot listen.")]
+pub struct EmulatorArgs {
+    /// Address to listen on; must be loopback. Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+
+    /// Seed users from this CSV (plain, Entra export or bulk template).
+    #[arg(long, value_name = "CSV", conflicts_with = "generate")]
+    pub users: Option<PathBuf>,
+
+    /// Generate N users `user0000001@<domain>` ... (default 100).
+    #[arg(long, value_name = "N")]
+    pub generate: Option<u32>,
+
+    /// Delay every Graph request (a whole `$batch` once) by N ms.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        help_heading = "Behaviour"
+    )]
+    pub latency_ms: u64,
+
+    /// Throttle each app to OPS_PER_S Graph requests (or batch items) per second.
+    #[arg(long, value_name = "OPS_PER_S", help_heading = "Behaviour")]
+    pub rate: Option<f64>,
+
+    /// Token-bucket size for --rate (default: one second's worth).
+    #[arg(long, value_name = "N", requires = "rate", help_heading = "Behaviour")]
+    pub burst: Option<u32>,
+
+    /// Fraction of Graph requests answered 500 or 503, nothing applied.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability, help_heading = "Faults")]
+    pub fail_rate: f64,
+
+    /// Fraction of Graph requests answered only after --slow-ms.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability, help_heading = "Faults")]
+    pub slow_rate: f64,
+
+    /// How late a slow answer comes.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 30_000,
+        help_heading = "Faults"
+    )]
+    pub slow_ms: u64,
+
+    /// Fraction of Graph requests whose connection is closed without an
+    /// answer, half before and half after the change is applied.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability, help_heading = "Faults")]
+    pub reset_rate: f64,
+
+    /// Seed for the users' state and every fault decision.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+
+    /// File holding the only accepted client secret (else REMEDY_EMULATOR_CLIENT_SECRET).
+    #[arg(long, value_name = "F", help_heading = "Tenant")]
+    pub client_secret_file: Option<PathBuf>,
+
+    /// Application permissions in issued tokens (default: all that remedy uses).
+    #[arg(
+        long,
+        value_name = "A,B",
+        value_delimiter = ',',
+        help_heading = "Tenant"
+    )]
+    pub roles: Option<Vec<String>>,
+
+    /// Lifetime of issued access tokens, in seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 3599,
+        help_heading = "Tenant"
+    )]
+    pub token_ttl: u32,
+
+    #[arg(long, value_name = "GUID", default_value = DEFAULT_TENANT_ID, help_heading = "Tenant")]
+    pub tenant_id: String,
+
+    #[arg(long, value_name = "D", default_value = DEFAULT_TENANT_DOMAIN, help_heading = "Tenant")]
+    pub tenant_domain: String,
+
+    /// Let the app reset and enable/disable users who hold directory roles
+    /// (as if it held Privileged Authentication Administrator).
+    #[arg(long, help_heading = "Tenant")]
+    pub privileged_admin: bool,
+
+    /// Default page size of collections (`$top`, at most 999).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub page_size: u32,
+
+    /// Share of seeded users without explicit state that are locked out.
+    #[arg(long, value_name = "P", default_value_t = 0.3, value_parser = probability)]
+    pub locked_rate: f64,
+
+    /// Share of seeded users without explicit state that are disabled.
+    #[arg(long, value_name = "P", default_value_t = 0.1, value_parser = probability)]
+    pub disabled_rate: f64,
+}
+
+fn probability(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{text}` is not a number between 0 and 1")),
+    }
+}
+
+impl EmulatorArgs {
+    /// Resolve the arguments (and the secret's file or variable) into a config.
+    fn config(&self) -> Result<EmulatorConfig, String> {
+        let defaults = EmulatorConfig::default();
+        let users = match (&self.users, self.generate) {
+            (Some(path), _) => UserSource::Csv(path.clone()),
+            (None, Some(n)) => UserSource::Generate(n),
+            (None, None) => defaults.users.clone(),
+        };
+        Ok(EmulatorConfig {
+            listen: self.listen,
+            users,
+            latency: Duration::from_millis(self.latency_ms),
+            rate: self.rate,
+            burst: self.burst,
+            fail_rate: self.fail_rate,
+            slow_rate: self.slow_rate,
+            slow: Duration::from_millis(self.slow_ms),
+            reset_rate: self.reset_rate,
+            seed: self.seed,
+            client_secret: self.client_secret()?,
+            roles: match &self.roles {
+                Some(roles) => roles
+                    .iter()
+                    .map(|r| r.trim().to_owned())
+                    .filter(|r| !r.is_empty())
+                    .collect(),
+                None => defaults.roles,
+            },
+            token_ttl_secs: self.token_ttl,
+            tenant_id: self.tenant_id.clone(),
+            tenant_domain: self.tenant_domain.clone(),
+            page_size: self.page_size,
+            locked_rate: self.locked_rate,
+            disabled_rate: self.disabled_rate,
+            privileged_admin: self.privileged_admin,
+        })
+    }
+
+    fn client_secret(&self) -> Result<Option<SecretString>, String> {
+        let text = match &self.client_secret_file {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "cannot read --client-secret-file {}: {}",
+                    path.display(),
+                    e.kind()
+                )
+            })?,
+            None => match std::env::var(SECRET_ENV) {
+                Ok(text) => text,
+                Err(std::env::VarError::NotPresent) => return Ok(None),
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    return Err(format!("{SECRET_ENV} is not valid UTF-8"));
+                }
+            },
+        };
+        // Files usually end with a newline that is not part of the secret.
+        let secret = text.trim_end_matches(['\r', '\n']);
+        if secret.is_empty() {
+            return match &self.client_secret_file {
+                Some(path) => Err(format!("--client-secret-file {} is empty", path.display())),
+                None => Ok(None),
+            };
+        }
+        Ok(Some(SecretString::from(secret.to_owned())))
+    }
+}
+
+pub fn run(args: &EmulatorArgs) -> u8 {
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit_code::USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit_code::USAGE;
+        }
+    };
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: EmulatorConfig) -> u8 {
+    let summary = Summary::of(&config);
+    let emulator = match emulator::start(config).await {
+        Ok(emulator) => emulator,
+        Err(e) => {
+            report(&e);
+            return exit_code::USAGE;
+        }
+    };
+    // Tests and scripts wait for this exact line.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {}", emulator.url());
+    let _ = out.flush();
+    drop(out);
+    let users = emulator.state().user_count();
+    eprintln!(
+        "tenant {} ({}), {users} user{}",
+        emulator.tenant_id(),
+        emulator.tenant_domain(),
+        if users == 1 { "" } else { "s" }
+    );
+    for line in summary.lines {
+        eprintln!("{line}");
+    }
+    eprintln!("this is an emulator: no real tenant is touched; Ctrl-C stops it");
+    wait_for_signal().await;
+    emulator.shutdown().await;
+    exit_code::OK
+}
+
+/// The human lines about throttling, faults and credentials.
+struct Summary {
+    lines: Vec<String>,
+}
+
+impl Summary {
+    fn of(c: &EmulatorConfig) -> Self {
+        let mut lines = Vec::new();
+        if let Some((rate, burst)) = c.rate.map(|r| (r, c.burst)) {
+            let burst = burst.map_or_else(|| "one second's worth".to_owned(), |b| b.to_string());
+            lines.push(format!(
+                "throttling: {rate} requests/s per app, burst {burst}"
+            ));
+        }
+        let mut faults = Vec::new();
+        for (name, p) in [
+            ("fail", c.fail_rate),
+            ("slow", c.slow_rate),
+            ("reset", c.reset_rate),
+        ] {
+            if p > 0.0 {
+                faults.push(format!("{name} {p}"));
+            }
+        }
+        if !c.latency.is_zero() {
+            faults.push(format!("latency {} ms", c.latency.as_millis()));
+        }
+        if !faults.is_empty() {
+            lines.push(format!(
+                "faults on (seed {}): {}",
+                c.seed,
+                faults.join(", ")
+            ));
+        }
+        lines.push(match c.client_secret {
+            Some(_) => "client secret: only the configured one is accepted".to_owned(),
+            None => "client secret: any non-empty secret is accepted".to_owned(),
+        });
+        Summary { lines }
+    }
+}
+
+fn report(error: &EmulatorError) {
+    eprintln!("error: {error}");
+    if let EmulatorError::Seed { diagnostics, .. } = error {
+        let color = super::ColorChoice::Auto.stderr_enabled();
+        eprint!("{}", diag::render_human(diagnostics, color, 100));
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: EmulatorArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<EmulatorArgs, clap::Error> {
+        Wrap::try_parse_from(std::iter::once("emulator").chain(argv.iter().copied()))
+            .map(|w| w.args)
+    }
+
+    #[test]
+    fn defaults_match_the_library() {
+        let c = parse(&[]).unwrap().config().unwrap();
+        let d = EmulatorConfig::default();
+        assert_eq!(
+            (c.listen, &c.users, c.slow, c.token_ttl_secs),
+            (d.listen, &d.users, d.slow, d.token_ttl_secs)
+        );
+        assert_eq!(
+            (c.page_size, &c.roles, &c.tenant_id),
+            (d.page_size, &d.roles, &d.tenant_id)
+        );
+        assert_eq!(
+            (c.locked_rate, c.disabled_rate),
+            (d.locked_rate, d.disabled_rate)
+        );
+    }
+
+    #[test]
+    fn options() {
+        assert!(parse(&["--fail-rate", "1.5"]).is_err());
+        assert!(parse(&["--burst", "3"]).is_err());
+        assert!(parse(&["--users", "a.csv", "--generate", "3"]).is_err());
+        let c = parse(&[
+            "--roles",
+            "User.Read.All, Directory.Read.All",
+            "--generate",
+            "5",
+        ])
+        .unwrap()
+        .config()
+        .unwrap();
+        assert_eq!(c.roles, ["User.Read.All", "Directory.Read.All"]);
+        assert_eq!(c.users, UserSource::Generate(5));
+    }
+}

@@ -1,0 +1,278 @@
+//! The emulator's options ([`EmulatorConfig`], whose `Default` is the CLI's
+//! defaults), their validation, and the emulator's error type.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::diag::Diagnostic;
+use crate::graph::permissions::REMEDY_PERMISSIONS;
+
+/// The tenant id the emulator answers for unless told otherwise. Fixed so
+/// that test fixtures and playbooks can name it.
+pub const DEFAULT_TENANT_ID: &str = "5c8e2f1a-7d4b-4e9c-a3f6-0b2d9e7c4a18";
+/// The tenant's initial domain unless told otherwise.
+pub const DEFAULT_TENANT_DOMAIN: &str = "contoso.onmicrosoft.com";
+/// Users generated when neither a CSV nor a count is given.
+pub const DEFAULT_GENERATED_USERS: u32 = 100;
+/// Graph's largest `$top` for directory collections.
+pub const MAX_PAGE_SIZE: u32 = 999;
+
+/// Where the emulated directory's users come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserSource {
+    /// Any CSV that [`crate::input::UserReader`] accepts.
+    Csv(PathBuf),
+    /// `user0000001@<domain>` … `user{N:07}@<domain>` (numbered from 1).
+    Generate(u32),
+}
+
+/// Everything `remedy emulator` can be told; `Default` matches the CLI.
+#[derive(Clone, Debug)]
+pub struct EmulatorConfig {
+    /// Must be a loopback address; port 0 picks a free port.
+    pub listen: SocketAddr,
+    pub users: UserSource,
+    /// Added to every Graph request (and once to a whole `$batch`).
+    pub latency: Duration,
+    /// Sustained Graph requests (or batch items) per second per app; `None`
+    /// turns throttling off.
+    pub rate: Option<f64>,
+    /// Bucket size; `None` means one second's worth of `rate` (at least 1).
+    pub burst: Option<u32>,
+    /// Fraction of Graph requests answered 500 or 503 before anything is applied.
+    pub fail_rate: f64,
+    /// Fraction of Graph requests answered only after [`Self::slow`].
+    pub slow_rate: f64,
+    pub slow: Duration,
+    /// Fraction of Graph requests whose connection is closed with no answer.
+    pub reset_rate: f64,
+    /// Seeds the user state and every fault decision.
+    pub seed: u64,
+    /// The only client secret accepted; `None` accepts any non-empty one.
+    pub client_secret: Option<SecretString>,
+    /// Application permissions put in every token's `roles` claim.
+    pub roles: Vec<String>,
+    pub token_ttl_secs: u32,
+    pub tenant_id: String,
+    pub tenant_domain: String,
+    /// Default `$top` of collections.
+    pub page_size: u32,
+    /// Share of users without explicit state that start locked out.
+    pub locked_rate: f64,
+    /// Share of users without explicit state that start disabled.
+    pub disabled_rate: f64,
+    /// The app is assumed to hold Privileged Authentication Administrator,
+    /// so it may reset and enable/disable users holding directory roles.
+    pub privileged_admin: bool,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            users: UserSource::Generate(DEFAULT_GENERATED_USERS),
+            latency: Duration::ZERO,
+            rate: None,
+            burst: None,
+            fail_rate: 0.0,
+            slow_rate: 0.0,
+            slow: Duration::from_secs(30),
+            reset_rate: 0.0,
+            seed: 0,
+            client_secret: None,
+            roles: REMEDY_PERMISSIONS.iter().map(|r| (*r).to_owned()).collect(),
+            token_ttl_secs: 3599,
+            tenant_id: DEFAULT_TENANT_ID.to_owned(),
+            tenant_domain: DEFAULT_TENANT_DOMAIN.to_owned(),
+            page_size: 100,
+            locked_rate: 0.3,
+            disabled_rate: 0.1,
+            privileged_admin: false,
+        }
+    }
+}
+
+impl EmulatorConfig {
+    /// Check every option, so that a bad value fails before binding.
+    ///
+    /// # Errors
+    ///
+    /// [`EmulatorError::NotLoopback`] or [`EmulatorError::InvalidOption`].
+    pub fn validate(&self) -> Result<(), EmulatorError> {
+        if !self.listen.ip().is_loopback() {
+            return Err(EmulatorError::NotLoopback { addr: self.listen });
+        }
+        for (option, value) in [
+            ("--fail-rate", self.fail_rate),
+            ("--slow-rate", self.slow_rate),
+            ("--reset-rate", self.reset_rate),
+            ("--locked-rate", self.locked_rate),
+            ("--disabled-rate", self.disabled_rate),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(invalid(
+                    option,
+                    format!("must be between 0 and 1, not {value}"),
+                ));
+            }
+        }
+        // One uniform draw decides a request's fault, so the rates are
+        // slices of [0, 1) and cannot overlap.
+        let faults = self.fail_rate + self.slow_rate + self.reset_rate;
+        if faults > 1.0 + 1e-9 {
+            return Err(invalid(
+                "--fail-rate",
+                format!(
+                    "--fail-rate, --slow-rate and --reset-rate add up to {faults}, more than 1"
+                ),
+            ));
+        }
+        if let Some(rate) = self.rate
+            && !(rate.is_finite() && rate > 0.0 && rate <= 1e9)
+        {
+            return Err(invalid(
+                "--rate",
+                format!("must be a positive number, not {rate}"),
+            ));
+        }
+        if self.burst == Some(0) {
+            return Err(invalid("--burst", "must be at least 1".to_owned()));
+        }
+        if self.burst.is_some() && self.rate.is_none() {
+            return Err(invalid("--burst", "needs --rate".to_owned()));
+        }
+        if self.token_ttl_secs == 0 {
+            return Err(invalid(
+                "--token-ttl",
+                "must be at least 1 second".to_owned(),
+            ));
+        }
+        if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
+            return Err(invalid(
+                "--page-size",
+                format!(
+                    "must be between 1 and {MAX_PAGE_SIZE}, not {}",
+                    self.page_size
+                ),
+            ));
+        }
+        if uuid::Uuid::try_parse(&self.tenant_id).is_err() {
+            return Err(invalid(
+                "--tenant-id",
+                format!("`{}` is not a GUID", self.tenant_id),
+            ));
+        }
+        if !is_domain(&self.tenant_domain) {
+            return Err(invalid(
+                "--tenant-domain",
+                format!("`{}` is not a domain name", self.tenant_domain),
+            ));
+        }
+        if self
+            .roles
+            .iter()
+            .any(|r| r.trim().is_empty() || r.contains(char::is_whitespace))
+        {
+            return Err(invalid(
+                "--roles",
+                "permission names cannot be empty or contain spaces".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The bucket size in effect when throttling is on.
+    pub(crate) fn effective_burst(&self) -> Option<(f64, f64)> {
+        self.rate.map(|rate| {
+            let burst = self.burst.map_or_else(|| rate.ceil().max(1.0), f64::from);
+            (rate, burst)
+        })
+    }
+}
+
+fn invalid(option: &'static str, message: String) -> EmulatorError {
+    EmulatorError::InvalidOption { option, message }
+}
+
+fn is_domain(s: &str) -> bool {
+    s.len() <= 253
+        && s.contains('.')
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+}
+
+/// Why the emulator could not start or serve.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error(
+        "refusing to listen on `{addr}`: the emulator only binds loopback addresses (127.0.0.1 or ::1)"
+    )]
+    NotLoopback { addr: SocketAddr },
+    #[error("cannot listen on `{addr}`: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{option}` {message}")]
+    InvalidOption {
+        option: &'static str,
+        message: String,
+    },
+    #[error("`{file}` cannot seed the emulator: {} problem{}", diagnostics.len(), if diagnostics.len() == 1 { "" } else { "s" })]
+    Seed {
+        file: String,
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        EmulatorConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn refuses_non_loopback_and_bad_rates() {
+        let mut c = EmulatorConfig {
+            listen: "0.0.0.0:0".parse().unwrap(),
+            ..EmulatorConfig::default()
+        };
+        assert!(matches!(
+            c.validate(),
+            Err(EmulatorError::NotLoopback { .. })
+        ));
+        c.listen = "[::1]:0".parse().unwrap();
+        c.validate().unwrap();
+        c.fail_rate = 0.6;
+        c.reset_rate = 0.6;
+        assert!(matches!(
+            c.validate(),
+            Err(EmulatorError::InvalidOption { .. })
+        ));
+        c.reset_rate = 0.0;
+        c.rate = Some(0.0);
+        assert!(c.validate().is_err());
+        c.rate = Some(2.5);
+        assert_eq!(c.effective_burst(), Some((2.5, 3.0)));
+    }
+
+    #[test]
+    fn domains() {
+        assert!(is_domain("contoso.onmicrosoft.com"));
+        assert!(!is_domain("contoso"));
+        assert!(!is_domain("-a.com"));
+        assert!(!is_domain("a..com"));
+    }
+}

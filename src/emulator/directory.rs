@@ -1,0 +1,481 @@
+//! The emulated directory: users in one `Vec`, two indexes (case-insensitive
+//! UPN and object id), per-user locks, and the `/_users` view of a user.
+//!
+//! The set of users is fixed after seeding (the emulator neither creates
+//! nor deletes users), so the `Vec` and the indexes are read without locks;
+//! only each user's mutable [`UserState`] sits behind its own `Mutex`,
+//! held for microseconds and never across an `.await`.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::clock;
+use super::roles::RoleTable;
+
+/// A user as seeded: everything except what requests can change.
+#[derive(Debug)]
+pub(crate) struct User {
+    /// UPN, display name, given name and surname back to back: one
+    /// allocation per user instead of four.
+    text: Box<str>,
+    /// Byte lengths of the UPN, display name and given name in `text`.
+    lens: [u32; 3],
+    pub id: Uuid,
+    /// Indexes into the directory's [`RoleTable`].
+    pub roles: Box<[u16]>,
+    pub synced: bool,
+    pub guest: bool,
+    seeded: Seeded,
+    state: Mutex<UserState>,
+}
+
+/// The seeded values of what requests can change, for `POST /_reset`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Seeded {
+    pub enabled: bool,
+    pub locked: bool,
+    pub last_password_change: i64,
+    pub sessions_valid_from: i64,
+}
+
+/// What requests change. Kept small: 1,000,000 users must fit easily.
+#[derive(Debug)]
+pub(crate) struct UserState {
+    pub enabled: bool,
+    pub locked: bool,
+    pub force_change: bool,
+    pub force_change_mfa: bool,
+    /// Set by `PATCH displayName`; `None` keeps the seeded name.
+    pub display_name: Option<Box<str>>,
+    /// SHA-256 of the last password set through the emulator; `None` while
+    /// the seeded (unknown) password is in place.
+    pub password_sha256: Option<Box<[u8; 32]>>,
+    pub last_password_change: i64,
+    pub sessions_valid_from: i64,
+    pub reset_count: u32,
+    pub revoke_count: u32,
+    pub enable_changes: u32,
+}
+
+impl UserState {
+    fn seeded(s: Seeded) -> Self {
+        UserState {
+            enabled: s.enabled,
+            locked: s.locked,
+            force_change: false,
+            force_change_mfa: false,
+            display_name: None,
+            password_sha256: None,
+            last_password_change: s.last_password_change,
+            sessions_valid_from: s.sessions_valid_from,
+            reset_count: 0,
+            revoke_count: 0,
+            enable_changes: 0,
+        }
+    }
+}
+
+/// What seeding hands to [`Directory::push`].
+pub(crate) struct NewUser<'a> {
+    pub upn: &'a str,
+    pub id: Uuid,
+    pub display_name: &'a str,
+    pub given_name: &'a str,
+    pub surname: &'a str,
+    pub roles: Box<[u16]>,
+    pub synced: bool,
+    pub guest: bool,
+    pub seeded: Seeded,
+}
+
+impl User {
+    fn new(u: NewUser<'_>) -> Option<Self> {
+        let len = |s: &str| u32::try_from(s.len()).ok();
+        let lens = [len(u.upn)?, len(u.display_name)?, len(u.given_name)?];
+        let mut text = String::with_capacity(
+            u.upn.len() + u.display_name.len() + u.given_name.len() + u.surname.len(),
+        );
+        for part in [u.upn, u.display_name, u.given_name, u.surname] {
+            text.push_str(part);
+        }
+        Some(User {
+            text: text.into_boxed_str(),
+            lens,
+            id: u.id,
+            roles: u.roles,
+            synced: u.synced,
+            guest: u.guest,
+            seeded: u.seeded,
+            state: Mutex::new(UserState::seeded(u.seeded)),
+        })
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let mut start = 0usize;
+        for len in &self.lens[..i] {
+            start += *len as usize;
+        }
+        let end = self
+            .lens
+            .get(i)
+            .map_or(self.text.len(), |l| start + *l as usize);
+        self.text.get(start..end).unwrap_or_default()
+    }
+
+    pub(crate) fn upn(&self) -> &str {
+        self.part(0)
+    }
+
+    /// The seeded display name (see [`UserState::display_name`]).
+    pub(crate) fn seeded_display_name(&self) -> &str {
+        self.part(1)
+    }
+
+    pub(crate) fn given_name(&self) -> &str {
+        self.part(2)
+    }
+
+    pub(crate) fn surname(&self) -> &str {
+        self.part(3)
+    }
+
+    /// The UPN's local part, without a guest's `#EXT#` suffix.
+    pub(crate) fn mail_nickname(&self) -> &str {
+        let upn = self.upn();
+        let local = upn.split('@').next().unwrap_or(upn);
+        local.split("#EXT#").next().unwrap_or(local)
+    }
+
+    /// A guest's UPN is `alice_fabrikam.com#EXT#@...`: mail is the
+    /// original address; a member's mail is the UPN.
+    pub(crate) fn mail(&self) -> String {
+        let upn = self.upn();
+        match upn.find("#EXT#") {
+            Some(i) => {
+                let local = &upn[..i];
+                match local.rfind('_') {
+                    Some(u) => format!("{}@{}", &local[..u], &local[u + 1..]),
+                    None => local.to_owned(),
+                }
+            }
+            None => upn.to_owned(),
+        }
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, UserState> {
+        // A panic while holding the lock cannot leave a half-applied change:
+        // every change is a few plain assignments. So poisoning is ignored.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn reset(&self) {
+        *self.state() = UserState::seeded(self.seeded);
+    }
+}
+
+/// A hasher for keys that already are hashes.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type PrehashedMap = HashMap<u64, u32, BuildHasherDefault<Prehashed>>;
+
+/// Lower-case `s` character by character, as Entra compares UPNs.
+fn folded(s: &str) -> impl Iterator<Item = char> + '_ {
+    s.chars().flat_map(char::to_lowercase)
+}
+
+fn upn_hash(upn: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    for c in folded(upn) {
+        c.hash(&mut h);
+    }
+    h.finish()
+}
+
+pub(crate) fn same_upn(a: &str, b: &str) -> bool {
+    folded(a).eq(folded(b))
+}
+
+fn id_key(id: Uuid) -> u64 {
+    let (hi, lo) = id.as_u64_pair();
+    hi ^ lo.rotate_left(17)
+}
+
+/// Why a user could not be added.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PushError {
+    DuplicateUpn,
+    DuplicateId,
+    TooLarge,
+}
+
+/// All users plus the two lookup indexes. Indexes hold 64-bit hashes and
+/// a `u32` position, not copies of the keys; a (practically impossible)
+/// hash collision spills into a small exact map.
+#[derive(Debug, Default)]
+pub(crate) struct Directory {
+    users: Vec<User>,
+    by_upn: PrehashedMap,
+    by_id: PrehashedMap,
+    upn_spill: HashMap<String, u32>,
+    id_spill: HashMap<Uuid, u32>,
+    pub roles: RoleTable,
+}
+
+impl Directory {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Directory {
+            users: Vec::with_capacity(n),
+            by_upn: PrehashedMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            by_id: PrehashedMap::with_capacity_and_hasher(n, BuildHasherDefault::default()),
+            ..Directory::default()
+        }
+    }
+
+    pub(crate) fn push(&mut self, new: NewUser<'_>) -> Result<(), PushError> {
+        if self.by_upn_key(new.upn).is_some() {
+            return Err(PushError::DuplicateUpn);
+        }
+        if self.by_object_id(new.id).is_some() {
+            return Err(PushError::DuplicateId);
+        }
+        let index = u32::try_from(self.users.len()).map_err(|_| PushError::TooLarge)?;
+        let (upn, id) = (new.upn, new.id);
+        let user = User::new(new).ok_or(PushError::TooLarge)?;
+        // On a hash collision the first owner keeps the index entry and the
+        // newcomer goes to the exact spill map.
+        match self.by_upn.entry(upn_hash(upn)) {
+            Entry::Occupied(_) => {
+                self.upn_spill.insert(folded(upn).collect(), index);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(index);
+            }
+        }
+        match self.by_id.entry(id_key(id)) {
+            Entry::Occupied(_) => {
+                self.id_spill.insert(id, index);
+            }
+            Entry::Vacant(slot) => {
+                slot.insert(index);
+            }
+        }
+        self.users.push(user);
+        Ok(())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    pub(crate) fn users(&self) -> &[User] {
+        &self.users
+    }
+
+    /// `key` is an object id (GUID) or a UPN (compared case-insensitively).
+    pub(crate) fn find(&self, key: &str) -> Option<&User> {
+        match Uuid::try_parse(key) {
+            Ok(id) => self.by_object_id(id),
+            Err(_) => self.by_upn_key(key),
+        }
+    }
+
+    fn by_object_id(&self, id: Uuid) -> Option<&User> {
+        let hit = self
+            .by_id
+            .get(&id_key(id))
+            .and_then(|i| self.users.get(*i as usize))
+            .filter(|u| u.id == id);
+        hit.or_else(|| {
+            self.id_spill
+                .get(&id)
+                .and_then(|i| self.users.get(*i as usize))
+        })
+    }
+
+    fn by_upn_key(&self, upn: &str) -> Option<&User> {
+        let hit = self
+            .by_upn
+            .get(&upn_hash(upn))
+            .and_then(|i| self.users.get(*i as usize))
+            .filter(|u| same_upn(u.upn(), upn));
+        hit.or_else(|| {
+            if self.upn_spill.is_empty() {
+                return None;
+            }
+            let key: String = folded(upn).collect();
+            self.upn_spill
+                .get(&key)
+                .and_then(|i| self.users.get(*i as usize))
+        })
+    }
+
+    /// Restore every user's seeded state (`POST /_reset`).
+    pub(crate) fn reset(&self) {
+        for user in &self.users {
+            user.reset();
+        }
+    }
+
+    /// Role names of `user`.
+    pub(crate) fn role_names(&self, user: &User) -> Vec<String> {
+        user.roles
+            .iter()
+            .filter_map(|r| self.roles.get(*r))
+            .map(|r| r.name.to_string())
+            .collect()
+    }
+
+    pub(crate) fn view(&self, user: &User) -> UserView {
+        let s = user.state();
+        UserView {
+            user_principal_name: user.upn().to_owned(),
+            id: user.id.to_string(),
+            display_name: s
+                .display_name
+                .as_deref()
+                .unwrap_or(user.seeded_display_name())
+                .to_owned(),
+            account_enabled: s.enabled,
+            on_premises_sync_enabled: user.synced.then_some(true),
+            locked_out: s.locked,
+            roles: self.role_names(user),
+            user_type: if user.guest { "Guest" } else { "Member" }.to_owned(),
+            reset_count: s.reset_count,
+            revoke_count: s.revoke_count,
+            enable_changes: s.enable_changes,
+            password_sha256: s.password_sha256.as_deref().map(hex::encode),
+            force_change_password_next_sign_in: s.force_change,
+            last_password_change_date_time: clock::iso(s.last_password_change),
+            sign_in_sessions_valid_from_date_time: clock::iso(s.sessions_valid_from),
+        }
+    }
+}
+
+/// One user as `GET /_users` shows it: the emulator's whole view,
+/// including what Graph does not expose (lockout, counters). Never a
+/// password: only the SHA-256 of the last one set through the emulator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub user_principal_name: String,
+    pub id: String,
+    pub display_name: String,
+    pub account_enabled: bool,
+    /// `true` for synced users, `null` otherwise (as Graph shows it).
+    pub on_premises_sync_enabled: Option<bool>,
+    pub locked_out: bool,
+    pub roles: Vec<String>,
+    /// `Member` or `Guest`.
+    pub user_type: String,
+    pub reset_count: u32,
+    pub revoke_count: u32,
+    pub enable_changes: u32,
+    /// Hex SHA-256 of the last password set; `null` while the seeded,
+    /// unknown password is in place.
+    pub password_sha256: Option<String>,
+    pub force_change_password_next_sign_in: bool,
+    pub last_password_change_date_time: String,
+    pub sign_in_sessions_valid_from_date_time: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_user<'a>(upn: &'a str, id: Uuid) -> NewUser<'a> {
+        NewUser {
+            upn,
+            id,
+            display_name: "Adele Vance",
+            given_name: "Adele",
+            surname: "Vance",
+            roles: Box::new([]),
+            synced: false,
+            guest: false,
+            seeded: Seeded {
+                enabled: true,
+                locked: true,
+                last_password_change: 10,
+                sessions_valid_from: 20,
+            },
+        }
+    }
+
+    #[test]
+    fn finds_by_upn_case_insensitively_and_by_id() {
+        let mut d = Directory::with_capacity(2);
+        let id = Uuid::from_u128(1);
+        d.push(new_user("Adele@Contoso.com", id)).unwrap();
+        assert_eq!(
+            d.push(new_user("adele@contoso.COM", Uuid::from_u128(2))),
+            Err(PushError::DuplicateUpn)
+        );
+        assert_eq!(d.push(new_user("x@y.com", id)), Err(PushError::DuplicateId));
+        let u = d.find("ADELE@contoso.com").unwrap();
+        assert_eq!(u.upn(), "Adele@Contoso.com");
+        assert_eq!(u.given_name(), "Adele");
+        assert_eq!(u.surname(), "Vance");
+        assert_eq!(u.seeded_display_name(), "Adele Vance");
+        assert!(d.find(&id.to_string()).is_some());
+        assert!(d.find(&id.to_string().to_uppercase()).is_some());
+        assert!(d.find("nobody@contoso.com").is_none());
+        assert!(d.find(&Uuid::from_u128(3).to_string()).is_none());
+    }
+
+    #[test]
+    fn reset_restores_the_seeded_state() {
+        let mut d = Directory::default();
+        d.push(new_user("a@b.com", Uuid::from_u128(1))).unwrap();
+        let u = d.find("a@b.com").unwrap();
+        {
+            let mut s = u.state();
+            s.locked = false;
+            s.reset_count = 3;
+        }
+        d.reset();
+        assert!(u.state().locked);
+        assert_eq!(u.state().reset_count, 0);
+    }
+
+    #[test]
+    fn guest_mail_and_nickname() {
+        let mut d = Directory::default();
+        d.push(new_user(
+            "alice_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+            Uuid::from_u128(1),
+        ))
+        .unwrap();
+        let u = &d.users()[0];
+        assert_eq!(u.mail(), "alice@fabrikam.com");
+        assert_eq!(u.mail_nickname(), "alice_fabrikam.com");
+    }
+
+    #[test]
+    fn user_state_is_small() {
+        assert!(
+            std::mem::size_of::<User>() <= 160,
+            "{}",
+            std::mem::size_of::<User>()
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! [`State`]: everything one emulator instance holds (the directory,
+//! token keys, counters, throttle buckets, fault generator), shared by all
+//! connections behind an `Arc`.
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::clock;
+use super::config::{EmulatorConfig, EmulatorError};
+use super::directory::{Directory, UserView, same_upn};
+use super::faults::Faults;
+use super::ids::IdGen;
+use super::jwt::Tokens;
+use super::response::Ids;
+use super::seed;
+use super::stats::{Counters, Stats};
+use super::throttle::Throttle;
+
+/// One emulator's state. Build it with [`State::new`] and pass it to
+/// [`super::serve`], or let [`super::start`] do both.
+#[derive(Debug)]
+pub struct State {
+    pub(crate) config: EmulatorConfig,
+    pub(crate) directory: Directory,
+    pub(crate) tokens: Tokens,
+    pub(crate) counters: Counters,
+    pub(crate) throttle: Option<Throttle>,
+    pub(crate) faults: Faults,
+    pub(crate) ids: IdGen,
+    /// Numbers `$batch` requests, to seed each one's response shuffle.
+    pub(crate) batches: AtomicU64,
+    base_url: OnceLock<String>,
+}
+
+impl State {
+    /// Check `config` and seed the directory.
+    ///
+    /// # Errors
+    ///
+    /// A bad option, or a seed CSV with problems (see [`EmulatorError`]).
+    pub fn new(config: EmulatorConfig) -> Result<Self, EmulatorError> {
+        config.validate()?;
+        let directory = seed::seed(&config, clock::now())?;
+        let mut salt = [0u8; 8];
+        rand::RngExt::fill(&mut rand::rng(), &mut salt[..]);
+        Ok(State {
+            tokens: Tokens::new(
+                &config.tenant_id,
+                config.token_ttl_secs,
+                config.roles.clone(),
+            ),
+            throttle: config
+                .effective_burst()
+                .map(|(rate, burst)| Throttle::new(rate, burst)),
+            faults: Faults::new(
+                config.fail_rate,
+                config.reset_rate,
+                config.slow_rate,
+                config.seed,
+            ),
+            ids: IdGen::new(u64::from_le_bytes(salt)),
+            counters: Counters::default(),
+            batches: AtomicU64::new(0),
+            base_url: OnceLock::new(),
+            directory,
+            config,
+        })
+    }
+
+    pub fn tenant_id(&self) -> &str {
+        &self.config.tenant_id
+    }
+
+    pub fn tenant_domain(&self) -> &str {
+        &self.config.tenant_domain
+    }
+
+    pub fn config(&self) -> &EmulatorConfig {
+        &self.config
+    }
+
+    /// How many users the directory holds.
+    pub fn user_count(&self) -> usize {
+        self.directory.len()
+    }
+
+    /// The counters, as `GET /_stats` returns them.
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// Every user, as `GET /_users` returns them.
+    pub fn users_snapshot(&self) -> Vec<UserView> {
+        self.users_matching(None)
+    }
+
+    /// Users whose UPN equals `upn` (case-insensitively), or all users.
+    pub(crate) fn users_matching(&self, upn: Option<&str>) -> Vec<UserView> {
+        self.directory
+            .users()
+            .iter()
+            .filter(|u| upn.is_none_or(|upn| same_upn(u.upn(), upn)))
+            .map(|u| self.directory.view(u))
+            .collect()
+    }
+
+    /// Restore the seeded users and zero every counter (`POST /_reset`).
+    pub fn reset(&self) {
+        self.directory.reset();
+        self.counters.reset();
+        if let Some(t) = &self.throttle {
+            t.reset();
+        }
+        self.faults.reset();
+        self.batches.store(0, Ordering::Relaxed);
+    }
+
+    /// Record the address the emulator serves on (first one wins).
+    pub(crate) fn set_addr(&self, addr: SocketAddr) {
+        let _ = self.base_url.set(format!("http://{addr}"));
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash: the root of `@odata`
+    /// links and the accepted `<root>/.default` scope.
+    pub(crate) fn base_url(&self) -> &str {
+        self.base_url
+            .get()
+            .map_or("http://127.0.0.1", String::as_str)
+    }
+
+    /// Fresh ids for a request that sent `client_request_id` (if any).
+    pub(crate) fn new_ids(&self, client_request_id: Option<&[u8]>) -> Ids {
+        let request_id = self.ids.next().to_string();
+        let client_request_id = client_request_id
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 256 && v.bytes().all(|b| b.is_ascii_graphic()))
+            .map_or_else(|| request_id.clone(), str::to_owned);
+        Ids {
+            request_id,
+            client_request_id,
+        }
+    }
+}

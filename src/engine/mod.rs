@@ -1,0 +1,227 @@
+//! The run engine: streams rows from the CSV into a bounded pool of
+//! concurrent per-user tasks, applies the playbook to each (`user`), keeps
+//! the shared pace (`pace`), enforces `max_failures`, and reports progress
+//! as [`RunEvent`]s (`events`). It never prints and never exits.
+
+pub mod events;
+pub mod pace;
+pub mod user;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use futures::StreamExt;
+use minijinja::{Environment, Expression};
+use secrecy::SecretString;
+use tokio::sync::mpsc;
+
+pub use events::RunEvent;
+
+use crate::graph::GraphClient;
+use crate::journal::{Journal, Replay};
+use crate::playbook::{FailureLimit, Playbook};
+use pace::Pace;
+
+/// One user row, reduced to what the playbook reads.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// 1-based spreadsheet row.
+    pub row: u64,
+    /// The `input.key` cell.
+    pub key: String,
+    /// Cells of the declared columns, in `Context::columns` order.
+    pub values: Vec<String>,
+}
+
+/// Everything a user task needs, shared by all of them.
+pub struct Context {
+    pub client: GraphClient,
+    pub playbook: Arc<Playbook>,
+    /// Declared columns, in the order of `Row::values`.
+    pub columns: Vec<String>,
+    pub journal: Option<Journal>,
+    pub dry_run: bool,
+    pub pace: Pace,
+    /// Passwords already in `secrets.csv` (a resumed run reuses them).
+    pub saved_passwords: HashMap<String, SecretString>,
+    events: mpsc::UnboundedSender<RunEvent>,
+    env: &'static Environment<'static>,
+    conditions: Vec<Option<Expression<'static, 'static>>>,
+}
+
+impl Context {
+    /// Compiles the playbook's conditions once for the whole run.
+    pub fn new(
+        client: GraphClient,
+        playbook: Arc<Playbook>,
+        journal: Option<Journal>,
+        dry_run: bool,
+        saved_passwords: HashMap<String, SecretString>,
+        events: mpsc::UnboundedSender<RunEvent>,
+    ) -> Result<Self, String> {
+        // One environment per run, alive until the process ends, so that
+        // compiled expressions can be shared by every task without
+        // lifetimes tying them to a stack frame.
+        let env: &'static Environment<'static> =
+            Box::leak(Box::new(crate::playbook::expr::environment()));
+        let conditions = playbook
+            .steps
+            .iter()
+            .map(|s| {
+                s.when
+                    .as_ref()
+                    .map(|w| {
+                        env.compile_expression_owned(w.clone())
+                            .map_err(|e| e.to_string())
+                    })
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Context {
+            client,
+            columns: playbook.input.columns.clone(),
+            playbook,
+            journal,
+            dry_run,
+            pace: Pace::default(),
+            saved_passwords,
+            events,
+            env,
+            conditions,
+        })
+    }
+
+    /// Evaluates step `i`'s `when` for a row (true when it has none).
+    pub fn condition(&self, i: usize, row: &minijinja::Value) -> Result<bool, String> {
+        match self.conditions.get(i).and_then(Option::as_ref) {
+            None => Ok(true),
+            Some(expr) => expr
+                .eval(minijinja::context! { row => row.clone() })
+                .map(|v| v.is_true())
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Renders a `{{ }}` template for a row.
+    pub fn render(&self, template: &str, row: &minijinja::Value) -> Result<String, String> {
+        self.env
+            .render_str(template, minijinja::context! { row => row.clone() })
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn event(&self, e: RunEvent) {
+        let _ = self.events.send(e);
+    }
+
+    pub fn failure(&self, row: &Row, step: &str, reason: &str) {
+        self.event(RunEvent::Failure {
+            user: row.key.clone(),
+            step: step.to_owned(),
+            reason: reason.to_owned(),
+        });
+    }
+}
+
+/// Why scheduling stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// `max_failures` was exceeded.
+    Guard(String),
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+}
+
+/// Counts at the end of a run.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    /// Users processed by this invocation.
+    pub processed: u64,
+    pub failed: u64,
+    /// Users a resumed run found finished already.
+    pub done_earlier: u64,
+    pub stopped: Option<Stopped>,
+}
+
+/// A handle that stops scheduling new users (Ctrl-C, guards).
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(Arc<AtomicBool>);
+
+impl StopSignal {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Applies the playbook to every row received, `concurrency` users at a
+/// time, until the rows end or `stop` is raised.
+pub async fn drive(
+    cx: Arc<Context>,
+    mut rows: mpsc::Receiver<Row>,
+    replay: Option<Arc<Replay>>,
+    concurrency: usize,
+    total_users: u64,
+    max_failures: Option<FailureLimit>,
+    stop: StopSignal,
+) -> Totals {
+    let failed = Arc::new(AtomicU64::new(0));
+    let processed = Arc::new(AtomicU64::new(0));
+    let done_earlier = Arc::new(AtomicU64::new(0));
+    let guard: Arc<std::sync::Mutex<Option<Stopped>>> = Arc::default();
+    let allowed = max_failures.map(|m| m.allowed(total_users));
+
+    let source = futures::stream::poll_fn(|cx| rows.poll_recv(cx));
+    let stop_pull = stop.clone();
+    source
+        .take_while(move |_| std::future::ready(!stop_pull.is_stopped()))
+        .map(|row| {
+            let cx = cx.clone();
+            let replay = replay.clone();
+            let failed = failed.clone();
+            let processed = processed.clone();
+            let done_earlier = done_earlier.clone();
+            let guard = guard.clone();
+            let stop = stop.clone();
+            async move {
+                if replay.as_ref().is_some_and(|r| r.is_done(&row.key)) {
+                    // Counted as finished by `RunEvent::Total::already_done`.
+                    done_earlier.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                let progress = replay.as_ref().and_then(|r| r.partial.get(&row.key.to_ascii_lowercase()));
+                let result = user::process(&cx, &row, progress).await;
+                processed.fetch_add(1, Ordering::Relaxed);
+                cx.event(RunEvent::UserFinished { failed: result.failed });
+                if result.failed {
+                    let n = failed.fetch_add(1, Ordering::SeqCst) + 1;
+                    if let Some(allowed) = allowed
+                        && n > allowed
+                        && !stop.is_stopped()
+                    {
+                        let reason = format!("{n} users failed, more than `max_failures` allows ({allowed} of {total_users})");
+                        stop.stop();
+                        cx.event(RunEvent::GuardTripped { reason: reason.clone() });
+                        guard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(Stopped::Guard(reason));
+                    }
+                }
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .for_each(|()| std::future::ready(()))
+        .await;
+
+    let stopped = guard
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    Totals {
+        processed: processed.load(Ordering::Relaxed),
+        failed: failed.load(Ordering::Relaxed),
+        done_earlier: done_earlier.load(Ordering::Relaxed),
+        stopped: stopped.or_else(|| stop.is_stopped().then_some(Stopped::Interrupted)),
+    }
+}

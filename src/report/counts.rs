@@ -1,0 +1,325 @@
+//! What the progress display knows about a run (counts per status and
+//! per step, finished users, throttling) and how it is written as text:
+//! the counter lines, the bar's message, the notices printed above.
+//! Pure and clock-injected, so the formats are tested without a terminal.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::engine::RunEvent;
+use crate::journal::StepStatus;
+use crate::report::progress::ProgressTotals;
+use crate::report::text::one_line;
+
+/// Failures shown one by one; after them a single line says there are more.
+pub const MAX_FAILURE_LINES: u64 = 20;
+/// The line shown once after [`MAX_FAILURE_LINES`] failures.
+pub const MORE_FAILURES: &str = "… more failures, see the report";
+/// Longest throttling pause shown; longer ones are shown as this.
+const MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
+
+/// Step outcomes by status.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatusCounts {
+    ok: u64,
+    changed: u64,
+    would_change: u64,
+    failed: u64,
+    skipped: u64,
+}
+
+impl StatusCounts {
+    fn add(&mut self, status: StepStatus) {
+        let n = match status {
+            StepStatus::Ok => &mut self.ok,
+            StepStatus::Changed => &mut self.changed,
+            StepStatus::WouldChange => &mut self.would_change,
+            StepStatus::Failed => &mut self.failed,
+            StepStatus::Skipped => &mut self.skipped,
+        };
+        *n = n.saturating_add(1);
+    }
+
+    /// `ok N · changed N · failed N · skipped N` (`would change` instead of
+    /// `changed` in a dry run).
+    pub fn render(&self, dry_run: bool) -> String {
+        let (label, changed) = if dry_run {
+            ("would change", self.would_change)
+        } else {
+            ("changed", self.changed)
+        };
+        format!(
+            "ok {} · {label} {changed} · failed {} · skipped {}",
+            self.ok, self.failed, self.skipped
+        )
+    }
+}
+
+/// Everything the display knows, updated event by event.
+#[derive(Clone, Debug, Default)]
+pub struct Counts {
+    /// Users in the run; `None` until the `Total` event.
+    pub total: Option<u64>,
+    /// Users finished by an earlier run.
+    pub already_done: u64,
+    /// Users finished by this run.
+    pub finished: u64,
+    pub users_failed: u64,
+    pub all: StatusCounts,
+    pub per_step: Vec<StatusCounts>,
+    pub throttled: u64,
+    pub throttled_until: Option<Instant>,
+    pub failures: u64,
+}
+
+impl Counts {
+    pub fn new(steps: usize) -> Self {
+        Counts {
+            per_step: vec![StatusCounts::default(); steps],
+            ..Counts::default()
+        }
+    }
+
+    pub fn done(&self) -> u64 {
+        self.already_done.saturating_add(self.finished)
+    }
+
+    pub fn totals(&self) -> ProgressTotals {
+        ProgressTotals {
+            users_finished: self.done(),
+            users_failed: self.users_failed,
+            throttled_events: self.throttled,
+        }
+    }
+
+    /// Takes `event` into account; returns a line to print above the
+    /// progress, if the event deserves one.
+    pub fn apply(&mut self, event: RunEvent, now: Instant) -> Option<String> {
+        match event {
+            RunEvent::Total {
+                users,
+                already_done,
+            } => {
+                self.total = Some(users);
+                self.already_done = already_done;
+                None
+            }
+            RunEvent::Step { step, status } => {
+                self.all.add(status);
+                if let Some(s) = self.per_step.get_mut(step) {
+                    s.add(status);
+                }
+                None
+            }
+            RunEvent::UserFinished { failed } => {
+                self.finished = self.finished.saturating_add(1);
+                if failed {
+                    self.users_failed = self.users_failed.saturating_add(1);
+                }
+                None
+            }
+            RunEvent::Failure { user, step, reason } => {
+                self.failures = self.failures.saturating_add(1);
+                if self.failures <= MAX_FAILURE_LINES {
+                    Some(format!(
+                        "failed: {} {}: {}",
+                        one_line(&user),
+                        one_line(&step),
+                        one_line(&reason)
+                    ))
+                } else if self.failures == MAX_FAILURE_LINES + 1 {
+                    Some(MORE_FAILURES.to_owned())
+                } else {
+                    None
+                }
+            }
+            RunEvent::Throttled { for_ } => {
+                self.throttled = self.throttled.saturating_add(1);
+                let until = now.checked_add(for_.min(MAX_PAUSE)).unwrap_or(now);
+                self.throttled_until = Some(self.throttled_until.map_or(until, |u| u.max(until)));
+                None
+            }
+            RunEvent::GuardTripped { reason } => Some(format!("stopped: {}", one_line(&reason))),
+            RunEvent::Interrupted => Some(
+                "interrupted: no new users are started; finishing the users in flight".to_owned(),
+            ),
+        }
+    }
+
+    /// `throttled, resuming in N s` while a throttling pause lasts.
+    pub fn throttle_notice(&self, now: Instant) -> Option<String> {
+        let left = self.throttled_until?.checked_duration_since(now)?;
+        (!left.is_zero()).then(|| {
+            let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            format!("throttled, resuming in {secs} s")
+        })
+    }
+
+    fn percent(&self) -> f64 {
+        match self.total {
+            Some(total) if total > 0 => self.done() as f64 * 100.0 / total as f64,
+            _ => 100.0,
+        }
+    }
+
+    /// Users finished by this run per second of `elapsed`.
+    fn rate(&self, elapsed: Duration) -> f64 {
+        let secs = elapsed.as_secs_f64();
+        if secs > 0.0 {
+            self.finished as f64 / secs
+        } else {
+            0.0
+        }
+    }
+}
+
+/// One counter line:
+/// `progress: <done>/<total> users (<pct>%) · ok N · changed N · failed N ·
+/// skipped N · <rate> users/s · throttled N`, plus
+/// `· throttled, resuming in N s` during a pause.
+pub fn render_counter_line(
+    counts: &Counts,
+    elapsed: Duration,
+    now: Instant,
+    dry_run: bool,
+) -> String {
+    let mut line = format!(
+        "progress: {}/{} users ({:.1}%) · {} · {:.1} users/s · throttled {}",
+        counts.done(),
+        counts.total.unwrap_or(0),
+        counts.percent(),
+        counts.all.render(dry_run),
+        counts.rate(elapsed),
+        counts.throttled
+    );
+    if let Some(notice) = counts.throttle_notice(now) {
+        line.push_str(" · ");
+        line.push_str(&notice);
+    }
+    line
+}
+
+/// The last counter line: `progress: done <done>/<total> users ...`.
+pub fn render_final_line(counts: &Counts, elapsed: Duration, dry_run: bool) -> String {
+    format!(
+        "progress: done {}/{} users ({:.1}%) · {} · {:.1} users/s · throttled {} · {:.1} s",
+        counts.done(),
+        counts.total.unwrap_or(0),
+        counts.percent(),
+        counts.all.render(dry_run),
+        counts.rate(elapsed),
+        counts.throttled,
+        elapsed.as_secs_f64()
+    )
+}
+
+/// The overall bar's message: live counts, and the throttling pause.
+pub fn bar_message(counts: &Counts, now: Instant, dry_run: bool) -> String {
+    let mut msg = format!(
+        "{} · throttled {}",
+        counts.all.render(dry_run),
+        counts.throttled
+    );
+    if let Some(notice) = counts.throttle_notice(now) {
+        msg.push_str(" · ");
+        msg.push_str(&notice);
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counter_line_format_is_stable() {
+        let now = Instant::now();
+        let mut c = Counts::new(1);
+        c.apply(
+            RunEvent::Total {
+                users: 10_000,
+                already_done: 34,
+            },
+            now,
+        );
+        for _ in 0..1200 {
+            c.apply(RunEvent::UserFinished { failed: false }, now);
+        }
+        for (status, n) in [
+            (StepStatus::Ok, 10),
+            (StepStatus::Changed, 1200),
+            (StepStatus::Failed, 2),
+            (StepStatus::Skipped, 22),
+        ] {
+            for _ in 0..n {
+                c.apply(RunEvent::Step { step: 0, status }, now);
+            }
+        }
+        assert_eq!(
+            render_counter_line(&c, Duration::from_secs(4), now, false),
+            "progress: 1234/10000 users (12.3%) · ok 10 · changed 1200 · failed 2 · skipped 22 · 300.0 users/s · throttled 0"
+        );
+        c.apply(
+            RunEvent::Throttled {
+                for_: Duration::from_millis(2500),
+            },
+            now,
+        );
+        assert_eq!(
+            render_counter_line(&c, Duration::ZERO, now, true),
+            "progress: 1234/10000 users (12.3%) · ok 10 · would change 0 · failed 2 · skipped 22 · 0.0 users/s · throttled 1 · throttled, resuming in 3 s"
+        );
+        assert_eq!(c.throttle_notice(now + Duration::from_secs(3)), None);
+        assert_eq!(c.per_step[0].changed, 1200);
+    }
+
+    #[test]
+    fn a_huge_throttle_does_not_overflow() {
+        let now = Instant::now();
+        let mut c = Counts::new(0);
+        c.apply(
+            RunEvent::Throttled {
+                for_: Duration::MAX,
+            },
+            now,
+        );
+        c.apply(
+            RunEvent::Throttled {
+                for_: Duration::from_secs(1),
+            },
+            now,
+        );
+        assert_eq!(
+            c.throttle_notice(now).as_deref(),
+            Some("throttled, resuming in 86400 s")
+        );
+    }
+
+    #[test]
+    fn bar_message_shows_counts_and_the_pause() {
+        let now = Instant::now();
+        let mut c = Counts::new(0);
+        c.apply(
+            RunEvent::Step {
+                step: 0,
+                status: StepStatus::WouldChange,
+            },
+            now,
+        );
+        assert_eq!(
+            bar_message(&c, now, true),
+            "ok 0 · would change 1 · failed 0 · skipped 0 · throttled 0"
+        );
+        c.apply(
+            RunEvent::Throttled {
+                for_: Duration::from_secs(5),
+            },
+            now,
+        );
+        assert_eq!(
+            bar_message(&c, now, false),
+            "ok 0 · changed 0 · failed 0 · skipped 0 · throttled 1 · throttled, resuming in 5 s"
+        );
+    }
+}

@@ -1,0 +1,521 @@
+//! A run's reports, regenerated from its journal: the summary (counts per
+//! step, the first failures) and the files `results.csv`, `results.jsonl`,
+//! `junit.xml` and `summary.md`. The file formats live in `rows`, `junit`
+//! and `markdown`; the terminal table in `table`.
+//!
+//! Reports read the journal rather than run events so that a resumed run's
+//! reports cover the whole run. The journal is streamed, never loaded:
+//! memory is the per-step counts, the first [`MAX_FAILURES`] failures and
+//! one 8-byte hash per finished user (to count distinct users, as
+//! `--resume` does).
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::Path;
+
+use crate::journal::{Record, StepStatus, UserStatus, key_hash};
+use crate::report::scan::{OutcomeRef, for_each_record};
+use crate::report::{junit, markdown, rows};
+
+/// Failed outcomes kept in a [`ReportSummary`]; the rest are only counted.
+pub const MAX_FAILURES: usize = 1000;
+
+/// Steps found in a journal but not in the playbook that still get their
+/// own line; outcomes of further unknown steps are left out of the counts.
+const MAX_EXTRA_STEPS: usize = 100;
+
+/// What a run was, for the report headers. Times are RFC 3339.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub playbook_name: String,
+    pub playbook_file: String,
+    pub csv_file: String,
+    pub dry_run: bool,
+    pub tenant: Option<String>,
+    pub started: String,
+    pub finished: String,
+}
+
+/// Outcome counts of one step.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepSummary {
+    pub id: String,
+    pub title: String,
+    pub ok: u64,
+    pub changed: u64,
+    pub would_change: u64,
+    pub failed: u64,
+    pub skipped: u64,
+}
+
+impl StepSummary {
+    /// Outcomes of this step, whatever their status.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.ok + self.changed + self.would_change + self.failed + self.skipped
+    }
+
+    fn count(&mut self, status: StepStatus) {
+        let n = match status {
+            StepStatus::Ok => &mut self.ok,
+            StepStatus::Changed => &mut self.changed,
+            StepStatus::WouldChange => &mut self.would_change,
+            StepStatus::Failed => &mut self.failed,
+            StepStatus::Skipped => &mut self.skipped,
+        };
+        *n += 1;
+    }
+}
+
+/// One failed outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedStep {
+    pub row: u64,
+    pub user: String,
+    pub step: String,
+    pub reason: String,
+    pub code: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// What a journal says about a run, in bounded memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportSummary {
+    /// Playbook steps in order, then any other step ids the journal holds.
+    pub steps: Vec<StepSummary>,
+    /// Distinct users with a `UserDone` record.
+    pub users: u64,
+    /// Of those, the ones whose first `UserDone` says failed.
+    pub users_failed: u64,
+    /// The first [`MAX_FAILURES`] failed outcomes, in journal order.
+    pub failures: Vec<FailedStep>,
+    /// Failed outcomes after those.
+    pub more_failures: u64,
+}
+
+impl ReportSummary {
+    /// Every failed outcome, listed or not.
+    #[must_use]
+    pub fn total_failures(&self) -> u64 {
+        self.failures.len() as u64 + self.more_failures
+    }
+}
+
+/// Reads the journal and writes `results.csv`, `results.jsonl`,
+/// `junit.xml` and `summary.md` into `out_dir` (created if missing);
+/// appends `summary.md` to the file named by `$GITHUB_STEP_SUMMARY` when
+/// that variable is set and non-empty. Returns the summary. `steps` =
+/// (id, title) in playbook order.
+///
+/// # Errors
+///
+/// When the journal cannot be read or is damaged before its last line, or
+/// a report file cannot be written.
+pub fn write_reports(
+    journal: &Path,
+    steps: &[(String, String)],
+    info: &RunInfo,
+    out_dir: &Path,
+) -> io::Result<ReportSummary> {
+    let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty());
+    write_reports_to(
+        journal,
+        steps,
+        info,
+        out_dir,
+        step_summary.as_deref().map(Path::new),
+    )
+}
+
+/// Just the summary (no files), e.g. for `remedy report`.
+///
+/// # Errors
+///
+/// When the journal cannot be read or is damaged before its last line.
+pub fn summarize(journal: &Path, steps: &[(String, String)]) -> io::Result<ReportSummary> {
+    let mut tally = Tally::new(steps);
+    for_each_record(journal, |record| {
+        tally.add(&record);
+        Ok(())
+    })?;
+    Ok(tally.finish())
+}
+
+/// [`write_reports`] with the step-summary file passed in, so tests need
+/// not touch the process environment.
+fn write_reports_to(
+    journal: &Path,
+    steps: &[(String, String)],
+    info: &RunInfo,
+    out_dir: &Path,
+    step_summary: Option<&Path>,
+) -> io::Result<ReportSummary> {
+    fs::create_dir_all(out_dir)?;
+    let mut tally = Tally::new(steps);
+    let mut csv = rows::CsvOut::create(&out_dir.join("results.csv"))?;
+    let mut jsonl = rows::JsonlOut::create(&out_dir.join("results.jsonl"))?;
+    for_each_record(journal, |record| {
+        tally.add(&record);
+        if let Some(outcome) = OutcomeRef::of(&record) {
+            csv.write(&outcome)?;
+            jsonl.write(&outcome)?;
+        }
+        Ok(())
+    })?;
+    csv.finish()?;
+    jsonl.finish()?;
+    let summary = tally.finish();
+
+    junit::write(journal, &summary, info, &out_dir.join("junit.xml"))?;
+    let md = markdown::render(&summary, info);
+    fs::write(out_dir.join("summary.md"), &md)?;
+    if let Some(path) = step_summary {
+        let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+        file.write_all(md.as_bytes())?;
+        file.write_all(b"\n")?;
+    }
+    Ok(summary)
+}
+
+/// The running counts behind a [`ReportSummary`].
+struct Tally {
+    steps: Vec<StepSummary>,
+    index: HashMap<String, usize>,
+    extra_steps: usize,
+    users: HashSet<u64>,
+    users_failed: u64,
+    failures: Vec<FailedStep>,
+    more_failures: u64,
+}
+
+impl Tally {
+    fn new(steps: &[(String, String)]) -> Self {
+        let mut tally = Tally {
+            steps: Vec::with_capacity(steps.len()),
+            index: HashMap::with_capacity(steps.len()),
+            extra_steps: 0,
+            users: HashSet::new(),
+            users_failed: 0,
+            failures: Vec::new(),
+            more_failures: 0,
+        };
+        for (id, title) in steps {
+            if !tally.index.contains_key(id) {
+                tally.index.insert(id.clone(), tally.steps.len());
+                tally.steps.push(StepSummary {
+                    id: id.clone(),
+                    title: title.clone(),
+                    ..StepSummary::default()
+                });
+            }
+        }
+        tally
+    }
+
+    fn add(&mut self, record: &Record) {
+        match record {
+            Record::Outcome {
+                row,
+                user,
+                step,
+                status,
+                reason,
+                code,
+                request_id,
+                ..
+            } => {
+                if let Some(i) = self.step_index(step) {
+                    self.steps[i].count(*status);
+                }
+                if *status == StepStatus::Failed {
+                    if self.failures.len() < MAX_FAILURES {
+                        self.failures.push(FailedStep {
+                            row: *row,
+                            user: user.clone(),
+                            step: step.clone(),
+                            reason: reason.clone().unwrap_or_default(),
+                            code: code.clone(),
+                            request_id: request_id.clone(),
+                        });
+                    } else {
+                        self.more_failures += 1;
+                    }
+                }
+            }
+            Record::UserDone { user, status, .. } => {
+                if self.users.insert(key_hash(user)) && *status == UserStatus::Failed {
+                    self.users_failed += 1;
+                }
+            }
+            Record::Header(_) | Record::Intent { .. } => {}
+        }
+    }
+
+    /// Where `step` is counted, adding a line for an unknown step while
+    /// there is room.
+    fn step_index(&mut self, step: &str) -> Option<usize> {
+        if let Some(&i) = self.index.get(step) {
+            return Some(i);
+        }
+        if self.extra_steps >= MAX_EXTRA_STEPS {
+            return None;
+        }
+        self.extra_steps += 1;
+        let i = self.steps.len();
+        self.index.insert(step.to_owned(), i);
+        self.steps.push(StepSummary {
+            id: step.to_owned(),
+            title: step.to_owned(),
+            ..StepSummary::default()
+        });
+        Some(i)
+    }
+
+    fn finish(self) -> ReportSummary {
+        ReportSummary {
+            steps: self.steps,
+            users: self.users.len() as u64,
+            users_failed: self.users_failed,
+            failures: self.failures,
+            more_failures: self.more_failures,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::journal::{Before, Header};
+
+    pub fn outcome(row: u64, user: &str, step: &str, status: StepStatus) -> Record {
+        Record::Outcome {
+            row,
+            user: user.into(),
+            step: step.into(),
+            status,
+            reason: (status == StepStatus::Failed).then(|| format!("{user} failed")),
+            code: (status == StepStatus::Failed).then(|| "Request_ResourceNotFound".into()),
+            request_id: (status == StepStatus::Failed).then(|| format!("rid-{row}")),
+            attempts: 1,
+        }
+    }
+
+    pub fn done(row: u64, user: &str, failed: bool) -> Record {
+        Record::UserDone {
+            row,
+            user: user.into(),
+            status: if failed {
+                UserStatus::Failed
+            } else {
+                UserStatus::Done
+            },
+        }
+    }
+
+    pub fn header() -> Record {
+        Record::Header(Header {
+            format: 1,
+            run_id: "run-1".into(),
+            playbook_sha256: "p".into(),
+            csv_sha256: "c".into(),
+            dry_run: false,
+            remedy_version: "0.1.0".into(),
+        })
+    }
+
+    pub fn write_journal(dir: &Path, records: &[Record]) -> std::path::PathBuf {
+        let path = dir.join("journal.jsonl");
+        let mut bytes = Vec::new();
+        for r in records {
+            bytes.extend(r.to_line());
+        }
+        fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    pub fn steps() -> Vec<(String, String)> {
+        vec![
+            ("enable".into(), "Allow sign-in".into()),
+            ("reset".into(), "Reset the password".into()),
+        ]
+    }
+
+    pub fn info(dry_run: bool) -> RunInfo {
+        RunInfo {
+            run_id: "run-1".into(),
+            playbook_name: "Unlock accounts".into(),
+            playbook_file: "workflows/unlock.yaml".into(),
+            csv_file: "users.csv".into(),
+            dry_run,
+            tenant: Some("contoso.onmicrosoft.com".into()),
+            started: "2025-01-01T10:00:00Z".into(),
+            finished: "2025-01-01T10:05:00Z".into(),
+        }
+    }
+
+    /// A small run: alice fine, bob fails `reset`, carol's second step
+    /// is skipped; interleaved like a concurrent run.
+    pub fn sample() -> Vec<Record> {
+        vec![
+            header(),
+            Record::Intent {
+                row: 2,
+                user: "alice@contoso.com".into(),
+                step: "reset".into(),
+                user_id: "id-a".into(),
+                before: Before::default(),
+            },
+            outcome(2, "alice@contoso.com", "enable", StepStatus::Ok),
+            outcome(3, "bob@contoso.com", "enable", StepStatus::Changed),
+            outcome(2, "alice@contoso.com", "reset", StepStatus::Changed),
+            done(2, "alice@contoso.com", false),
+            outcome(3, "bob@contoso.com", "reset", StepStatus::Failed),
+            outcome(4, "carol@contoso.com", "enable", StepStatus::Ok),
+            done(3, "bob@contoso.com", true),
+            outcome(4, "carol@contoso.com", "reset", StepStatus::Skipped),
+            done(4, "carol@contoso.com", false),
+        ]
+    }
+
+    #[test]
+    fn summarize_counts_per_step_and_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = write_journal(dir.path(), &sample());
+        let s = summarize(&journal, &steps()).unwrap();
+        assert_eq!(s.users, 3);
+        assert_eq!(s.users_failed, 1);
+        assert_eq!(s.steps.len(), 2);
+        let enable = &s.steps[0];
+        assert_eq!(
+            (enable.id.as_str(), enable.title.as_str()),
+            ("enable", "Allow sign-in")
+        );
+        assert_eq!(
+            (enable.ok, enable.changed, enable.failed, enable.skipped),
+            (2, 1, 0, 0)
+        );
+        let reset = &s.steps[1];
+        assert_eq!(
+            (reset.ok, reset.changed, reset.failed, reset.skipped),
+            (0, 1, 1, 1)
+        );
+        assert_eq!(s.failures.len(), 1);
+        let f = &s.failures[0];
+        assert_eq!(
+            (f.row, f.user.as_str(), f.step.as_str()),
+            (3, "bob@contoso.com", "reset")
+        );
+        assert_eq!(f.code.as_deref(), Some("Request_ResourceNotFound"));
+        assert_eq!(f.request_id.as_deref(), Some("rid-3"));
+        assert_eq!(s.more_failures, 0);
+    }
+
+    #[test]
+    fn failures_past_the_cap_are_only_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut records = vec![header()];
+        for i in 0..(MAX_FAILURES as u64 + 5) {
+            records.push(outcome(
+                i + 2,
+                &format!("u{i}@x"),
+                "reset",
+                StepStatus::Failed,
+            ));
+        }
+        let journal = write_journal(dir.path(), &records);
+        let s = summarize(&journal, &steps()).unwrap();
+        assert_eq!(s.failures.len(), MAX_FAILURES);
+        assert_eq!(s.more_failures, 5);
+        assert_eq!(s.total_failures(), MAX_FAILURES as u64 + 5);
+        assert_eq!(s.steps[1].failed, MAX_FAILURES as u64 + 5);
+    }
+
+    #[test]
+    fn users_are_counted_once_whatever_their_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = [
+            done(2, "Alice@Contoso.com", true),
+            done(2, "alice@contoso.com", false),
+        ];
+        let journal = write_journal(dir.path(), &records);
+        let s = summarize(&journal, &steps()).unwrap();
+        assert_eq!((s.users, s.users_failed), (1, 1));
+    }
+
+    #[test]
+    fn unknown_steps_get_a_line_of_their_own_up_to_a_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut records = vec![outcome(2, "a@x", "legacy", StepStatus::Ok)];
+        for i in 0..MAX_EXTRA_STEPS + 3 {
+            records.push(outcome(2, "a@x", &format!("s{i}"), StepStatus::Ok));
+        }
+        let journal = write_journal(dir.path(), &records);
+        let s = summarize(&journal, &steps()).unwrap();
+        assert_eq!(s.steps.len(), 2 + MAX_EXTRA_STEPS);
+        assert_eq!(s.steps[2].id, "legacy");
+        assert_eq!(s.steps[2].title, "legacy");
+    }
+
+    #[test]
+    fn duplicate_playbook_step_ids_keep_the_first() {
+        let steps = vec![
+            ("a".to_owned(), "First".to_owned()),
+            ("a".to_owned(), "Second".to_owned()),
+        ];
+        let tally = Tally::new(&steps);
+        assert_eq!(tally.steps.len(), 1);
+        assert_eq!(tally.steps[0].title, "First");
+    }
+
+    #[test]
+    fn write_reports_writes_every_file_and_appends_the_step_summary() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = write_journal(dir.path(), &sample());
+        let out = dir.path().join("reports/nested");
+        let gh = dir.path().join("step_summary.md");
+        fs::write(&gh, "earlier step\n").unwrap();
+        let s = write_reports_to(&journal, &steps(), &info(false), &out, Some(&gh)).unwrap();
+        assert_eq!(s.users, 3);
+        for name in ["results.csv", "results.jsonl", "junit.xml", "summary.md"] {
+            assert!(out.join(name).is_file(), "{name} missing");
+        }
+        let csv = fs::read_to_string(out.join("results.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 1 + 6, "{csv}");
+        let jsonl = fs::read_to_string(out.join("results.jsonl")).unwrap();
+        assert_eq!(jsonl.lines().count(), 6);
+        let md = fs::read_to_string(out.join("summary.md")).unwrap();
+        let appended = fs::read_to_string(&gh).unwrap();
+        assert!(
+            appended.starts_with("earlier step\n# remedy run: Unlock accounts"),
+            "{appended}"
+        );
+        assert!(appended.contains(&md));
+    }
+
+    #[test]
+    fn write_reports_fails_cleanly_without_a_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_reports_to(
+            &dir.path().join("missing.jsonl"),
+            &steps(),
+            &info(false),
+            &dir.path().join("out"),
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn an_empty_journal_gives_an_empty_summary() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = write_journal(dir.path(), &[]);
+        let s =
+            write_reports_to(&journal, &steps(), &info(true), &dir.path().join("o"), None).unwrap();
+        assert_eq!(s.users, 0);
+        assert_eq!(s.steps.len(), 2);
+        assert!(s.failures.is_empty());
+    }
+}

@@ -1,0 +1,188 @@
+//! `results.csv` and `results.jsonl`: one line per journal outcome, in
+//! journal order. Owns the CSV formula-injection defence.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, BufWriter, Write as _};
+use std::path::Path;
+
+use crate::report::scan::OutcomeRef;
+
+/// The `results.csv` header.
+pub const CSV_HEADER: [&str; 8] = [
+    "row",
+    "user",
+    "step",
+    "status",
+    "reason",
+    "code",
+    "request_id",
+    "attempts",
+];
+
+/// `cell` made inert for spreadsheets: a cell that starts with `=`, `+`,
+/// `-`, `@`, tab or carriage return would be read as a formula (a user key
+/// or a Graph message is attacker-influenced), so it gets a leading `'`, as
+/// OWASP advises. See: <https://owasp.org/www-community/attacks/CSV_Injection>
+pub fn defuse(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// The `results.csv` writer.
+pub struct CsvOut {
+    writer: csv::Writer<File>,
+}
+
+impl CsvOut {
+    /// Creates (or truncates) `path` and writes the header.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let mut writer = csv::Writer::from_writer(File::create(path)?);
+        writer.write_record(CSV_HEADER)?;
+        Ok(CsvOut { writer })
+    }
+
+    pub fn write(&mut self, o: &OutcomeRef<'_>) -> io::Result<()> {
+        let row = o.row.to_string();
+        let attempts = o.attempts.to_string();
+        self.writer.write_record([
+            row.as_str(),
+            &defuse(o.user),
+            &defuse(o.step),
+            o.status.as_str(),
+            &defuse(o.reason.unwrap_or_default()),
+            &defuse(o.code.unwrap_or_default()),
+            &defuse(o.request_id.unwrap_or_default()),
+            attempts.as_str(),
+        ])?;
+        Ok(())
+    }
+
+    /// Flushes and syncs nothing more than the OS buffers: reports can be
+    /// regenerated from the journal at any time.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// The `results.jsonl` writer.
+pub struct JsonlOut {
+    writer: BufWriter<File>,
+}
+
+impl JsonlOut {
+    pub fn create(path: &Path) -> io::Result<Self> {
+        Ok(JsonlOut {
+            writer: BufWriter::with_capacity(1 << 16, File::create(path)?),
+        })
+    }
+
+    /// Writes `{row,user,step,status,reason,code,request_id,attempts}`;
+    /// absent values are `null`.
+    pub fn write(&mut self, o: &OutcomeRef<'_>) -> io::Result<()> {
+        serde_json::to_writer(&mut self.writer, o)?;
+        self.writer.write_all(b"\n")
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::StepStatus;
+
+    fn hostile() -> OutcomeRef<'static> {
+        OutcomeRef {
+            row: 7,
+            user: "=HYPERLINK(\"http://evil\",\"x\")",
+            step: "+reset",
+            status: StepStatus::Failed,
+            reason: Some("-2+3, said \"Graph\"\nsecond line"),
+            code: Some("@SUM(A1)"),
+            request_id: Some("\tTAB"),
+            attempts: 3,
+        }
+    }
+
+    #[test]
+    fn defuse_prefixes_formula_starters_only() {
+        for cell in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(defuse(cell), format!("'{cell}"), "{cell:?}");
+        }
+        for cell in ["alice@contoso.com", "1-2", "", "'quoted", " =x"] {
+            assert_eq!(defuse(cell), cell, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn csv_cells_cannot_start_a_formula() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.csv");
+        let mut out = CsvOut::create(&path).unwrap();
+        out.write(&hostile()).unwrap();
+        out.finish().unwrap();
+
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        assert_eq!(reader.headers().unwrap(), CSV_HEADER.as_slice());
+        let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(records.len(), 1);
+        let r = &records[0];
+        assert_eq!(&r[0], "7");
+        assert_eq!(&r[1], "'=HYPERLINK(\"http://evil\",\"x\")");
+        assert_eq!(&r[2], "'+reset");
+        assert_eq!(&r[3], "failed");
+        assert_eq!(&r[4], "'-2+3, said \"Graph\"\nsecond line");
+        assert_eq!(&r[5], "'@SUM(A1)");
+        assert_eq!(&r[6], "'\tTAB");
+        assert_eq!(&r[7], "3");
+        for cell in r {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn jsonl_lines_hold_every_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jsonl");
+        let mut out = JsonlOut::create(&path).unwrap();
+        out.write(&hostile()).unwrap();
+        out.write(&OutcomeRef {
+            row: 8,
+            user: "b@x",
+            step: "enable",
+            status: StepStatus::WouldChange,
+            reason: None,
+            code: None,
+            request_id: None,
+            attempts: 0,
+        })
+        .unwrap();
+        out.finish().unwrap();
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["user"], "=HYPERLINK(\"http://evil\",\"x\")");
+        assert_eq!(lines[0]["status"], "failed");
+        assert_eq!(lines[0]["attempts"], 3);
+        assert_eq!(
+            lines[1],
+            serde_json::json!({
+                "row": 8, "user": "b@x", "step": "enable", "status": "would_change",
+                "reason": null, "code": null, "request_id": null, "attempts": 0
+            })
+        );
+    }
+}

@@ -1,0 +1,300 @@
+//! The state directory (`.remedy/` by default): one directory per run under
+//! `runs/<run-id>/` holding its manifest, journal, secrets and reports, and
+//! an advisory lock so two runs never share a state directory at once.
+//!
+//! The lock is `flock`-style (`File::try_lock`): the kernel releases it
+//! when the process dies, so a killed run never blocks its own `--resume`.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+/// A locked state directory.
+#[derive(Debug)]
+pub struct StateDir {
+    pub path: PathBuf,
+    _lock: File,
+}
+
+/// Why the state directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot use state directory {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("another remedy run is using the state directory {0}")]
+    Locked(PathBuf),
+    #[error("no run to resume in {0}")]
+    NoRuns(PathBuf),
+    #[error("no run `{id}` in {dir}")]
+    NoSuchRun { id: String, dir: PathBuf },
+}
+
+impl StateError {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            StateError::Io { .. } => {
+                "check the path and its permissions, or pick another with --state-dir"
+            }
+            StateError::Locked(_) => {
+                "wait for it to finish, or use another --state-dir for an unrelated run"
+            }
+            StateError::NoRuns(_) | StateError::NoSuchRun { .. } => {
+                "start a new run without --resume, or name one of the directories under runs/"
+            }
+        }
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
+    move |source| StateError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Creates `path` with mode 0700 (if missing).
+fn private_dir(path: &Path) -> io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(path)
+}
+
+impl StateDir {
+    /// Creates (mode 0700) and locks the state directory.
+    pub fn open(path: &Path) -> Result<Self, StateError> {
+        private_dir(&path.join("runs")).map_err(io_err(path))?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path.join("lock"))
+            .map_err(io_err(path))?;
+        match lock.try_lock() {
+            Ok(()) => Ok(StateDir {
+                path: path.to_owned(),
+                _lock: lock,
+            }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(StateError::Locked(path.to_owned())),
+            Err(std::fs::TryLockError::Error(e)) => Err(StateError::Io {
+                path: path.to_owned(),
+                source: e,
+            }),
+        }
+    }
+
+    /// A new, empty run directory.
+    pub fn new_run(&self) -> Result<RunDir, StateError> {
+        let now = time::OffsetDateTime::now_utc();
+        let stamp = now
+            .format(&time::macros::format_description!(
+                "[year][month][day]T[hour][minute][second]Z"
+            ))
+            .unwrap_or_else(|_| now.unix_timestamp().to_string());
+        let suffix: u16 = rand::random();
+        let id = format!("{stamp}-{suffix:04x}");
+        let path = self.path.join("runs").join(&id);
+        private_dir(&path).map_err(io_err(&path))?;
+        Ok(RunDir { id, path })
+    }
+
+    /// The run named `id`, or the latest one.
+    pub fn find_run(&self, id: Option<&str>) -> Result<RunDir, StateError> {
+        let runs = self.path.join("runs");
+        if let Some(id) = id {
+            let path = runs.join(id);
+            if id.contains(['/', '\\']) || !path.join("manifest.json").is_file() {
+                return Err(StateError::NoSuchRun {
+                    id: id.to_owned(),
+                    dir: runs,
+                });
+            }
+            return Ok(RunDir {
+                id: id.to_owned(),
+                path,
+            });
+        }
+        self.runs()?.pop().ok_or(StateError::NoRuns(runs))
+    }
+
+    /// Every run with a manifest, oldest first (ids sort by start time).
+    pub fn runs(&self) -> Result<Vec<RunDir>, StateError> {
+        let runs = self.path.join("runs");
+        let mut out: Vec<RunDir> = std::fs::read_dir(&runs)
+            .map_err(io_err(&runs))?
+            .filter_map(Result::ok)
+            .filter(|e| e.path().join("manifest.json").is_file())
+            .filter_map(|e| {
+                let id = e.file_name().to_str()?.to_owned();
+                Some(RunDir { id, path: e.path() })
+            })
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
+    }
+}
+
+/// One run's directory.
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    pub id: String,
+    pub path: PathBuf,
+}
+
+impl RunDir {
+    pub fn journal(&self) -> PathBuf {
+        self.path.join("journal.jsonl")
+    }
+
+    pub fn secrets(&self) -> PathBuf {
+        self.path.join("secrets.csv")
+    }
+
+    pub fn manifest(&self) -> PathBuf {
+        self.path.join("manifest.json")
+    }
+
+    pub fn read_manifest(&self) -> io::Result<Manifest> {
+        let text = std::fs::read_to_string(self.manifest())?;
+        serde_json::from_str(&text).map_err(io::Error::other)
+    }
+
+    /// Writes the manifest atomically (temporary file, fsync, rename).
+    pub fn write_manifest(&self, m: &Manifest) -> io::Result<()> {
+        let tmp = self.path.join("manifest.json.tmp");
+        let mut f = File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec_pretty(m).map_err(io::Error::other)?)?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, self.manifest())
+    }
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Completed,
+    Interrupted,
+    StoppedByGuard,
+}
+
+/// Counts recorded in the manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub users: u64,
+    pub processed: u64,
+    pub failed: u64,
+    pub done_earlier: u64,
+}
+
+/// `manifest.json`: what a run was, for resuming and for incident records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub run_id: String,
+    pub remedy_version: String,
+    pub playbook_name: String,
+    pub playbook_file: String,
+    pub playbook_sha256: String,
+    pub csv_file: String,
+    pub csv_sha256: String,
+    pub tenant: Option<String>,
+    pub app_id: Option<String>,
+    pub graph_url: String,
+    pub emulated: bool,
+    pub dry_run: bool,
+    pub started: String,
+    pub finished: Option<String>,
+    pub status: RunStatus,
+    pub counts: Counts,
+}
+
+/// SHA-256 of a file, hex, read in chunks (the CSV may be large).
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Now, RFC 3339 in UTC.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_opener_is_refused_until_the_first_drops() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = StateDir::open(dir.path()).unwrap();
+        assert!(matches!(
+            StateDir::open(dir.path()),
+            Err(StateError::Locked(_))
+        ));
+        drop(a);
+        StateDir::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn runs_are_found_latest_first_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateDir::open(dir.path()).unwrap();
+        assert!(matches!(s.find_run(None), Err(StateError::NoRuns(_))));
+        let r = s.new_run().unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&r.path).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+            assert_eq!(
+                std::fs::metadata(dir.path().join("runs"))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o700
+            );
+        }
+        let m = Manifest {
+            run_id: r.id.clone(),
+            remedy_version: "x".into(),
+            playbook_name: "p".into(),
+            playbook_file: "p.yaml".into(),
+            playbook_sha256: "a".into(),
+            csv_file: "u.csv".into(),
+            csv_sha256: "b".into(),
+            tenant: None,
+            app_id: None,
+            graph_url: "http://127.0.0.1:1".into(),
+            emulated: true,
+            dry_run: false,
+            started: now_rfc3339(),
+            finished: None,
+            status: RunStatus::Running,
+            counts: Counts::default(),
+        };
+        r.write_manifest(&m).unwrap();
+        assert_eq!(s.find_run(None).unwrap().id, r.id);
+        assert_eq!(s.find_run(Some(&r.id)).unwrap().read_manifest().unwrap(), m);
+        assert!(s.find_run(Some("../etc")).is_err());
+    }
+}

@@ -1,0 +1,174 @@
+//! Generated passwords and the run's `secrets.csv`.
+//!
+//! A generated password exists in three places only: memory (zeroized on
+//! drop), the request that sets it, and `secrets.csv`, which is created with
+//! mode 0600 and `O_EXCL` (never overwritten), appended to, and fsynced
+//! **before** the reset is sent, so after any crash the file holds the
+//! password the service has. Nothing else remedy writes (journal, reports,
+//! logs) ever contains a password.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+use rand::RngExt;
+use rand::seq::{IndexedRandom, SliceRandom};
+use secrecy::{ExposeSecret, SecretString};
+
+const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
+const LOWER: &[u8] = b"abcdefghijkmnopqrstuvwxyz";
+const DIGITS: &[u8] = b"23456789";
+/// Symbols Entra ID accepts, without space, quotes and backslash (which
+/// break shells and CSV tools when an admin hands the password on).
+const SYMBOLS: &[u8] = b"!#$%&()*+,-./:;<=>?@[]^_{|}~";
+
+/// Length of generated passwords: well above Entra's minimum of 8, and
+/// enough entropy (about 120 bits) that no banned-word rule can match.
+pub const GENERATED_LENGTH: usize = 20;
+
+/// A new random password with every character class present by
+/// construction, from the thread's CSPRNG (ChaCha12 seeded by the OS).
+pub fn generate_password() -> SecretString {
+    let mut rng = rand::rng();
+    let all: Vec<u8> = [UPPER, LOWER, DIGITS, SYMBOLS].concat();
+    let mut chars: Vec<u8> = [UPPER, LOWER, DIGITS, SYMBOLS]
+        .iter()
+        .filter_map(|class| class.choose(&mut rng).copied())
+        .collect();
+    while chars.len() < GENERATED_LENGTH {
+        chars.push(all[rng.random_range(0..all.len())]);
+    }
+    chars.shuffle(&mut rng);
+    let s: String = chars.iter().map(|&b| b as char).collect();
+    zeroize::Zeroize::zeroize(&mut chars);
+    SecretString::from(s)
+}
+
+/// `secrets.csv`: `user,password` rows, one per reset, append-only.
+pub struct SecretsFile {
+    file: File,
+}
+
+impl std::fmt::Debug for SecretsFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretsFile")
+    }
+}
+
+impl SecretsFile {
+    /// Creates the file (mode 0600, failing if it exists) with its header.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut file = opts.open(path)?;
+        file.write_all(b"user,password\n")?;
+        file.sync_all()?;
+        Ok(SecretsFile { file })
+    }
+
+    /// Opens an existing file for appending (a resumed run).
+    pub fn open_append(path: &Path) -> io::Result<Self> {
+        let file = OpenOptions::new().append(true).open(path)?;
+        Ok(SecretsFile { file })
+    }
+
+    /// Appends one row. Not durable until [`SecretsFile::sync`].
+    pub fn append(&mut self, user: &str, password: &SecretString) -> io::Result<()> {
+        let mut line = zeroize::Zeroizing::new(String::with_capacity(user.len() + 32));
+        line.push_str(&csv_field(user));
+        line.push(',');
+        line.push_str(&csv_field(password.expose_secret()));
+        line.push('\n');
+        self.file.write_all(line.as_bytes())
+    }
+
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// The last password written for each user (a resumed reset reuses it,
+    /// so the file and the service never disagree). A torn last line from a
+    /// crash is ignored: its reset was never sent.
+    pub fn read_all(path: &Path) -> io::Result<HashMap<String, SecretString>> {
+        let file = File::open(path)?;
+        let mut out = HashMap::new();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .from_reader(io::BufReader::new(file));
+        for rec in reader.records() {
+            let Ok(rec) = rec else { continue };
+            if let (Some(user), Some(pw)) = (rec.get(0), rec.get(1))
+                && !pw.is_empty()
+            {
+                out.insert(user.to_ascii_lowercase(), SecretString::from(pw.to_owned()));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Quotes a CSV field when needed. Generated passwords may contain `,`.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_passwords_meet_entra_rules() {
+        for _ in 0..2000 {
+            let p = generate_password();
+            let s = p.expose_secret();
+            assert_eq!(s.len(), GENERATED_LENGTH);
+            assert!(s.bytes().any(|b| UPPER.contains(&b)));
+            assert!(s.bytes().any(|b| LOWER.contains(&b)));
+            assert!(s.bytes().any(|b| DIGITS.contains(&b)));
+            assert!(s.bytes().any(|b| SYMBOLS.contains(&b)));
+            assert!(!s.contains([' ', '"', '\'', '\\']));
+        }
+        assert_ne!(
+            generate_password().expose_secret(),
+            generate_password().expose_secret()
+        );
+    }
+
+    #[test]
+    fn secrets_file_is_private_exclusive_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.csv");
+        let mut f = SecretsFile::create(&path).unwrap();
+        f.append("a@b.com", &SecretString::from("p,1\"x".to_owned()))
+            .unwrap();
+        f.append("c@d.com", &SecretString::from("second".to_owned()))
+            .unwrap();
+        f.sync().unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert!(SecretsFile::create(&path).is_err(), "never overwritten");
+        let mut again = SecretsFile::open_append(&path).unwrap();
+        again
+            .append("A@B.com", &SecretString::from("third".to_owned()))
+            .unwrap();
+        drop(again);
+        let all = SecretsFile::read_all(&path).unwrap();
+        assert_eq!(all["a@b.com"].expose_secret(), "third");
+        assert_eq!(all["c@d.com"].expose_secret(), "second");
+        assert!(!format!("{f:?}").contains("second"));
+    }
+}
