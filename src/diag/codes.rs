@@ -179,6 +179,10 @@ pub const CODES: &[(&str, &str)] = &[
         "csv::too-many-problems",
         "More problems were found than are shown.",
     ),
+    (
+        "emulator::invalid-value",
+        "A cell of the emulator's seed CSV has a value the emulator cannot use.",
+    ),
     ("cli::no-files", "No playbook files were given."),
 ];
 

@@ -211,7 +211,7 @@ fn upn_hash(upn: &str) -> u64 {
     h.finish()
 }
 
-pub(crate) fn same_upn(a: &str, b: &str) -> bool {
+fn same_upn(a: &str, b: &str) -> bool {
     folded(a).eq(folded(b))
 }
 
@@ -252,7 +252,7 @@ impl Directory {
     }
 
     pub(crate) fn push(&mut self, new: NewUser<'_>) -> Result<(), PushError> {
-        if self.by_upn_key(new.upn).is_some() {
+        if self.find_upn(new.upn).is_some() {
             return Err(PushError::DuplicateUpn);
         }
         if self.by_object_id(new.id).is_some() {
@@ -295,7 +295,7 @@ impl Directory {
     pub(crate) fn find(&self, key: &str) -> Option<&User> {
         match Uuid::try_parse(key) {
             Ok(id) => self.by_object_id(id),
-            Err(_) => self.by_upn_key(key),
+            Err(_) => self.find_upn(key),
         }
     }
 
@@ -312,7 +312,8 @@ impl Directory {
         })
     }
 
-    fn by_upn_key(&self, upn: &str) -> Option<&User> {
+    /// The user whose UPN is `upn`, compared case-insensitively.
+    pub(crate) fn find_upn(&self, upn: &str) -> Option<&User> {
         let hit = self
             .by_upn
             .get(&upn_hash(upn))
@@ -402,7 +403,7 @@ pub struct UserView {
 mod tests {
     use super::*;
 
-    fn new_user<'a>(upn: &'a str, id: Uuid) -> NewUser<'a> {
+    fn new_user(upn: &str, id: Uuid) -> NewUser<'_> {
         NewUser {
             upn,
             id,

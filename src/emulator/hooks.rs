@@ -6,7 +6,6 @@ use axum::body::Body;
 use hyper::{Method, Response, StatusCode};
 use serde::Serializer;
 
-use super::directory::same_upn;
 use super::response::{Ids, Reply, graph_error, into_response, raw_json};
 use super::state::State;
 
@@ -63,11 +62,10 @@ pub(crate) fn handle(
 fn users_json(state: &State, upn: Option<&str>) -> Result<Vec<u8>, serde_json::Error> {
     let dir = &state.directory;
     let mut out = Vec::new();
-    serde_json::Serializer::new(&mut out).collect_seq(
-        dir.users()
-            .iter()
-            .filter(|u| upn.is_none_or(|upn| same_upn(u.upn(), upn)))
-            .map(|u| dir.view(u)),
-    )?;
+    let mut json = serde_json::Serializer::new(&mut out);
+    match upn {
+        Some(upn) => json.collect_seq(dir.find_upn(upn).map(|u| dir.view(u)))?,
+        None => json.collect_seq(dir.users().iter().map(|u| dir.view(u)))?,
+    }
     Ok(out)
 }

@@ -132,7 +132,11 @@ impl Tokens {
             iss: format!("https://sts.windows.net/{}/", self.tenant_id),
             iat: now,
             nbf: now,
-            exp: now.saturating_add(self.ttl),
+            // `now` is rounded down to the second, so one more second keeps
+            // every token valid for at least its `expires_in`, however
+            // late in the second it was issued (as Entra's exp − iat of
+            // 3600+ against expires_in 3599 does).
+            exp: now.saturating_add(self.ttl).saturating_add(1),
             tid: &self.tenant_id,
             appid: client_id,
             azp: client_id,
@@ -201,9 +205,9 @@ mod tests {
         assert_eq!(p.app_id, "app");
         assert_eq!(p.roles, ["User.Read.All"]);
         let lower = format!("bearer {token}");
-        assert!(t.verify(Some(lower.as_bytes()), 1059).is_ok());
+        assert!(t.verify(Some(lower.as_bytes()), 1060).is_ok());
         assert_eq!(
-            t.verify(Some(header.as_bytes()), 1060),
+            t.verify(Some(header.as_bytes()), 1061),
             Err(Rejection::Expired)
         );
         assert_eq!(

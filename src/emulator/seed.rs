@@ -99,10 +99,8 @@ fn generate(n: u32, config: &EmulatorConfig, now: i64) -> Directory {
     let mut dir = Directory::with_capacity(n as usize);
     let ga = dir.roles.intern("Global Administrator", &config.tenant_id);
     let ua = dir.roles.intern("User Administrator", &config.tenant_id);
-    let mut upn = String::new();
     for i in 1..=n {
-        upn.clear();
-        upn.push_str(&format!("user{i:07}@{}", config.tenant_domain));
+        let upn = format!("user{i:07}@{}", config.tenant_domain);
         let mut draws = Draws::new(config.seed, &upn);
         let seeded = draws.seeded(config, now);
         let synced = draws.next() < SYNCED_RATE;
@@ -479,7 +477,10 @@ mod tests {
             d.users()
                 .iter()
                 .take(200)
-                .map(|u| (u.id, u.state().locked, u.state().enabled))
+                .map(|u| {
+                    let s = u.state();
+                    (u.id, s.locked, s.enabled)
+                })
                 .collect()
         };
         assert_eq!(states(&dir), states(&again));
@@ -545,6 +546,7 @@ mod tests {
                      a@contoso.com,not-a-guid,true\n\
                      b@contoso.com,,maybe\n\
                      A@contoso.com,,\n\
+                     a@CONTOSO.com,,\n\
                      c@contoso.com,x\n");
         let err = seed(&config(UserSource::Csv(f.path().to_owned())), 0).unwrap_err();
         let EmulatorError::Seed { diagnostics, .. } = err else {
@@ -559,7 +561,8 @@ mod tests {
             [
                 ("csv::invalid-key", Some((2, 15))),
                 ("emulator::invalid-value", Some((3, 16))),
-                ("csv::field-count", Some((5, 1))),
+                ("csv::duplicate-key", Some((5, 1))),
+                ("csv::field-count", Some((6, 1))),
             ]
         );
         let f = csv("displayName\nA\n");

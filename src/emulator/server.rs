@@ -32,7 +32,8 @@ use super::config::{EmulatorConfig, EmulatorError};
 use super::directory::UserView;
 use super::faults::{Fault, Scope};
 use super::hooks;
-use super::response::{Ids, Reply, graph_error, into_response};
+use super::jwt::Principal;
+use super::response::{Ids, Reply, graph_error, into_response, oauth_error};
 use super::routes::{Call, Kill, Outcome, execute, percent_decode};
 use super::state::State;
 use super::stats::{Stats, bump};
@@ -58,34 +59,41 @@ pub struct RunningEmulator {
 }
 
 impl RunningEmulator {
+    #[must_use]
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// `http://127.0.0.1:PORT`, no trailing slash.
+    #[must_use]
     pub fn url(&self) -> String {
         self.url.clone()
     }
 
+    #[must_use]
     pub fn tenant_id(&self) -> &str {
         self.state.tenant_id()
     }
 
+    #[must_use]
     pub fn tenant_domain(&self) -> &str {
         self.state.tenant_domain()
     }
 
     /// The same data as `GET /_stats`.
+    #[must_use]
     pub fn stats(&self) -> Stats {
         self.state.stats()
     }
 
     /// The same data as `GET /_users`.
+    #[must_use]
     pub fn users_snapshot(&self) -> Vec<UserView> {
         self.state.users_snapshot()
     }
 
     /// The shared state (for `POST /_reset`-like control from Rust).
+    #[must_use]
     pub fn state(&self) -> &Arc<State> {
         &self.state
     }
@@ -254,11 +262,24 @@ async fn handle(state: &State, kill: &Kill, request: Request<Incoming>) -> Respo
         let reply = if parts.method == Method::POST {
             token::handle(state, &tenant, authorization, &body, &ids)
         } else {
-            super::response::oauth_error(
+            oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 900_561,
                 "The endpoint only accepts POST requests.",
+                &ids,
+            )
+        };
+        return respond(state, reply, &ids);
+    }
+    if let Some(tenant) = discovery_tenant(path) {
+        let reply = if parts.method == Method::GET {
+            token::openid_configuration(state, &tenant, &ids)
+        } else {
+            graph_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "BadRequest",
+                "Use GET.",
                 &ids,
             )
         };
@@ -321,7 +342,7 @@ async fn handle_batch(
     state: &State,
     kill: &Kill,
     method: &Method,
-    principal: &super::jwt::Principal,
+    principal: &Principal,
     body: &[u8],
     ids: Ids,
 ) -> Response<Body> {
@@ -378,19 +399,32 @@ async fn linger() -> Response<Body> {
 
 /// `{tenant}` of `/{tenant}/oauth2/v2.0/token`.
 fn token_tenant(path: &str) -> Option<String> {
+    tenant_of(path, &["oauth2", "v2.0", "token"])
+}
+
+/// `{tenant}` of `/{tenant}/v2.0/.well-known/openid-configuration`.
+fn discovery_tenant(path: &str) -> Option<String> {
+    tenant_of(path, &["v2.0", ".well-known", "openid-configuration"])
+}
+
+fn tenant_of(path: &str, suffix: &[&str]) -> Option<String> {
     let mut segments = path.strip_prefix('/')?.split('/');
-    let tenant = segments.next()?;
-    let rest: Vec<&str> = segments.collect();
-    (rest == ["oauth2", "v2.0", "token"] && !tenant.is_empty())
+    let tenant = segments.next().filter(|t| !t.is_empty())?;
+    segments
+        .eq(suffix.iter().copied())
         .then(|| percent_decode(tenant).unwrap_or_else(|| tenant.to_owned()))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::token_tenant;
+    use super::{discovery_tenant, token_tenant};
 
     #[test]
     fn token_paths() {
+        assert_eq!(
+            discovery_tenant("/contoso.com/v2.0/.well-known/openid-configuration").as_deref(),
+            Some("contoso.com")
+        );
         assert_eq!(
             token_tenant("/contoso.onmicrosoft.com/oauth2/v2.0/token").as_deref(),
             Some("contoso.onmicrosoft.com")

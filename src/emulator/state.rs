@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::clock;
 use super::config::{EmulatorConfig, EmulatorError};
-use super::directory::{Directory, UserView, same_upn};
+use super::directory::{Directory, UserView};
 use super::faults::Faults;
 use super::ids::IdGen;
 use super::jwt::Tokens;
@@ -68,41 +68,46 @@ impl State {
         })
     }
 
+    #[must_use]
     pub fn tenant_id(&self) -> &str {
         &self.config.tenant_id
     }
 
+    #[must_use]
     pub fn tenant_domain(&self) -> &str {
         &self.config.tenant_domain
     }
 
+    #[must_use]
     pub fn config(&self) -> &EmulatorConfig {
         &self.config
     }
 
     /// How many users the directory holds.
+    #[must_use]
     pub fn user_count(&self) -> usize {
         self.directory.len()
     }
 
     /// The counters, as `GET /_stats` returns them.
+    #[must_use]
     pub fn stats(&self) -> Stats {
         self.counters.snapshot()
     }
 
     /// Every user, as `GET /_users` returns them.
+    #[must_use]
     pub fn users_snapshot(&self) -> Vec<UserView> {
         self.users_matching(None)
     }
 
-    /// Users whose UPN equals `upn` (case-insensitively), or all users.
+    /// The user whose UPN is `upn` (case-insensitively), or all users.
     pub(crate) fn users_matching(&self, upn: Option<&str>) -> Vec<UserView> {
-        self.directory
-            .users()
-            .iter()
-            .filter(|u| upn.is_none_or(|upn| same_upn(u.upn(), upn)))
-            .map(|u| self.directory.view(u))
-            .collect()
+        let dir = &self.directory;
+        match upn {
+            Some(upn) => dir.find_upn(upn).map(|u| dir.view(u)).into_iter().collect(),
+            None => dir.users().iter().map(|u| dir.view(u)).collect(),
+        }
     }
 
     /// Restore the seeded users and zero every counter (`POST /_reset`).

@@ -76,6 +76,43 @@ fn basic_credentials(authorization: Option<&[u8]>) -> Option<(String, String)> {
     Some((plus(id)?, plus(secret)?))
 }
 
+/// Whether `tenant` (a path segment) names this tenant, by id or domain.
+fn is_ours(state: &State, tenant: &str) -> bool {
+    tenant.eq_ignore_ascii_case(&state.config.tenant_id)
+        || tenant.eq_ignore_ascii_case(&state.config.tenant_domain)
+}
+
+fn unknown_tenant(status_error: &str, tenant: &str, ids: &Ids) -> Reply {
+    let message = format!(
+        "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+    );
+    oauth_error(StatusCode::BAD_REQUEST, status_error, 90002, &message, ids)
+}
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`: the discovery
+/// document, whose `issuer` names the tenant id (how a tenant domain is
+/// resolved to its id).
+pub(crate) fn openid_configuration(state: &State, tenant: &str, ids: &Ids) -> Reply {
+    if !is_ours(state, tenant) {
+        return unknown_tenant("invalid_tenant", tenant, ids);
+    }
+    let (base, tid) = (state.base_url(), &state.config.tenant_id);
+    Reply::json(
+        StatusCode::OK,
+        json!({
+            "issuer": format!("https://login.microsoftonline.com/{tid}/v2.0"),
+            "token_endpoint": format!("{base}/{tid}/oauth2/v2.0/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "tenant_region_scope": "NA",
+            "cloud_instance_name": "microsoftonline.com",
+            "msgraph_host": "graph.microsoft.com",
+        }),
+    )
+}
+
 /// Answer one token request for `{tenant}` = `tenant`.
 pub(crate) fn handle(
     state: &State,
@@ -84,20 +121,8 @@ pub(crate) fn handle(
     body: &[u8],
     ids: &Ids,
 ) -> Reply {
-    let config = &state.config;
-    if !tenant.eq_ignore_ascii_case(&config.tenant_id)
-        && !tenant.eq_ignore_ascii_case(&config.tenant_domain)
-    {
-        let message = format!(
-            "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
-        );
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            90002,
-            &message,
-            ids,
-        );
+    if !is_ours(state, tenant) {
+        return unknown_tenant("invalid_request", tenant, ids);
     }
     let form = Form::parse(body);
     let missing = |name: &str| {

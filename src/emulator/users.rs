@@ -3,6 +3,8 @@
 //! sessions, and the user's directory roles, with Graph's permission,
 //! privileged-target, sync and password rules.
 
+use std::fmt::Write as _;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hyper::StatusCode;
@@ -137,13 +139,7 @@ pub(crate) fn list(ctx: &Ctx<'_>, query: &Query) -> Reply {
         ctx.base(),
         selection.context_set("users")
     );
-    page.reply(
-        ctx,
-        context,
-        items,
-        &format!("{}/v1.0/users", ctx.base()),
-        query,
-    )
+    page.reply(context, items, &format!("{}/v1.0/users", ctx.base()), query)
 }
 
 /// `GET /users/{key}/memberOf[/microsoft.graph.directoryRole]`. The
@@ -185,7 +181,7 @@ pub(crate) fn member_of(ctx: &Ctx<'_>, key: &str, roles_only: bool, query: &Quer
         ""
     };
     let next = format!("{}/v1.0/users/{}/memberOf{cast}", ctx.base(), user.id);
-    page.reply(ctx, context, items, &next, query)
+    page.reply(context, items, &next, query)
 }
 
 /// One page of a collection: `$top` and an opaque `$skiptoken`.
@@ -233,14 +229,7 @@ impl Page {
         })
     }
 
-    fn reply(
-        self,
-        ctx: &Ctx<'_>,
-        context: String,
-        items: Vec<Value>,
-        next: &str,
-        query: &Query,
-    ) -> Reply {
+    fn reply(self, context: String, items: Vec<Value>, next: &str, query: &Query) -> Reply {
         let mut body = Map::new();
         body.insert("@odata.context".to_owned(), json!(context));
         body.insert("value".to_owned(), Value::Array(items));
@@ -251,14 +240,14 @@ impl Page {
                 link.extend(url::form_urlencoded::byte_serialize(select.as_bytes()));
                 link.push('&');
             }
-            link.push_str(&format!(
+            let _ = write!(
+                link,
                 "$top={}&$skiptoken={}",
                 self.top,
                 encode_skiptoken(self.end)
-            ));
+            );
             body.insert("@odata.nextLink".to_owned(), json!(link));
         }
-        let _ = ctx;
         Reply::json(StatusCode::OK, Value::Object(body))
     }
 }

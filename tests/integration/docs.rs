@@ -16,7 +16,7 @@ fn diagnostics_doc_matches_the_code_catalogue() {
     );
 }
 
-/// Every `"playbook::…"`, `"csv::…"` or `"cli::…"` literal in `src/` is a
+/// Every `"playbook::…"`, `"csv::…"`, `"cli::…"` or `"emulator::…"` literal in `src/` is a
 /// catalogued code, so SARIF rules and the docs describe every diagnostic.
 #[test]
 fn every_emitted_code_is_catalogued() {
@@ -36,11 +36,14 @@ fn every_emitted_code_is_catalogued() {
                 let rest = &text[i + 1..];
                 let Some(end) = rest.find('"') else { continue };
                 let lit = &rest[..end];
-                let is_code = ["playbook::", "csv::", "cli::"].iter().any(|p| {
-                    lit.strip_prefix(p).is_some_and(|name| {
-                        !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-                    })
-                });
+                let is_code = ["playbook::", "csv::", "cli::", "emulator::"]
+                    .iter()
+                    .any(|p| {
+                        lit.strip_prefix(p).is_some_and(|name| {
+                            !name.is_empty()
+                                && name.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                        })
+                    });
                 if is_code && remedy::diag::codes::describe(lit).is_none() {
                     missing.push(format!("{}: {lit}", path.display()));
                 }

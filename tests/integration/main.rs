@@ -7,6 +7,7 @@ mod cli;
 mod corpus;
 mod docs;
 mod doctor;
+mod emulator;
 mod formats;
 mod graph;
 mod run;
