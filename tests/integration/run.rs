@@ -596,3 +596,222 @@ fn emulate_runs_the_readme_command() {
     );
     assert!(r.stdout.contains("changed"), "{}", r.stdout);
 }
+
+#[test]
+fn a_second_run_on_the_same_state_dir_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), 400);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap(), "--latency-ms", "20"]);
+    let state = dir.path().join("state");
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"));
+    first
+        .args([
+            "run",
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--yes",
+            "--progress",
+            "none",
+            "--concurrency",
+            "4",
+            "--state-dir",
+        ])
+        .arg(&state)
+        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
+        .env("AZURE_CLIENT_ID", "lock-tests")
+        .env("AZURE_CLIENT_SECRET", "lock-test-secret")
+        .env("REMEDY_GRAPH_URL", &emu.url)
+        .env("REMEDY_AUTHORITY_URL", &emu.url)
+        .current_dir(crate::support::root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = first.spawn().unwrap();
+    // Wait until the first run holds the lock (its run directory exists).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !state.join("runs").exists()
+        || std::fs::read_dir(state.join("runs"))
+            .unwrap()
+            .next()
+            .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = remedy_run(
+        &emu,
+        &state,
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+        ],
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(second.code, 2, "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("another remedy run is using the state directory"),
+        "{}",
+        second.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_scheduling_and_the_run_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), 600);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap(), "--latency-ms", "20"]);
+    let state = dir.path().join("state");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"));
+    cmd.args([
+        "run",
+        "workflows/unlock-account.yaml",
+        "--users",
+        csv.to_str().unwrap(),
+        "--yes",
+        "--progress",
+        "counter",
+        "--concurrency",
+        "8",
+        "--state-dir",
+    ])
+    .arg(&state)
+    .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
+    .env("AZURE_CLIENT_ID", "signal-tests")
+    .env("AZURE_CLIENT_SECRET", "signal-test-secret")
+    .env("REMEDY_GRAPH_URL", &emu.url)
+    .env("REMEDY_AUTHORITY_URL", &emu.url)
+    .current_dir(crate::support::root())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    let stats = emu.get_json("/_stats");
+    assert!(
+        stats["resets"].as_u64().unwrap() < 600,
+        "scheduling stopped: {stats}"
+    );
+    // Every user started before the interrupt was finished and journaled.
+    let journal = std::fs::read_to_string(only_run_dir(&state).join("journal.jsonl")).unwrap();
+    let intents = journal.matches(r#""type":"intent""#).count();
+    let outcomes_after_intent = journal.matches(r#""status":"changed""#).count();
+    assert!(
+        outcomes_after_intent >= intents / 2,
+        "in-flight users finished"
+    );
+    let resumed = remedy_run(
+        &emu,
+        &state,
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--resume",
+        ],
+    );
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let stats = emu.get_json("/_stats");
+    assert_eq!(stats["resets"], 600);
+    assert_eq!(stats["users_reset_more_than_once"], 0);
+}
+
+#[test]
+fn resume_refuses_a_changed_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), 20);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let state = dir.path().join("state");
+    let r = remedy_run(
+        &emu,
+        &state,
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut text = std::fs::read_to_string(&csv).unwrap();
+    text.push_str("extra@contoso.onmicrosoft.com,Extra,true,no\n");
+    std::fs::write(&csv, text).unwrap();
+    let r = remedy_run(
+        &emu,
+        &state,
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--resume",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("the CSV changed"), "{}", r.stderr);
+}
+
+#[test]
+fn no_secret_leaks_from_any_workflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), 60);
+    for wf in ["unlock-account", "incident-response", "block-compromised"] {
+        let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+        let state = dir.path().join(format!("state-{wf}"));
+        let r = remedy_run(
+            &emu,
+            &state,
+            &[
+                &format!("workflows/{wf}.yaml"),
+                "--users",
+                csv.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(r.code, 0, "{wf}: {}", r.stderr);
+        assert!(
+            !format!("{}{}", r.stdout, r.stderr).contains("run-test-secret"),
+            "{wf}: the client secret leaked"
+        );
+        let run_dir = only_run_dir(&state);
+        if run_dir.join("secrets.csv").exists() {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                assert_eq!(
+                    std::fs::metadata(run_dir.join("secrets.csv"))
+                        .unwrap()
+                        .permissions()
+                        .mode()
+                        & 0o777,
+                    0o600
+                );
+            }
+            let saved = secrets(&run_dir);
+            assert_eq!(saved.len(), 60, "{wf}");
+            assert_no_password_outside_secrets(&state, &r, &saved);
+        }
+        let mut all = String::new();
+        for e in std::fs::read_dir(&run_dir).unwrap() {
+            all.push_str(&String::from_utf8_lossy(
+                &std::fs::read(e.unwrap().path()).unwrap(),
+            ));
+        }
+        assert!(
+            !all.contains("run-test-secret"),
+            "{wf}: the client secret reached a file"
+        );
+    }
+}
