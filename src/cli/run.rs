@@ -12,10 +12,11 @@ use secrecy::SecretString;
 use tokio::sync::mpsc;
 
 use crate::diag::{self, Diagnostic, Severity};
-use crate::engine::{self, Context, Row, RunEvent, StopSignal, Stopped};
+use crate::engine::{self, Context, Row, RunEvent, SendOptions, StopSignal, Stopped};
 use crate::exit_code;
 use crate::graph::GraphClient;
 use crate::graph::auth::{Credential, TokenProvider};
+use crate::graph::batch::MAX_BATCH;
 use crate::graph::client::{ClientOptions, http_client};
 use crate::graph::cloud::{Cloud, Endpoints};
 use crate::input::{self, UserReader};
@@ -65,6 +66,18 @@ pub struct RunArgs {
     /// playbook's `settings.concurrency`, else 16.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=512))]
     pub concurrency: Option<u32>,
+
+    /// Send one request per step instead of packing requests of many users
+    /// into Graph `$batch` calls of up to 20 (the default; the playbook's
+    /// `settings.batch` can also turn it off).
+    #[arg(long)]
+    pub no_batch: bool,
+
+    /// Ceiling of the shared request rate, in requests (or batch items) per
+    /// second; the rate adapts below it when Graph throttles. Default: the
+    /// playbook's `settings.max_rate`, else no ceiling until Graph throttles.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub max_rate: Option<f64>,
 
     /// Where runs are recorded (journal, secrets, reports).
     #[arg(long, value_name = "DIR", default_value = ".remedy")]
@@ -326,8 +339,26 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         users,
         already_done,
     });
+    let concurrency = args
+        .concurrency
+        .or(playbook.settings.concurrency)
+        .unwrap_or(DEFAULT_CONCURRENCY) as usize;
+    let batch = !args.no_batch && playbook.settings.batch.unwrap_or(true);
+    let send = SendOptions {
+        concurrency,
+        batch,
+        max_rate: args.max_rate.or(playbook.settings.max_rate),
+    };
+    // With batching, enough users must be in flight to fill `concurrency`
+    // batches of 20.
+    let users_in_flight = if batch {
+        concurrency * MAX_BATCH
+    } else {
+        concurrency
+    };
     let cx = match Context::new(
         client,
+        send,
         playbook.clone(),
         Some(journal),
         args.dry_run,
@@ -337,14 +368,10 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         Ok(cx) => Arc::new(cx),
         Err(e) => return fail(format!("a `when` condition does not compile: {e}"), None),
     };
-    let concurrency = args
-        .concurrency
-        .or(playbook.settings.concurrency)
-        .unwrap_or(DEFAULT_CONCURRENCY) as usize;
     let stop = StopSignal::default();
     watch_signals(stop.clone(), events_tx.clone(), run_dir.id.clone());
     drop(events_tx);
-    let (rows_tx, rows_rx) = mpsc::channel(concurrency * 2 + 16);
+    let (rows_tx, rows_rx) = mpsc::channel(users_in_flight * 2 + 16);
     let reader = spawn_reader(
         args.users.clone(),
         csv_name.clone(),
@@ -356,7 +383,7 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         cx.clone(),
         rows_rx,
         replay,
-        concurrency,
+        users_in_flight,
         users,
         playbook.guards.max_failures,
         stop,

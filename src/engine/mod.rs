@@ -1,10 +1,14 @@
 //! The run engine: streams rows from the CSV into a bounded pool of
-//! concurrent per-user tasks, applies the playbook to each (`user`), keeps
-//! the shared pace (`pace`), enforces `max_failures`, and reports progress
-//! as [`RunEvent`]s (`events`). It never prints and never exits.
+//! concurrent per-user tasks, applies the playbook to each (`user`), sends
+//! their requests alone or packed into `$batch` calls (`dispatch`) under one
+//! adaptive rate budget (`limiter`), retries transient failures with
+//! jittered backoff (`backoff`), enforces `max_failures`, and reports
+//! progress as [`RunEvent`]s (`events`). It never prints and never exits.
 
+pub mod backoff;
+pub mod dispatch;
 pub mod events;
-pub mod pace;
+pub mod limiter;
 pub mod user;
 
 use std::collections::HashMap;
@@ -18,10 +22,12 @@ use tokio::sync::mpsc;
 
 pub use events::RunEvent;
 
-use crate::graph::GraphClient;
+use crate::graph::users::{self, DirectoryRole, UserState};
+use crate::graph::{GraphClient, GraphError};
 use crate::journal::{Journal, Replay};
 use crate::playbook::{FailureLimit, Playbook};
-use pace::Pace;
+use dispatch::Dispatcher;
+use limiter::Limiter;
 
 /// One user row, reduced to what the playbook reads.
 #[derive(Debug, Clone)]
@@ -34,15 +40,25 @@ pub struct Row {
     pub values: Vec<String>,
 }
 
+/// How requests are sent.
+#[derive(Debug, Clone, Copy)]
+pub struct SendOptions {
+    /// HTTP requests in flight.
+    pub concurrency: usize,
+    /// Pack requests into `$batch` calls of up to 20.
+    pub batch: bool,
+    /// Ceiling of the shared rate, units (requests or batch items) per second.
+    pub max_rate: Option<f64>,
+}
+
 /// Everything a user task needs, shared by all of them.
 pub struct Context {
-    pub client: GraphClient,
+    pub dispatch: Dispatcher,
     pub playbook: Arc<Playbook>,
     /// Declared columns, in the order of `Row::values`.
     pub columns: Vec<String>,
     pub journal: Option<Journal>,
     pub dry_run: bool,
-    pub pace: Pace,
     /// Passwords already in `secrets.csv` (a resumed run reuses them).
     pub saved_passwords: HashMap<String, SecretString>,
     events: mpsc::UnboundedSender<RunEvent>,
@@ -54,6 +70,7 @@ impl Context {
     /// Compiles the playbook's conditions once for the whole run.
     pub fn new(
         client: GraphClient,
+        send: SendOptions,
         playbook: Arc<Playbook>,
         journal: Option<Journal>,
         dry_run: bool,
@@ -78,13 +95,13 @@ impl Context {
                     .transpose()
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let limiter = Arc::new(Limiter::new(send.max_rate));
         Ok(Context {
-            client,
+            dispatch: Dispatcher::new(client, limiter, send.concurrency, send.batch),
             columns: playbook.input.columns.clone(),
             playbook,
             journal,
             dry_run,
-            pace: Pace::default(),
             saved_passwords,
             events,
             env,
@@ -108,6 +125,53 @@ impl Context {
         self.env
             .render_str(template, minijinja::context! { row => row.clone() })
             .map_err(|e| e.to_string())
+    }
+
+    /// Reads a user with the properties the steps need.
+    pub async fn get_user(&self, key: &str) -> Result<UserState, GraphError> {
+        users::parse_user(&self.dispatch.send(users::get_user(key)).await?)
+    }
+
+    /// Every directory role the user holds, following pages.
+    pub async fn directory_roles(&self, id: &str) -> Result<Vec<DirectoryRole>, GraphError> {
+        let mut req = users::list_directory_roles(id);
+        let prefix = self.dispatch.client().graph_url("");
+        let mut roles = Vec::new();
+        for _ in 0..users::MAX_ROLE_PAGES {
+            let resp = self.dispatch.send(req.clone()).await?;
+            match users::parse_roles_page(&resp, &prefix, &mut roles)? {
+                Some(next) => req.path = next,
+                None => return Ok(roles),
+            }
+        }
+        Err(users::too_many_pages())
+    }
+
+    pub async fn reset_password(
+        &self,
+        id: &str,
+        password: &SecretString,
+        force_change: bool,
+        with_mfa: bool,
+    ) -> Result<(), GraphError> {
+        self.dispatch
+            .send(users::reset_password(id, password, force_change, with_mfa))
+            .await
+            .map(drop)
+    }
+
+    pub async fn set_account_enabled(&self, id: &str, enabled: bool) -> Result<(), GraphError> {
+        self.dispatch
+            .send(users::set_account_enabled(id, enabled))
+            .await
+            .map(drop)
+    }
+
+    pub async fn revoke_sessions(&self, id: &str) -> Result<(), GraphError> {
+        self.dispatch
+            .send(users::revoke_sessions(id))
+            .await
+            .map(drop)
     }
 
     pub fn event(&self, e: RunEvent) {
@@ -157,13 +221,14 @@ impl StopSignal {
     }
 }
 
-/// Applies the playbook to every row received, `concurrency` users at a
-/// time, until the rows end or `stop` is raised.
+/// Applies the playbook to every row received, `users_in_flight` users at
+/// a time, until the rows end or `stop` is raised. (With batching, enough
+/// users must be in flight to fill `concurrency` batches of 20.)
 pub async fn drive(
     cx: Arc<Context>,
     mut rows: mpsc::Receiver<Row>,
     replay: Option<Arc<Replay>>,
-    concurrency: usize,
+    users_in_flight: usize,
     total_users: u64,
     max_failures: Option<FailureLimit>,
     stop: StopSignal,
@@ -210,7 +275,7 @@ pub async fn drive(
                 }
             }
         })
-        .buffer_unordered(concurrency.max(1))
+        .buffer_unordered(users_in_flight.max(1))
         .for_each(|()| std::future::ready(()))
         .await;
 

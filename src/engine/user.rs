@@ -13,8 +13,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use tokio::time::Instant;
 
+use crate::engine::backoff::backoff;
 use crate::engine::events::RunEvent;
-use crate::engine::pace::backoff;
 use crate::engine::{Context, Row};
 use crate::graph::users::UserState;
 use crate::graph::{ErrorKind, GraphError};
@@ -325,7 +325,6 @@ where
 {
     let mut attempt = 0;
     loop {
-        cx.pace.ready().await;
         attempt += 1;
         match f().await {
             Ok(v) => return Ok((v, attempt)),
@@ -339,10 +338,11 @@ where
 
 async fn wait_after(cx: &Context, e: &GraphError, attempt: u32) {
     match (e.kind, e.retry_after) {
-        // Graph throttles the app as a whole: everyone waits.
-        (ErrorKind::Throttled, ra) | (ErrorKind::Server, ra @ Some(_)) => {
-            let wait = cx.pace.pause(ra.unwrap_or_else(|| backoff(attempt)));
-            cx.event(RunEvent::Throttled { for_: wait });
+        // Graph throttles the app as a whole: the dispatcher has paused
+        // every worker through the shared limiter; the retry waits there.
+        (ErrorKind::Throttled, _) | (ErrorKind::Server, Some(_)) => {
+            let (_, pause) = cx.dispatch.limiter().status();
+            cx.event(RunEvent::Throttled { for_: pause });
         }
         _ => tokio::time::sleep(backoff(attempt)).await,
     }
@@ -353,7 +353,7 @@ async fn read_user(
     key: &str,
     deadline: Instant,
 ) -> Result<(UserState, u32), (GraphError, u32)> {
-    retrying(cx, DEFAULT_RETRIES, deadline, || cx.client.get_user(key)).await
+    retrying(cx, DEFAULT_RETRIES, deadline, || cx.get_user(key)).await
 }
 
 async fn list_roles(
@@ -361,10 +361,7 @@ async fn list_roles(
     id: &str,
     deadline: Instant,
 ) -> Result<Vec<String>, (GraphError, u32)> {
-    let (roles, _) = retrying(cx, DEFAULT_RETRIES, deadline, || {
-        cx.client.directory_roles(id)
-    })
-    .await?;
+    let (roles, _) = retrying(cx, DEFAULT_RETRIES, deadline, || cx.directory_roles(id)).await?;
     Ok(roles
         .into_iter()
         .map(|r| r.display_name.or(r.role_template_id).unwrap_or(r.id))
@@ -404,7 +401,7 @@ async fn run_step(
             // Setting a value is idempotent: a retry after a dropped
             // connection cannot do harm.
             match retrying(cx, retries, deadline, || {
-                cx.client.set_account_enabled(&state.id, want)
+                cx.set_account_enabled(&state.id, want)
             })
             .await
             {
@@ -478,7 +475,7 @@ async fn run_step(
                 &state.id,
                 |s| s.last_password_change_date_time != before,
                 || {
-                    cx.client.reset_password(
+                    cx.reset_password(
                         &state.id,
                         &password,
                         reset.force_change_at_next_sign_in,
@@ -527,7 +524,7 @@ async fn run_step(
                 deadline,
                 &state.id,
                 |s| s.sign_in_sessions_valid_from_date_time != before,
-                || cx.client.revoke_sessions(&state.id),
+                || cx.revoke_sessions(&state.id),
             )
             .await
             {
@@ -582,7 +579,6 @@ where
 {
     let mut attempt = 0;
     loop {
-        cx.pace.ready().await;
         attempt += 1;
         let e = match send().await {
             Ok(()) => return Ok(attempt),
@@ -594,7 +590,7 @@ where
         let unknown = matches!(e.kind, ErrorKind::Connection | ErrorKind::Timeout);
         wait_after(cx, &e, attempt).await;
         if unknown {
-            match retrying(cx, max_retries, deadline, || cx.client.get_user(id)).await {
+            match retrying(cx, max_retries, deadline, || cx.get_user(id)).await {
                 Ok((state, _)) if applied(&state) => return Ok(attempt),
                 Ok(_) => {}
                 Err((e, n)) => return Err((e, attempt + n)),

@@ -204,35 +204,57 @@ impl GraphClient {
         let mut req = list_directory_roles(id);
         let mut roles = Vec::new();
         let prefix = self.graph_url("");
-        for _ in 0..100 {
+        for _ in 0..MAX_ROLE_PAGES {
             let resp = self.send(&req).await?;
-            let page: Page<DirectoryRole> = serde_json::from_slice(&resp.body).map_err(|e| {
-                GraphError::invalid_response(
-                    format!("the role list could not be read ({e})"),
-                    resp.request_id.clone(),
-                    Some(Operation::ListDirectoryRoles),
-                )
-            })?;
-            roles.extend(page.value);
-            match page.next_link {
+            match parse_roles_page(&resp, &prefix, &mut roles)? {
+                Some(next) => req.path = next,
                 None => return Ok(roles),
-                Some(next) => match next.strip_prefix(&prefix) {
-                    Some(path) if path.starts_with('/') => req.path = path.to_owned(),
-                    _ => {
-                        return Err(GraphError::invalid_response(
-                            format!("`@odata.nextLink` points outside {prefix}; not followed"),
-                            resp.request_id,
-                            Some(Operation::ListDirectoryRoles),
-                        ));
-                    }
-                },
             }
         }
-        Err(GraphError::invalid_response(
-            "more than 100 pages of directory roles; stopped following `@odata.nextLink`".into(),
-            None,
+        Err(too_many_pages())
+    }
+}
+
+/// Pages of directory roles remedy follows before giving up.
+pub const MAX_ROLE_PAGES: usize = 100;
+
+/// The error after [`MAX_ROLE_PAGES`] pages.
+pub fn too_many_pages() -> GraphError {
+    GraphError::invalid_response(
+        format!(
+            "more than {MAX_ROLE_PAGES} pages of directory roles; stopped following `@odata.nextLink`"
+        ),
+        None,
+        Some(Operation::ListDirectoryRoles),
+    )
+}
+
+/// Adds one page's roles to `roles`; returns the next page's path, which
+/// must be on the same Graph (`prefix` = `<graph root>/v1.0`): the token is
+/// never sent elsewhere.
+pub fn parse_roles_page(
+    resp: &GraphResponse,
+    prefix: &str,
+    roles: &mut Vec<DirectoryRole>,
+) -> Result<Option<String>, GraphError> {
+    let page: Page<DirectoryRole> = serde_json::from_slice(&resp.body).map_err(|e| {
+        GraphError::invalid_response(
+            format!("the role list could not be read ({e})"),
+            resp.request_id.clone(),
             Some(Operation::ListDirectoryRoles),
-        ))
+        )
+    })?;
+    roles.extend(page.value);
+    match page.next_link {
+        None => Ok(None),
+        Some(next) => match next.strip_prefix(prefix) {
+            Some(path) if path.starts_with('/') => Ok(Some(path.to_owned())),
+            _ => Err(GraphError::invalid_response(
+                format!("`@odata.nextLink` points outside {prefix}; not followed"),
+                resp.request_id.clone(),
+                Some(Operation::ListDirectoryRoles),
+            )),
+        },
     }
 }
 

@@ -267,7 +267,7 @@ fn killed_runs_resume_without_repeating_a_reset() {
     let dir = tempfile::tempdir().unwrap();
     let csv = users_csv(dir.path(), 1000);
     // Latency makes the run long enough to be killed mid-flight.
-    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap(), "--latency-ms", "15"]);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap(), "--latency-ms", "50"]);
     let state = dir.path().join("state");
     let mut rng_state: u64 = 0x5eed_1234;
     let mut next = || {
@@ -288,7 +288,7 @@ fn killed_runs_resume_without_repeating_a_reset() {
             "--progress",
             "none",
             "--concurrency",
-            "20",
+            "1",
             "--state-dir",
         ])
         .arg(&state)
@@ -614,7 +614,7 @@ fn a_second_run_on_the_same_state_dir_is_refused() {
             "--progress",
             "none",
             "--concurrency",
-            "4",
+            "1",
             "--state-dir",
         ])
         .arg(&state)
@@ -679,7 +679,7 @@ fn ctrl_c_stops_scheduling_and_the_run_resumes() {
         "--progress",
         "counter",
         "--concurrency",
-        "8",
+        "1",
         "--state-dir",
     ])
     .arg(&state)
@@ -814,4 +814,67 @@ fn no_secret_leaks_from_any_workflow() {
             "{wf}: the client secret reached a file"
         );
     }
+}
+
+#[test]
+fn a_throttled_batched_run_wastes_few_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), 300);
+    // 300 users × about 3.3 operations against 200 operations/s.
+    let emu = EmulatorProcess::start(&[
+        "--users",
+        csv.to_str().unwrap(),
+        "--rate",
+        "200",
+        "--burst",
+        "100",
+    ]);
+    let state = dir.path().join("state");
+    let r = remedy_run(
+        &emu,
+        &state,
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--concurrency",
+            "8",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let stats = emu.get_json("/_stats");
+    let items = stats["by_operation"]["batch_items"].as_u64().unwrap();
+    let throttled = stats["throttled"].as_u64().unwrap();
+    assert!(items > 0, "requests were batched: {stats}");
+    assert!(
+        throttled * 20 < items,
+        "at most 5 % of batch items answered 429: {throttled} of {items}"
+    );
+    assert_eq!(stats["users_reset_more_than_once"], 0);
+    assert!(
+        emulator_users(&emu)
+            .values()
+            .all(|u| u["resetCount"] == 1 && u["accountEnabled"] == true)
+    );
+}
+
+#[test]
+fn no_batch_sends_one_request_per_operation() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), 50);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let r = remedy_run(
+        &emu,
+        &dir.path().join("state"),
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--no-batch",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let stats = emu.get_json("/_stats");
+    assert_eq!(stats["by_operation"]["batch"], 0, "{stats}");
+    assert_eq!(stats["resets"], 50);
 }
