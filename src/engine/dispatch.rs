@@ -111,10 +111,6 @@ fn feedback(limiter: &Limiter, stats: &DispatchStats, result: &Result<GraphRespo
             stats.throttled.fetch_add(1, Ordering::Relaxed);
             limiter.on_throttled(e.retry_after);
         }
-        // A 503 with Retry-After is the service asking everyone to wait too.
-        Err(e) if e.kind == ErrorKind::Server && e.retry_after.is_some() => {
-            limiter.on_throttled(e.retry_after);
-        }
         Ok(_) => limiter.on_success(1),
         Err(_) => {}
     }

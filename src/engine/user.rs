@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::engine::backoff::backoff;
 use crate::engine::events::RunEvent;
+use crate::engine::limiter::MAX_PAUSE;
 use crate::engine::{Context, Row};
 use crate::graph::users::UserState;
 use crate::graph::{ErrorKind, GraphError};
@@ -340,10 +341,12 @@ async fn wait_after(cx: &Context, e: &GraphError, attempt: u32) {
     match (e.kind, e.retry_after) {
         // Graph throttles the app as a whole: the dispatcher has paused
         // every worker through the shared limiter; the retry waits there.
-        (ErrorKind::Throttled, _) | (ErrorKind::Server, Some(_)) => {
+        (ErrorKind::Throttled, _) => {
             let (_, pause) = cx.dispatch.limiter().status();
             cx.event(RunEvent::Throttled { for_: pause });
         }
+        // A 503's Retry-After concerns this request: only it waits.
+        (ErrorKind::Server, Some(wait)) => tokio::time::sleep(wait.min(MAX_PAUSE)).await,
         _ => tokio::time::sleep(backoff(attempt)).await,
     }
 }
