@@ -127,9 +127,10 @@ async fn pack(
 ) {
     while let Some(first) = rx.recv().await {
         let mut jobs = vec![first];
+        let size = limiter.units_per_call(MAX_BATCH);
         let linger = tokio::time::sleep(LINGER);
         tokio::pin!(linger);
-        while jobs.len() < MAX_BATCH {
+        while jobs.len() < size {
             tokio::select! {
                 biased;
                 next = rx.recv() => match next {

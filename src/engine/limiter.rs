@@ -30,6 +30,8 @@ const SLOW_START_GAIN: f64 = 10.0;
 /// Rate gained per successful unit, as a share of the rate: about +3 %
 /// per second of traffic at the current rate.
 const INCREASE: f64 = 0.03;
+/// Longest sleep while waiting for tokens before looking at the rate again.
+const RECHECK: Duration = Duration::from_millis(10);
 /// Seconds of traffic the bucket may hold (smooths, never bursts far).
 const BURST_SECONDS: f64 = 0.25;
 
@@ -98,7 +100,7 @@ impl Limiter {
                 let mut s = self.lock();
                 let now = Instant::now();
                 match s.paused_until {
-                    Some(t) if t > now => Some(t - now),
+                    Some(t) if t > now => Some((t - now, true)),
                     _ => {
                         let elapsed = now.duration_since(s.last).as_secs_f64();
                         s.last = now;
@@ -108,11 +110,14 @@ impl Limiter {
                             s.tokens -= units;
                             return;
                         }
-                        Some(Duration::from_secs_f64((units - s.tokens) / s.rate))
+                        Some((Duration::from_secs_f64((units - s.tokens) / s.rate), false))
                     }
                 }
             };
-            if let Some(w) = wait {
+            if let Some((w, paused)) = wait {
+                // While waiting for tokens, look again soon: slow start may
+                // raise the rate meanwhile. A pause is waited out whole.
+                let w = if paused { w } else { w.min(RECHECK) };
                 tokio::time::sleep(w.max(Duration::from_millis(1))).await;
             }
         }
@@ -170,6 +175,18 @@ impl Limiter {
         s.last = s.last.max(until);
         s.paused_until
             .map_or(Duration::ZERO, |t| t.saturating_duration_since(now))
+    }
+
+    /// How many units one call should carry: about a second's worth at the
+    /// current rate, at most `max`. At 5 requests per second a 20-item batch
+    /// would overdraw the service's budget for four seconds at once.
+    pub fn units_per_call(&self, max: usize) -> usize {
+        let rate = self.lock().rate;
+        if rate >= max as f64 {
+            max
+        } else {
+            (rate.floor() as usize).clamp(1, max)
+        }
     }
 
     /// Current rate (units/s) and remaining pause.

@@ -5,16 +5,16 @@
 //!
 //! Reports read the journal rather than run events so that a resumed run's
 //! reports cover the whole run. The journal is streamed, never loaded:
-//! memory is the per-step counts, the first [`MAX_FAILURES`] failures and
-//! one 8-byte hash per finished user (to count distinct users, as
-//! `--resume` does).
+//! memory is the per-step counts and the first [`MAX_FAILURES`] failures.
+//! Users are counted by their `UserDone` records: the engine writes exactly
+//! one per user (a resumed run skips users that have one).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::Path;
 
-use crate::journal::{Record, StepStatus, UserStatus, key_hash};
+use crate::journal::{Record, StepStatus, UserStatus};
 use crate::report::scan::{OutcomeRef, for_each_record};
 use crate::report::{junit, markdown, rows};
 
@@ -184,7 +184,7 @@ struct Tally {
     steps: Vec<StepSummary>,
     index: HashMap<String, usize>,
     extra_steps: usize,
-    users: HashSet<u64>,
+    users: u64,
     users_failed: u64,
     failures: Vec<FailedStep>,
     more_failures: u64,
@@ -196,7 +196,7 @@ impl Tally {
             steps: Vec::with_capacity(steps.len()),
             index: HashMap::with_capacity(steps.len()),
             extra_steps: 0,
-            users: HashSet::new(),
+            users: 0,
             users_failed: 0,
             failures: Vec::new(),
             more_failures: 0,
@@ -244,8 +244,9 @@ impl Tally {
                     }
                 }
             }
-            Record::UserDone { user, status, .. } => {
-                if self.users.insert(key_hash(user)) && *status == UserStatus::Failed {
+            Record::UserDone { status, .. } => {
+                self.users += 1;
+                if *status == UserStatus::Failed {
                     self.users_failed += 1;
                 }
             }
@@ -276,7 +277,7 @@ impl Tally {
     fn finish(self) -> ReportSummary {
         ReportSummary {
             steps: self.steps,
-            users: self.users.len() as u64,
+            users: self.users,
             users_failed: self.users_failed,
             failures: self.failures,
             more_failures: self.more_failures,
@@ -433,15 +434,15 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn users_are_counted_once_whatever_their_case() {
+    fn users_are_counted_by_their_done_records() {
         let dir = tempfile::tempdir().unwrap();
         let records = [
             done(2, "Alice@Contoso.com", true),
-            done(2, "alice@contoso.com", false),
+            done(3, "bob@contoso.com", false),
         ];
         let journal = write_journal(dir.path(), &records);
         let s = summarize(&journal, &steps()).unwrap();
-        assert_eq!((s.users, s.users_failed), (1, 1));
+        assert_eq!((s.users, s.users_failed), (2, 1));
     }
 
     #[test]
