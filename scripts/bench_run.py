@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Measure `remedy run` against the emulator on 127.0.0.1.
 
-Usage: python3 scripts/bench_run.py [USERS] [LATENCY_MS ...]
-       (defaults: 10000 users, latencies 0 and 50)
+Usage: python3 scripts/bench_run.py [--no-batch] [USERS] [LATENCY_MS ...]
+       (defaults: 10000 users, latencies 0 and 50, batched)
 
 For each latency: starts `remedy emulator` seeded from a generated CSV,
 runs `workflows/unlock-account.yaml` with --concurrency 50 and journaling
@@ -35,7 +35,7 @@ def start_emulator(csv_path, latency_ms):
     return proc, line[len("listening on "):]
 
 
-def measure(users, latency_ms, tmp):
+def measure(users, latency_ms, tmp, no_batch):
     csv_path = os.path.join(tmp, "users.csv")
     with open(csv_path, "w", encoding="utf-8") as f:
         f.write("userPrincipalName,displayName\n")
@@ -62,7 +62,7 @@ def measure(users, latency_ms, tmp):
         start = time.monotonic()
         proc = subprocess.Popen(
             [BIN, "run", playbook, "--users", csv_path, "--yes", "--progress", "none",
-             "--concurrency", "50", "--state-dir", state],
+             "--concurrency", "50", "--state-dir", state] + (["--no-batch"] if no_batch else []),
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         err = proc.stderr.read().decode()
@@ -88,14 +88,17 @@ def measure(users, latency_ms, tmp):
 
 
 def main():
-    users = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
-    latencies = [int(x) for x in sys.argv[2:]] or [0, 50]
+    args = sys.argv[1:]
+    no_batch = "--no-batch" in args
+    args = [a for a in args if a != "--no-batch"]
+    users = int(args[0]) if args else 10_000
+    latencies = [int(x) for x in args[1:]] or [0, 50]
     subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True)
-    print(f"machine: {os.cpu_count()} cores")
+    print(f"machine: {os.cpu_count()} cores; mode: {'--no-batch' if no_batch else 'batched'}")
     print(f"{'users':>7} {'latency':>8} {'exit':>4} {'wall s':>8} {'cpu s':>7} {'cpu s/1k users':>15} {'peak RSS MiB':>13} {'requests':>9} {'429s':>5}")
     with tempfile.TemporaryDirectory() as tmp:
         for lat in latencies:
-            r = measure(users, lat, tmp)
+            r = measure(users, lat, tmp, no_batch)
             print(f"{r['users']:>7} {r['latency_ms']:>6}ms {r['exit']:>4} {r['wall_s']:>8.2f} {r['cpu_s']:>7.2f} "
                   f"{r['cpu_s'] / users * 1000:>15.3f} {r['rss_mib']:>13.1f} {r['requests']:>9} {r['throttled']:>5}")
 
