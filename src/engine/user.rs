@@ -205,17 +205,15 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
         outcomes[i] = Some(outcome);
     }
     let failed = failed_before;
-    if let Some(j) = &cx.journal {
-        let _ = j.write(&Record::UserDone {
-            row: row.row,
-            user: row.key.clone(),
-            status: if failed {
-                UserStatus::Failed
-            } else {
-                UserStatus::Done
-            },
-        });
-    }
+    user_done(
+        cx,
+        row,
+        if failed {
+            UserStatus::Failed
+        } else {
+            UserStatus::Done
+        },
+    );
     UserResult { failed }
 }
 
@@ -247,13 +245,7 @@ async fn finish_all(
         journal_outcome(cx, row, step, &o);
         outcomes[i] = Some(o);
     }
-    if let Some(j) = &cx.journal {
-        let _ = j.write(&Record::UserDone {
-            row: row.row,
-            user: row.key.clone(),
-            status: user_status,
-        });
-    }
+    user_done(cx, row, user_status);
     UserResult { failed: false }
 }
 
@@ -272,18 +264,28 @@ async fn record_all(
             journal_outcome(cx, row, step, &o);
         }
     }
+    user_done(
+        cx,
+        row,
+        if failed {
+            UserStatus::Failed
+        } else {
+            UserStatus::Done
+        },
+    );
+    UserResult { failed }
+}
+
+/// Journals that every step of the user has an outcome; a resumed run
+/// skips the user from then on.
+fn user_done(cx: &Context, row: &Row, status: UserStatus) {
     if let Some(j) = &cx.journal {
         let _ = j.write(&Record::UserDone {
             row: row.row,
             user: row.key.clone(),
-            status: if failed {
-                UserStatus::Failed
-            } else {
-                UserStatus::Done
-            },
+            status,
         });
     }
-    UserResult { failed }
 }
 
 fn journal_outcome(cx: &Context, row: &Row, step: &Step, o: &StepOutcome) {
