@@ -55,6 +55,11 @@ struct State {
     /// 429s arriving before this instant belong to the episode already
     /// answered (requests that were in flight): they do not cut again.
     cut_until: Instant,
+    /// Units that succeeded since the last cut, and when it was: their
+    /// ratio, counting the pause the 429 asks for, is the throughput the
+    /// service actually sustained.
+    units_since_cut: f64,
+    since: Instant,
 }
 
 /// The shared limiter.
@@ -83,6 +88,8 @@ impl Limiter {
                 window_units: 0.0,
                 measured: 0.0,
                 cut_until: now,
+                units_since_cut: 0.0,
+                since: now,
             }),
         }
     }
@@ -136,6 +143,7 @@ impl Limiter {
             s.window_units = 0.0;
         }
         s.window_units += units;
+        s.units_since_cut += units;
         let gain = if s.slow_start {
             SLOW_START_GAIN
         } else {
@@ -157,17 +165,22 @@ impl Limiter {
         if now >= s.cut_until {
             let in_window =
                 s.window_units / now.duration_since(s.window_start).as_secs_f64().max(0.1);
-            // Cut from what actually got through, not from a rate slow
-            // start may have pushed far above it.
             // Slow start may have pushed the rate far above what got
             // through: cut from the throughput of the current window then.
-            // Later, cut from the rate (throughput measured across pauses
-            // would understate it).
-            let base = if s.slow_start && in_window > 0.0 {
+            let mut base = if s.slow_start && in_window > 0.0 {
                 s.rate.min(in_window)
             } else {
                 s.rate
             };
+            // A service that refuses for `pause` after letting N units
+            // through in T sustained N / (T + pause): never aim above it.
+            // (Ignored for tiny samples, which say little.)
+            if s.units_since_cut >= 20.0 {
+                let span = now.duration_since(s.since).as_secs_f64() + pause.as_secs_f64();
+                base = base.min(s.units_since_cut / span.max(0.001));
+            }
+            s.units_since_cut = 0.0;
+            s.since = until;
             s.rate = (base * DECREASE).clamp(MIN_RATE, s.ceiling);
             s.slow_start = false;
             s.cut_until = until;
@@ -286,9 +299,10 @@ mod tests {
         );
         l.on_throttled(Some(Duration::from_secs(1)));
         let (rate, pause) = l.status();
+        // 200 units in 2 s, then a 1 s pause: about 67/s sustained.
         assert!(
-            rate > 50.0 && rate <= 100.0,
-            "cut from the ~100/s that got through: {rate}"
+            rate > 30.0 && rate <= 70.0,
+            "cut from what was sustained: {rate}"
         );
         assert_eq!(pause, Duration::from_secs(1));
     }
