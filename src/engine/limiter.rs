@@ -23,11 +23,11 @@ pub const MIN_RATE: f64 = 0.5;
 /// Cut applied to the rate on a 429.
 const DECREASE: f64 = 0.7;
 /// Rate a run starts at (20 `$batch` calls of 20 per second), then
-/// doubled roughly every 70 ms of successful traffic (slow start) until the
+/// doubled roughly every 25 ms of successful traffic (slow start) until the
 /// first 429 or the ceiling.
 const INITIAL_RATE: f64 = 400.0;
 /// Slow start: rate gained per successful unit.
-const SLOW_START_GAIN: f64 = 10.0;
+const SLOW_START_GAIN: f64 = 30.0;
 /// Rate gained per successful unit, as a share of the rate: about +3 %
 /// per second of traffic at the current rate.
 const INCREASE: f64 = 0.03;
