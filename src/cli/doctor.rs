@@ -40,15 +40,9 @@ pub struct DoctorArgs {
 }
 
 pub fn run(args: &DoctorArgs) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit_code::USAGE;
-        }
+    let runtime = match super::runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
     let (report, ok) = runtime.block_on(check(args));
     print!("{report}");

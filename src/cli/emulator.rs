@@ -233,15 +233,9 @@ pub fn run(args: &EmulatorArgs) -> u8 {
             return exit_code::USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime() {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit_code::USAGE;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(serve(config))
 }

@@ -70,6 +70,18 @@ impl ColorChoice {
     }
 }
 
+/// The async runtime of the commands that talk to Graph; on failure, says
+/// why and returns the exit code.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the async runtime: {e}");
+            exit_code::USAGE
+        })
+}
+
 /// Parses arguments, runs the subcommand, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {

@@ -110,15 +110,9 @@ pub struct RunArgs {
 }
 
 pub fn run(args: &RunArgs, color: ColorChoice) -> u8 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit_code::USAGE;
-        }
+    let runtime = match super::runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
     };
     runtime.block_on(execute(args, color))
 }
