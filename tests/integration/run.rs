@@ -41,6 +41,26 @@ fn remedy_run(emu: &EmulatorProcess, state: &Path, args: &[&str]) -> Run {
     run(&mut cmd)
 }
 
+/// `remedy run … --yes` against `emu` as a plain child process (for tests
+/// that signal or kill it); output is discarded unless the caller pipes it.
+fn run_process(emu: &EmulatorProcess, state: &Path, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"));
+    cmd.arg("run")
+        .args(args)
+        .arg("--yes")
+        .arg("--state-dir")
+        .arg(state)
+        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
+        .env("AZURE_CLIENT_ID", "process-tests")
+        .env("AZURE_CLIENT_SECRET", "process-test-secret")
+        .env("REMEDY_GRAPH_URL", &emu.url)
+        .env("REMEDY_AUTHORITY_URL", &emu.url)
+        .current_dir(crate::support::root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
 fn only_run_dir(state: &Path) -> PathBuf {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(state.join("runs"))
         .unwrap()
@@ -278,28 +298,19 @@ fn killed_runs_resume_without_repeating_a_reset() {
     };
     let mut kills = 0;
     for i in 0..10 {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"));
-        cmd.args([
-            "run",
-            "workflows/incident-response.yaml",
-            "--users",
-            csv.to_str().unwrap(),
-            "--yes",
-            "--progress",
-            "none",
-            "--concurrency",
-            "1",
-            "--state-dir",
-        ])
-        .arg(&state)
-        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
-        .env("AZURE_CLIENT_ID", "kill-tests")
-        .env("AZURE_CLIENT_SECRET", "kill-test-secret")
-        .env("REMEDY_GRAPH_URL", &emu.url)
-        .env("REMEDY_AUTHORITY_URL", &emu.url)
-        .current_dir(crate::support::root())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        let mut cmd = run_process(
+            &emu,
+            &state,
+            &[
+                "workflows/incident-response.yaml",
+                "--users",
+                csv.to_str().unwrap(),
+                "--progress",
+                "none",
+                "--concurrency",
+                "1",
+            ],
+        );
         if i > 0 {
             cmd.arg("--resume");
         }
@@ -603,29 +614,19 @@ fn a_second_run_on_the_same_state_dir_is_refused() {
     let csv = users_csv(dir.path(), 400);
     let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap(), "--latency-ms", "20"]);
     let state = dir.path().join("state");
-    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"));
-    first
-        .args([
-            "run",
+    let mut first = run_process(
+        &emu,
+        &state,
+        &[
             "workflows/unlock-account.yaml",
             "--users",
             csv.to_str().unwrap(),
-            "--yes",
             "--progress",
             "none",
             "--concurrency",
             "1",
-            "--state-dir",
-        ])
-        .arg(&state)
-        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
-        .env("AZURE_CLIENT_ID", "lock-tests")
-        .env("AZURE_CLIENT_SECRET", "lock-test-secret")
-        .env("REMEDY_GRAPH_URL", &emu.url)
-        .env("REMEDY_AUTHORITY_URL", &emu.url)
-        .current_dir(crate::support::root())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        ],
+    );
     let mut child = first.spawn().unwrap();
     // Wait until the first run holds the lock (its run directory exists).
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -669,28 +670,21 @@ fn ctrl_c_stops_scheduling_and_the_run_resumes() {
     let csv = users_csv(dir.path(), 600);
     let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap(), "--latency-ms", "20"]);
     let state = dir.path().join("state");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"));
-    cmd.args([
-        "run",
-        "workflows/unlock-account.yaml",
-        "--users",
-        csv.to_str().unwrap(),
-        "--yes",
-        "--progress",
-        "counter",
-        "--concurrency",
-        "1",
-        "--state-dir",
-    ])
-    .arg(&state)
-    .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
-    .env("AZURE_CLIENT_ID", "signal-tests")
-    .env("AZURE_CLIENT_SECRET", "signal-test-secret")
-    .env("REMEDY_GRAPH_URL", &emu.url)
-    .env("REMEDY_AUTHORITY_URL", &emu.url)
-    .current_dir(crate::support::root())
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped());
+    let mut cmd = run_process(
+        &emu,
+        &state,
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--progress",
+            "counter",
+            "--concurrency",
+            "1",
+        ],
+    );
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let child = cmd.spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let status = std::process::Command::new("kill")
