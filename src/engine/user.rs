@@ -204,17 +204,7 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
         journal_outcome(cx, row, step, &outcome);
         outcomes[i] = Some(outcome);
     }
-    let failed = failed_before;
-    user_done(
-        cx,
-        row,
-        if failed {
-            UserStatus::Failed
-        } else {
-            UserStatus::Done
-        },
-    );
-    UserResult { failed }
+    finished(cx, row, failed_before)
 }
 
 /// Every step without an earlier outcome gets `failure`.
@@ -264,15 +254,18 @@ async fn record_all(
             journal_outcome(cx, row, step, &o);
         }
     }
-    user_done(
-        cx,
-        row,
-        if failed {
-            UserStatus::Failed
-        } else {
-            UserStatus::Done
-        },
-    );
+    finished(cx, row, failed)
+}
+
+/// Journals the end of a user whose steps all ran (or failed) and returns
+/// its result.
+fn finished(cx: &Context, row: &Row, failed: bool) -> UserResult {
+    let status = if failed {
+        UserStatus::Failed
+    } else {
+        UserStatus::Done
+    };
+    user_done(cx, row, status);
     UserResult { failed }
 }
 
