@@ -57,7 +57,7 @@ mod select;
 mod server;
 mod state;
 mod stats;
-mod throttle;
+pub(crate) mod throttle;
 mod token;
 mod users;
 

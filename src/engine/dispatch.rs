@@ -95,7 +95,7 @@ impl Dispatcher {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         self.stats.items.fetch_add(1, Ordering::Relaxed);
         let result = self.client.send(&req).await;
-        feedback(&self.limiter, &self.stats, &result);
+        feedback(&self.limiter, &self.stats, &result, 1);
         result
     }
 }
@@ -104,15 +104,22 @@ fn stopped(op: crate::graph::permissions::Operation) -> GraphError {
     GraphError::invalid_response("the request dispatcher stopped".into(), None, Some(op))
 }
 
-/// Tells the limiter how a request went.
-fn feedback(limiter: &Limiter, stats: &DispatchStats, result: &Result<GraphResponse, GraphError>) {
+/// Tells the limiter how a call carrying `units` went (one request or
+/// batch item, or a whole batch that failed as one).
+fn feedback(
+    limiter: &Limiter,
+    stats: &DispatchStats,
+    result: &Result<GraphResponse, GraphError>,
+    units: u32,
+) {
     match result {
         Err(e) if e.kind == ErrorKind::Throttled => {
             stats.throttled.fetch_add(1, Ordering::Relaxed);
             limiter.on_throttled(e.retry_after);
+            limiter.on_failed(units.saturating_sub(1));
         }
-        Ok(_) => limiter.on_success(1),
-        Err(_) => {}
+        Ok(r) => limiter.on_success(units, r.throttle_level),
+        Err(_) => limiter.on_failed(units),
     }
 }
 
@@ -152,6 +159,7 @@ async fn pack(
         tokio::spawn(async move {
             let _slot = slot;
             let (requests, replies): (Vec<GraphRequest>, Vec<Reply>) = jobs.into_iter().unzip();
+            let units = u32::try_from(requests.len()).unwrap_or(u32::MAX);
             stats.calls.fetch_add(1, Ordering::Relaxed);
             stats
                 .items
@@ -159,7 +167,7 @@ async fn pack(
             // A single request gains nothing from an envelope.
             if requests.len() == 1 {
                 let result = client.send(&requests[0]).await;
-                feedback(&limiter, &stats, &result);
+                feedback(&limiter, &stats, &result, 1);
                 if let Some(reply) = replies.into_iter().next() {
                     let _ = reply.send(result);
                 }
@@ -177,12 +185,12 @@ async fn pack(
             match client.batch(&items).await {
                 Ok(results) => {
                     for (result, reply) in results.into_iter().zip(replies) {
-                        feedback(&limiter, &stats, &result);
+                        feedback(&limiter, &stats, &result, 1);
                         let _ = reply.send(result);
                     }
                 }
                 Err(e) => {
-                    feedback(&limiter, &stats, &Err(e.clone()));
+                    feedback(&limiter, &stats, &Err(e.clone()), units);
                     for reply in replies {
                         let _ = reply.send(Err(e.clone()));
                     }

@@ -24,6 +24,9 @@ pub enum RunEvent {
     },
     /// Graph asked remedy to slow down; every worker waits `for_`.
     Throttled { for_: Duration },
+    /// The shared rate budget now allows this many requests (or `$batch`
+    /// items) per second; sent every half second while users run.
+    Pace { per_second: f64 },
     /// A guard stopped scheduling new users.
     GuardTripped { reason: String },
     /// Ctrl-C or SIGTERM: no new users are started.

@@ -2,14 +2,27 @@
 //!
 //! Graph throttles per app and tenant, so remedy keeps one limiter for the
 //! whole run: every request (or `$batch` item) draws one unit from it. It
-//! is a token bucket whose rate adapts AIMD-style: a 429 pauses everyone
-//! for the server's `Retry-After` (no thundering herd) and cuts the rate;
-//! each success raises it a little, probing back up to the ceiling
-//! (`--max-rate`). Like TCP, a run starts slowly and grows the rate
-//! exponentially while calls succeed (slow start); the first 429 ends that
-//! phase, and the rate is cut from the throughput that actually got
-//! through, not from wherever slow start had pushed it.
-//! (governor's quota is fixed when built, hence this small limiter.)
+//! is a token bucket whose rate adapts to two signals from the service:
+//!
+//! - **The budget level.** Past 80 % of a limit Graph adds
+//!   `x-ms-throttle-limit-percentage` (0.8 … 1.8) to its answers. It is a
+//!   warning before any 429, so the limiter steers by it: the first level
+//!   seen ends slow start, and the rate is set to spend the budget that is
+//!   left over a couple of seconds; after that, every [`EPOCH`] the rate
+//!   grows a little while the level is low, holds while it sits just below
+//!   the edge, and is cut (at most once per [`HOLD`], the time the level
+//!   needs to answer a change) once it reaches [`LEVEL_HIGH`]. Like ECN in
+//!   TCP, this finds the service's refill rate without refused calls.
+//! - **429s.** A 429 pauses everyone for the server's `Retry-After` (no
+//!   thundering herd) and cuts the rate once per episode, never aiming above
+//!   the throughput the service sustained since the previous cut. Services
+//!   (or limits) that send no level are paced by 429s alone: AIMD, with a
+//!   slow start that grows the rate exponentially while calls succeed.
+//!
+//! A run starts at [`INITIAL_RATE`] with at most [`INITIAL_BURST`] units
+//! available at once, so a small budget (tens of units) is not overrun
+//! before its first answer comes back. (governor's quota is fixed when
+//! built, hence this small limiter.)
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -22,36 +35,78 @@ pub const MAX_PAUSE: Duration = Duration::from_secs(120);
 pub const MIN_RATE: f64 = 0.5;
 /// Cut applied to the rate on a 429.
 const DECREASE: f64 = 0.7;
-/// Rate a run starts at (20 `$batch` calls of 20 per second), then
-/// doubled roughly every 25 ms of successful traffic (slow start) until the
-/// first 429 or the ceiling.
+/// Rate a run starts at (20 `$batch` calls of 20 per second).
 const INITIAL_RATE: f64 = 400.0;
-/// Slow start: rate gained per successful unit.
-const SLOW_START_GAIN: f64 = 30.0;
-/// Rate gained per successful unit, as a share of the rate: about +3 %
-/// per second of traffic at the current rate.
+/// Units available at once when a run starts: two full batches.
+const INITIAL_BURST: f64 = 40.0;
+/// Slow start: rate gained per successful unit (the rate roughly doubles
+/// every 25 ms of successful traffic).
+const SLOW_START_GAIN: f64 = 40.0;
+/// Without a level signal: rate gained per successful unit, as a share of
+/// the rate (about +3 % per second of traffic at the current rate).
 const INCREASE: f64 = 0.03;
 /// Longest sleep while waiting for tokens before looking at the rate again.
 const RECHECK: Duration = Duration::from_millis(10);
 /// Seconds of traffic the bucket may hold (smooths, never bursts far).
 const BURST_SECONDS: f64 = 0.25;
+/// Slow start: units that may be unanswered, per unit that succeeded.
+/// Graph shows a level from 80 % of a budget on, so a budget that held N
+/// units without one has at least N / 4 left: with no more than that in
+/// flight, slow start ends on the first level before anything is refused.
+/// (The rate still grows by 25 % per round trip.)
+const SLOW_START_WINDOW: f64 = 0.25;
+/// Seconds of traffic one call may carry.
+const CALL_SECONDS: f64 = 0.5;
+
+/// Graph shows the level only past this share of a limit.
+const LEVEL_SHOWN: f64 = 0.8;
+/// Below this level the service's budget still has room to grow into.
+const LEVEL_HOLD: f64 = 0.85;
+/// At or above this level the budget is nearly spent: slow down.
+pub const LEVEL_HIGH: f64 = 0.95;
+/// When slow start ends on the first level, what is left of the budget is
+/// spread over this many seconds; the level then steers the rate.
+const HEADROOM_SECONDS: f64 = 2.0;
+/// How often the level adjusts the rate.
+pub const EPOCH: Duration = Duration::from_millis(200);
+/// After a cut for a high level, the next waits this long: the level moves
+/// only as fast as the service refills its budget.
+pub const HOLD: Duration = Duration::from_secs(1);
+/// Cut for a high level (gentler than for a 429: nothing was refused).
+const LEVEL_CUT: f64 = 0.85;
+/// Growth per epoch with no level shown, and with a level below
+/// [`LEVEL_HOLD`].
+const GROW_UNSEEN: f64 = 0.05;
+const GROW_LOW: f64 = 0.02;
 
 #[derive(Debug)]
 struct State {
     /// Units per second.
     rate: f64,
-    /// Until the first 429 the rate grows exponentially (slow start); after
-    /// it, additively.
+    /// Until the first 429 or level the rate grows exponentially.
     slow_start: bool,
     ceiling: f64,
     tokens: f64,
     last: Instant,
     paused_until: Option<Instant>,
-    /// Completed units in the current one-second window, and the rate
-    /// measured over the last full window: what a 429 cuts from.
+    /// Units that succeeded since the run started (slow start's estimate of
+    /// the service's budget divides it by the first level); units sent, and
+    /// units answered in any way (the difference is in flight).
+    ok_units: f64,
+    sent_units: f64,
+    answered_units: f64,
+    /// The service has shown a level: it steers the rate from now on.
+    levelled: bool,
+    /// The current epoch: when it began, and the highest level its answers
+    /// showed (`None`: every answer was below [`LEVEL_SHOWN`]).
+    epoch_start: Instant,
+    epoch_level: Option<f64>,
+    /// No cut for a high level before this instant.
+    hold_until: Instant,
+    /// Completed units in the current one-second window: what a 429 during
+    /// slow start cuts from.
     window_start: Instant,
     window_units: f64,
-    measured: f64,
     /// 429s arriving before this instant belong to the episode already
     /// answered (requests that were in flight): they do not cut again.
     cut_until: Instant,
@@ -70,23 +125,30 @@ pub struct Limiter {
 
 impl Limiter {
     /// `max_rate`: ceiling in units per second (`None`: no ceiling; the
-    /// service's 429s find the rate).
+    /// service's levels and 429s find the rate).
     pub fn new(max_rate: Option<f64>) -> Self {
         let ceiling = max_rate
             .filter(|r| r.is_finite() && *r > 0.0)
             .unwrap_or(f64::INFINITY);
         let now = Instant::now();
+        let rate = INITIAL_RATE.min(ceiling);
         Limiter {
             state: Mutex::new(State {
-                rate: INITIAL_RATE.min(ceiling),
+                rate,
                 slow_start: true,
                 ceiling,
-                tokens: (INITIAL_RATE.min(ceiling) * BURST_SECONDS).max(1.0),
+                tokens: INITIAL_BURST.min(rate * BURST_SECONDS).max(1.0),
                 last: now,
                 paused_until: None,
+                ok_units: 0.0,
+                sent_units: 0.0,
+                answered_units: 0.0,
+                levelled: false,
+                epoch_start: now,
+                epoch_level: None,
+                hold_until: now,
                 window_start: now,
                 window_units: 0.0,
-                measured: 0.0,
                 cut_until: now,
                 units_since_cut: 0.0,
                 since: now,
@@ -114,49 +176,80 @@ impl Limiter {
                         s.last = now;
                         let cap = (s.rate * BURST_SECONDS).max(units);
                         s.tokens = (s.tokens + elapsed * s.rate).min(cap);
-                        if s.tokens >= units {
+                        let in_flight = s.sent_units - s.answered_units;
+                        let window = INITIAL_BURST + SLOW_START_WINDOW * s.ok_units;
+                        if s.slow_start && in_flight > 0.0 && in_flight + units > window {
+                            // Wait for answers, not for tokens.
+                            Some((RECHECK, false))
+                        } else if s.tokens >= units {
                             s.tokens -= units;
+                            s.sent_units += units;
                             return;
+                        } else {
+                            Some((Duration::from_secs_f64((units - s.tokens) / s.rate), false))
                         }
-                        Some((Duration::from_secs_f64((units - s.tokens) / s.rate), false))
                     }
                 }
             };
             if let Some((w, paused)) = wait {
-                // While waiting for tokens, look again soon: slow start may
-                // raise the rate meanwhile. A pause is waited out whole.
+                // While waiting for tokens, look again soon: the rate may
+                // rise meanwhile. A pause is waited out whole.
                 let w = if paused { w } else { w.min(RECHECK) };
                 tokio::time::sleep(w.max(Duration::from_millis(1))).await;
             }
         }
     }
 
-    /// `units` succeeded: measure, and probe upward.
-    pub fn on_success(&self, units: u32) {
+    /// `units` succeeded; `level` is the service's
+    /// `x-ms-throttle-limit-percentage` on the answer, if it sent one.
+    pub fn on_success(&self, units: u32, level: Option<f64>) {
         let units = f64::from(units);
+        let level = level.filter(|l| l.is_finite() && *l >= LEVEL_SHOWN);
         let mut s = self.lock();
         let now = Instant::now();
-        let span = now.duration_since(s.window_start).as_secs_f64();
-        if span >= 1.0 {
-            s.measured = s.window_units / span;
+        if now.duration_since(s.window_start).as_secs_f64() >= 1.0 {
             s.window_start = now;
             s.window_units = 0.0;
         }
         s.window_units += units;
         s.units_since_cut += units;
-        let gain = if s.slow_start {
-            SLOW_START_GAIN
+        s.ok_units += units;
+        s.answered_units += units;
+        if let Some(level) = level {
+            s.epoch_level = Some(s.epoch_level.map_or(level, |l: f64| l.max(level)));
+            if !s.levelled {
+                s.levelled = true;
+                if s.slow_start {
+                    s.end_slow_start(level, now);
+                }
+            }
+        }
+        if s.levelled {
+            if now.duration_since(s.epoch_start) >= EPOCH {
+                s.end_epoch(now);
+            }
         } else {
-            INCREASE
-        };
-        s.rate = (s.rate + gain * units).min(s.ceiling);
+            let gain = if s.slow_start {
+                SLOW_START_GAIN
+            } else {
+                INCREASE
+            };
+            s.rate = (s.rate + gain * units).min(s.ceiling);
+        }
     }
 
-    /// The service throttled: pause everyone for `retry_after` and cut the
+    /// `units` were answered with an error other than a 429 (or not at
+    /// all): they are no longer in flight, and say nothing of the budget.
+    pub fn on_failed(&self, units: u32) {
+        self.lock().answered_units += f64::from(units);
+    }
+
+    /// A unit was throttled: pause everyone for `retry_after` and cut the
     /// rate. Returns the pause in force.
     pub fn on_throttled(&self, retry_after: Option<Duration>) -> Duration {
         let mut s = self.lock();
         let now = Instant::now();
+        s.answered_units += 1.0;
         let pause = retry_after.unwrap_or(Duration::from_secs(1)).min(MAX_PAUSE);
         let until = now + pause;
         if s.paused_until.is_none_or(|t| t < until) {
@@ -184,6 +277,11 @@ impl Limiter {
             s.rate = (base * DECREASE).clamp(MIN_RATE, s.ceiling);
             s.slow_start = false;
             s.cut_until = until;
+            // The level is stale after a refusal: judge it afresh once the
+            // pause is over.
+            s.hold_until = s.hold_until.max(until);
+            s.epoch_start = until;
+            s.epoch_level = None;
         }
         s.tokens = 0.0;
         s.last = s.last.max(until);
@@ -191,15 +289,22 @@ impl Limiter {
             .map_or(Duration::ZERO, |t| t.saturating_duration_since(now))
     }
 
-    /// How many units one call should carry: about a second's worth at the
-    /// current rate, at most `max`. At 5 requests per second a 20-item batch
-    /// would overdraw the service's budget for four seconds at once.
+    /// How many units one call should carry: at most `max`, and no more
+    /// than the current rate spends in [`CALL_SECONDS`] (at 5 requests per
+    /// second a 20-item batch would overdraw the service's budget for four
+    /// seconds at once). During slow start nothing is known of the budget
+    /// but that it held what succeeded so far: a call carries at most a
+    /// quarter of that, once the first two full batches are out.
     pub fn units_per_call(&self, max: usize) -> usize {
-        let rate = self.lock().rate;
-        if rate >= max as f64 {
+        let s = self.lock();
+        let mut units = (s.rate * CALL_SECONDS).floor();
+        if s.slow_start && s.ok_units > 0.0 {
+            units = units.min((s.ok_units / 4.0).floor());
+        }
+        if units >= max as f64 {
             max
         } else {
-            (rate.floor() as usize).clamp(1, max)
+            (units as usize).clamp(1, max)
         }
     }
 
@@ -213,17 +318,62 @@ impl Limiter {
     }
 }
 
+impl State {
+    /// The first level ends slow start. A budget that started full and
+    /// shows `level` after `ok_units` holds about `ok_units / level` units,
+    /// of which `1 - level` is left: spread that over
+    /// [`HEADROOM_SECONDS`], and let the level find the refill rate.
+    fn end_slow_start(&mut self, level: f64, now: Instant) {
+        self.slow_start = false;
+        let budget = self.ok_units / level;
+        let left = (1.0 - level).max(0.0) * budget;
+        let aim = (left / HEADROOM_SECONDS).max(MIN_RATE);
+        self.rate = self.rate.min(aim).min(self.ceiling);
+        self.tokens = self.tokens.min((self.rate * BURST_SECONDS).max(1.0));
+        self.epoch_start = now;
+        self.epoch_level = None;
+    }
+
+    /// One epoch of answers is over: adjust the rate to the highest level
+    /// they showed.
+    fn end_epoch(&mut self, now: Instant) {
+        match self.epoch_level {
+            Some(level) if level >= LEVEL_HIGH => {
+                if now >= self.hold_until {
+                    self.rate = (self.rate * LEVEL_CUT).max(MIN_RATE);
+                    self.hold_until = now + HOLD;
+                }
+            }
+            Some(level) if level >= LEVEL_HOLD => {}
+            Some(_) => self.rate *= 1.0 + GROW_LOW,
+            None => self.rate *= 1.0 + GROW_UNSEEN,
+        }
+        self.rate = self.rate.min(self.ceiling);
+        self.epoch_start = now;
+        self.epoch_level = None;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::throttle::{Admit, Throttle};
 
     #[tokio::test(start_paused = true)]
     async fn a_ceiling_is_never_exceeded_beyond_its_small_burst() {
         let l = Limiter::new(Some(100.0));
-        // Slow start reaches the ceiling after a little traffic.
-        for _ in 0..10 {
-            l.on_success(1);
+        // Slow start reaches the ceiling after a little traffic; a level
+        // ends it (nothing then waits for answers, only for tokens).
+        for _ in 0..9_999 {
+            l.on_success(1, None);
         }
+        l.on_success(1, Some(0.8));
+        for _ in 0..100 {
+            tokio::time::advance(EPOCH).await;
+            l.on_success(1, None);
+        }
+        assert!((l.status().0 - 100.0).abs() < 1e-9, "{}", l.status().0);
+        tokio::time::advance(Duration::from_secs(1)).await;
         let start = Instant::now();
         for _ in 0..525 {
             l.acquire(1).await;
@@ -235,10 +385,37 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_run_starts_with_a_small_burst() {
+        let l = Limiter::new(None);
+        let start = Instant::now();
+        for _ in 0..40 {
+            l.acquire(1).await;
+        }
+        assert_eq!(Instant::now(), start, "the first 40 units leave at once");
+        // The next waits for answers: with 40 units unanswered, slow start
+        // has no evidence that the service's budget holds more.
+        let l = std::sync::Arc::new(l);
+        let next = tokio::spawn({
+            let l = l.clone();
+            async move {
+                l.acquire(1).await;
+                Instant::now()
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!next.is_finished());
+        for _ in 0..4 {
+            l.on_success(1, None);
+        }
+        let sent = next.await.unwrap();
+        assert!(sent - start >= Duration::from_secs(5), "{:?}", sent - start);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_429_pauses_everyone_and_cuts_the_rate() {
         let l = std::sync::Arc::new(Limiter::new(Some(100.0)));
         for _ in 0..10 {
-            l.on_success(1);
+            l.on_success(1, None);
         }
         let pause = l.on_throttled(Some(Duration::from_secs(3)));
         assert_eq!(pause, Duration::from_secs(3));
@@ -277,7 +454,7 @@ mod tests {
         let l = Limiter::new(Some(100.0));
         l.on_throttled(Some(Duration::from_millis(10)));
         for _ in 0..10_000 {
-            l.on_success(1);
+            l.on_success(1, None);
         }
         assert!((l.status().0 - 100.0).abs() < 1e-9);
     }
@@ -289,7 +466,7 @@ mod tests {
         // 100 units/s get through for two seconds while slow start runs ahead.
         for _ in 0..20 {
             l.acquire(10).await;
-            l.on_success(10);
+            l.on_success(10, None);
             tokio::time::advance(Duration::from_millis(100)).await;
         }
         assert!(
@@ -305,5 +482,168 @@ mod tests {
             "cut from what was sustained: {rate}"
         );
         assert_eq!(pause, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_level_ends_slow_start_and_spreads_what_is_left() {
+        let l = Limiter::new(None);
+        for _ in 0..39 {
+            l.on_success(1, None);
+        }
+        assert!(l.status().0 > INITIAL_RATE);
+        // 40 units showed 80 %: a budget of about 50, 10 of it left, spent
+        // over two seconds.
+        l.on_success(1, Some(0.8));
+        let (rate, pause) = l.status();
+        assert!((rate - 5.0).abs() < 1e-9, "{rate}");
+        assert_eq!(pause, Duration::ZERO, "a level is a warning, not a pause");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_high_level_cuts_once_per_hold_and_a_low_level_grows() {
+        let l = Limiter::new(Some(1000.0));
+        for _ in 0..799 {
+            l.on_success(1, None);
+        }
+        l.on_success(1, Some(0.8));
+        let start_rate = l.status().0;
+        assert!((start_rate - 100.0).abs() < 1e-6, "{start_rate}");
+        // Two seconds of answers at the edge: a cut at most once a second.
+        for _ in 0..40 {
+            tokio::time::advance(Duration::from_millis(50)).await;
+            l.on_success(1, Some(1.0));
+        }
+        let cut = l.status().0 / start_rate;
+        assert!(
+            (cut - LEVEL_CUT * LEVEL_CUT).abs() < 1e-9,
+            "two cuts in two seconds: {cut}"
+        );
+        // Just below the edge the rate holds.
+        for _ in 0..20 {
+            tokio::time::advance(Duration::from_millis(50)).await;
+            l.on_success(1, Some(0.9));
+        }
+        assert!((l.status().0 / start_rate - cut).abs() < 1e-9);
+        // With room left it grows again, every epoch.
+        for _ in 0..20 {
+            tokio::time::advance(Duration::from_millis(50)).await;
+            l.on_success(1, None);
+        }
+        let grown = l.status().0 / start_rate / cut;
+        assert!(grown > 1.2 && grown < 1.35, "{grown}");
+    }
+
+    /// What a simulated run against the emulator's token bucket saw.
+    #[derive(Debug)]
+    struct Sim {
+        seconds: f64,
+        refused: u64,
+        sent: u64,
+    }
+
+    /// A service for [`simulate`]: the emulator's token bucket (refused
+    /// units still debit, as in Graph), answering after `latency`, with the
+    /// level header rounded to one decimal like the emulator's (or none).
+    struct Service {
+        rate: f64,
+        burst: f64,
+        latency: Duration,
+        levels: bool,
+    }
+
+    /// Sends `units` through the limiter in calls sized by it, at most 50
+    /// in flight, and retries refused units.
+    async fn simulate(units: u64, svc: Service) -> Sim {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+        let l = Arc::new(Limiter::new(None));
+        let bucket = Arc::new(Throttle::new(svc.rate, svc.burst));
+        let slots = Arc::new(tokio::sync::Semaphore::new(50));
+        let start = Instant::now();
+        let (left, done) = (Arc::new(AtomicU64::new(units)), Arc::new(AtomicU64::new(0)));
+        let (refused, sent) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        while done.load(SeqCst) < units {
+            let size = l.units_per_call(20) as u64;
+            let size = size.min(left.load(SeqCst));
+            if size == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                continue;
+            }
+            left.fetch_sub(size, SeqCst);
+            let slot = slots.clone().acquire_owned().await.unwrap();
+            l.acquire(u32::try_from(size).unwrap()).await;
+            let now = (Instant::now() - start).as_secs_f64();
+            let answers: Vec<Admit> = (0..size).map(|_| bucket.admit_at("app", now)).collect();
+            sent.fetch_add(size, SeqCst);
+            let (l, left, done, refused) = (l.clone(), left.clone(), done.clone(), refused.clone());
+            let (latency, levels) = (svc.latency, svc.levels);
+            tokio::spawn(async move {
+                let _slot = slot;
+                tokio::time::sleep(latency).await;
+                for a in answers {
+                    match a {
+                        Admit::Yes { used } => {
+                            done.fetch_add(1, SeqCst);
+                            let shown =
+                                (levels && used >= 0.8).then(|| (used * 10.0).round() / 10.0);
+                            l.on_success(1, shown);
+                        }
+                        Admit::No { retry_after } => {
+                            refused.fetch_add(1, SeqCst);
+                            left.fetch_add(1, SeqCst);
+                            l.on_throttled(Some(Duration::from_secs(retry_after)));
+                        }
+                    }
+                }
+            });
+            tokio::task::yield_now().await;
+        }
+        Sim {
+            seconds: (Instant::now() - start).as_secs_f64(),
+            refused: refused.load(SeqCst),
+            sent: sent.load(SeqCst),
+        }
+    }
+
+    fn service(rate: f64, burst: f64, latency_ms: u64, levels: bool) -> Service {
+        Service {
+            rate,
+            burst,
+            latency: Duration::from_millis(latency_ms),
+            levels,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_run_stays_near_the_floor_with_few_429s() {
+        // 4,000 operations at 100/s with a burst of 1,000: floor 30 s.
+        let s = simulate(4000, service(100.0, 1000.0, 1, true)).await;
+        assert!(s.refused * 200 <= s.sent, "at most 0.5 % refused: {s:?}");
+        assert!(s.seconds <= 30.0 * 1.05, "{s:?}");
+        // 400 operations at 5/s with a burst of 50: floor 70 s.
+        let s = simulate(400, service(5.0, 50.0, 1, true)).await;
+        assert!(s.refused * 50 <= s.sent, "at most 2 % refused: {s:?}");
+        assert!(s.seconds <= 70.0 * 1.03, "{s:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_start_ends_before_a_refusal_whatever_the_round_trip() {
+        // The level warns at 80 %; slow start never has more than a quarter
+        // of what succeeded in flight, so nothing is refused at its end.
+        for ms in [1, 50, 200] {
+            for (units, rate, burst) in [(1500, 100.0, 1000.0), (60, 5.0, 50.0)] {
+                let s = simulate(units, service(rate, burst, ms, true)).await;
+                assert_eq!(s.refused, 0, "{ms} ms, burst {burst}: {s:?}");
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_levels_429s_alone_pace_the_run() {
+        // A limit that sends no level: slow start ends on the first 429, and
+        // the pauses and cuts keep refusals to a small share.
+        let s = simulate(4000, service(100.0, 1000.0, 1, false)).await;
+        assert!(s.refused * 20 <= s.sent, "at most 5 % refused: {s:?}");
+        assert!(s.seconds <= 30.0 * 1.6, "{s:?}");
     }
 }

@@ -29,6 +29,9 @@ use crate::playbook::{FailureLimit, Playbook};
 use dispatch::Dispatcher;
 use limiter::Limiter;
 
+/// How often the display hears the shared budget's pace.
+const PACE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// One user row, reduced to what the playbook reads.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -239,6 +242,18 @@ pub async fn drive(
     let guard: Arc<std::sync::Mutex<Option<Stopped>>> = Arc::default();
     let allowed = max_failures.map(|m| m.allowed(total_users));
 
+    // The display shows the shared budget's pace while users run.
+    let pace = {
+        let cx = cx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PACE_EVERY);
+            loop {
+                tick.tick().await;
+                let (per_second, _) = cx.dispatch.limiter().status();
+                cx.event(RunEvent::Pace { per_second });
+            }
+        })
+    };
     let source = futures::stream::poll_fn(|cx| rows.poll_recv(cx));
     let stop_pull = stop.clone();
     source
@@ -279,6 +294,7 @@ pub async fn drive(
         .for_each(|()| std::future::ready(()))
         .await;
 
+    pace.abort();
     let stopped = guard
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -154,6 +154,7 @@ pub fn parse_batch(
                     status: r.status,
                     request_id,
                     body,
+                    throttle_level: crate::graph::client::throttle_level(&headers),
                 })
             } else {
                 let mut e = GraphError::from_status(r.status, &headers, &body, None, op);
@@ -233,6 +234,7 @@ mod tests {
         let resp = GraphResponse {
             status: 200,
             request_id: Some("env".into()),
+            throttle_level: None,
             body: br#"{"responses":[{"id":"2","status":424},{"id":"1","status":429,"headers":{"Retry-After":"7"},"body":{"error":{"code":"TooManyRequests","message":"Please retry again later."}}}]}"#.to_vec(),
         };
         let out = parse_batch(&items, &resp).unwrap();

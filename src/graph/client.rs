@@ -40,6 +40,9 @@ pub struct GraphResponse {
     pub status: u16,
     pub request_id: Option<String>,
     pub body: Vec<u8>,
+    /// `x-ms-throttle-limit-percentage`: the share of a throttling limit in
+    /// use, sent by Graph only past 0.8 (up to 1.8).
+    pub throttle_level: Option<f64>,
 }
 
 /// Tuning of the HTTP client.
@@ -170,6 +173,7 @@ impl GraphClient {
                 status,
                 request_id: header(&headers, "request-id"),
                 body,
+                throttle_level: throttle_level(&headers),
             })
         } else {
             Err(GraphError::from_status(
@@ -186,6 +190,18 @@ impl GraphClient {
     pub fn graph_url(&self, path: &str) -> String {
         self.endpoints.graph_v1(path)
     }
+}
+
+/// The `x-ms-throttle-limit-percentage` header, if present and a number.
+pub(crate) fn throttle_level(headers: &HeaderMap) -> Option<f64> {
+    headers
+        .get("x-ms-throttle-limit-percentage")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|l| l.is_finite() && *l >= 0.0)
 }
 
 pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -295,6 +295,7 @@ mod tests {
         let resp = GraphResponse {
             status: 200,
             request_id: None,
+            throttle_level: None,
             body: br#"{"@odata.context":"x","id":"1","userPrincipalName":"a@b.c","accountEnabled":false,"onPremisesSyncEnabled":null}"#.to_vec(),
         };
         let u = parse_user(&resp).unwrap();
@@ -303,6 +304,7 @@ mod tests {
         let bad = GraphResponse {
             status: 200,
             request_id: Some("r".into()),
+            throttle_level: None,
             body: b"[1,2]".to_vec(),
         };
         assert!(parse_user(&bad).is_err());

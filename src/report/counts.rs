@@ -70,6 +70,8 @@ pub struct Counts {
     pub per_step: Vec<StatusCounts>,
     pub throttled: u64,
     pub throttled_until: Option<Instant>,
+    /// The shared rate budget's current pace (requests per second).
+    pub pace: Option<f64>,
     pub failures: u64,
 }
 
@@ -140,10 +142,26 @@ impl Counts {
                 self.throttled_until = Some(self.throttled_until.map_or(until, |u| u.max(until)));
                 None
             }
+            RunEvent::Pace { per_second } => {
+                self.pace = Some(per_second);
+                None
+            }
             RunEvent::GuardTripped { reason } => Some(format!("stopped: {}", one_line(&reason))),
             RunEvent::Interrupted => Some(
                 "interrupted: no new users are started; finishing the users in flight".to_owned(),
             ),
+        }
+    }
+
+    /// `· pace N req/s`, and `· throttled, resuming in N s` while a
+    /// throttling pause lasts.
+    fn push_pace_and_pause(&self, line: &mut String, now: Instant) {
+        if let Some(pace) = self.pace {
+            line.push_str(&format!(" · pace {pace:.0} req/s"));
+        }
+        if let Some(notice) = self.throttle_notice(now) {
+            line.push_str(" · ");
+            line.push_str(&notice);
         }
     }
 
@@ -193,10 +211,7 @@ pub fn render_counter_line(
         counts.rate(elapsed),
         counts.throttled
     );
-    if let Some(notice) = counts.throttle_notice(now) {
-        line.push_str(" · ");
-        line.push_str(&notice);
-    }
+    counts.push_pace_and_pause(&mut line, now);
     line
 }
 
@@ -221,10 +236,7 @@ pub fn bar_message(counts: &Counts, now: Instant, dry_run: bool) -> String {
         counts.all.render(dry_run),
         counts.throttled
     );
-    if let Some(notice) = counts.throttle_notice(now) {
-        msg.push_str(" · ");
-        msg.push_str(&notice);
-    }
+    counts.push_pace_and_pause(&mut msg, now);
     msg
 }
 
@@ -320,6 +332,11 @@ mod tests {
         assert_eq!(
             bar_message(&c, now, false),
             "ok 0 · changed 0 · failed 0 · skipped 0 · throttled 1 · throttled, resuming in 5 s"
+        );
+        c.apply(RunEvent::Pace { per_second: 41.6 }, now);
+        assert_eq!(
+            bar_message(&c, now, false),
+            "ok 0 · changed 0 · failed 0 · skipped 0 · throttled 1 · pace 42 req/s · throttled, resuming in 5 s"
         );
     }
 }
