@@ -361,6 +361,9 @@ impl AuthError {
                 }
                 .to_owned(),
             ),
+            AuthError::Transport { message, .. } if crate::graph::error::is_tls_failure(message) => {
+                Some(crate::graph::tls::UNTRUSTED_HINT.into())
+            }
             AuthError::Transport { .. } => Some("check the network, a proxy (HTTPS_PROXY) and --cloud/--authority-url".into()),
             AuthError::InvalidResponse { .. } => Some("check --authority-url points at a Microsoft identity platform endpoint".into()),
             AuthError::TokenUnusable(_) => Some("get a new token, or let remedy get its own with AZURE_CLIENT_SECRET or a certificate".into()),
