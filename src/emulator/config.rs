@@ -251,6 +251,17 @@ mod tests {
     }
 
     #[test]
+    fn debug_hides_the_client_secret() {
+        let c = EmulatorConfig {
+            client_secret: Some(SecretString::from("emu-s3cret-value".to_owned())),
+            ..EmulatorConfig::default()
+        };
+        let d = format!("{c:?}");
+        assert!(d.contains("client_secret"), "{d}");
+        assert!(!d.contains("emu-s3cret-value"), "{d}");
+    }
+
+    #[test]
     fn refuses_non_loopback_and_bad_rates() {
         let mut c = EmulatorConfig {
             listen: "0.0.0.0:0".parse().unwrap(),
