@@ -77,10 +77,16 @@ impl SecretsFile {
 
     /// Appends one row. Not durable until [`SecretsFile::sync`].
     pub fn append(&mut self, user: &str, password: &SecretString) -> io::Result<()> {
-        let mut line = zeroize::Zeroizing::new(String::with_capacity(user.len() + 32));
-        line.push_str(&csv_field(user));
+        // Quoting writes straight into the zeroized line: a quoted copy of
+        // the password in a plain `String` would outlive it unzeroed. The
+        // capacity covers the worst case (every character doubled, quotes),
+        // so the line never reallocates and leaves no stale copy behind.
+        let password = password.expose_secret();
+        let mut line =
+            zeroize::Zeroizing::new(String::with_capacity(2 * (user.len() + password.len()) + 8));
+        push_csv_field(&mut line, user);
         line.push(',');
-        line.push_str(&csv_field(password.expose_secret()));
+        push_csv_field(&mut line, password);
         line.push('\n');
         self.file.write_all(line.as_bytes())
     }
@@ -111,12 +117,20 @@ impl SecretsFile {
     }
 }
 
-/// Quotes a CSV field when needed. Generated passwords may contain `,`.
-fn csv_field(s: &str) -> String {
+/// Appends `s` to `line` as a CSV field, quoted when needed (generated
+/// passwords may contain `,`).
+fn push_csv_field(line: &mut String, s: &str) {
     if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
+        line.push('"');
+        for c in s.chars() {
+            if c == '"' {
+                line.push('"');
+            }
+            line.push(c);
+        }
+        line.push('"');
     } else {
-        s.to_owned()
+        line.push_str(s);
     }
 }
 

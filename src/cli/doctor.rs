@@ -28,6 +28,7 @@ use super::graph_args::GraphArgs;
   remedy doctor --user adele@contoso.onmicrosoft.com
   remedy doctor --cloud usgov --user adele@contoso.us
   remedy doctor --graph-url http://127.0.0.1:8080 --authority-url http://127.0.0.1:8080   # the emulator
+  remedy doctor --ca-file corp-proxy-ca.pem --user adele@contoso.onmicrosoft.com           # TLS-inspecting proxy
 
 Exit codes: 0 everything remedy needs works, 2 something does not (the output says what).")]
 pub struct DoctorArgs {
@@ -67,6 +68,16 @@ async fn check(args: &DoctorArgs) -> (String, bool) {
     let _ = writeln!(out, "     cloud       {:?}", args.graph.cloud);
     let _ = writeln!(out, "     graph       {}", endpoints.graph);
     let _ = writeln!(out, "     authority   {}", endpoints.authority);
+    match args.graph.tls(&endpoints) {
+        Ok(trust) => {
+            let _ = writeln!(out, "     tls         {}", trust.describe());
+        }
+        Err(e) => {
+            let _ = writeln!(out, "{BAD} tls: {e}");
+            let _ = writeln!(out, "     hint: {}", e.hint());
+            return (out, false);
+        }
+    }
     let client: GraphClient = match args.graph.connect() {
         Ok(c) => c,
         Err(e) => {

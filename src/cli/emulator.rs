@@ -11,7 +11,8 @@ use secrecy::SecretString;
 
 use crate::diag;
 use crate::emulator::{
-    self, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID, EmulatorConfig, EmulatorError, UserSource,
+    self, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID, EmulatorConfig, EmulatorError, TlsFiles,
+    UserSource,
 };
 use crate::exit_code;
 
@@ -27,8 +28,9 @@ const SECRET_ENV: &str = "REMEDY_EMULATOR_CLIENT_SECRET";
 /// dropped connections) can be switched on and are reproducible with
 /// `--seed`. Test hooks: `GET /_stats`, `GET /_users[?upn=]`, `POST /_reset`.
 ///
-/// Prints `listening on http://127.0.0.1:PORT` on stdout when ready. Only
-/// loopback addresses can be bound. The client secret is never taken from
+/// Prints `listening on http://127.0.0.1:PORT` on stdout when ready
+/// (`https://` with --tls-cert and --tls-key). Only loopback addresses can
+/// be bound. The client secret is never taken from
 /// the command line: use `--client-secret-file` or
 /// REMEDY_EMULATOR_CLIENT_SECRET; without either, any non-empty secret (or
 /// any well-formed client assertion) gets a token.
@@ -43,6 +45,9 @@ const SECRET_ENV: &str = "REMEDY_EMULATOR_CLIENT_SECRET";
 
   remedy doctor --graph-url http://127.0.0.1:8080 --authority-url http://127.0.0.1:8080
 
+  remedy emulator --listen 127.0.0.1:8443 --tls-cert server.pem --tls-key server.key
+  remedy doctor --graph-url https://127.0.0.1:8443 --authority-url https://127.0.0.1:8443 --ca-file ca.pem
+
 Seed CSV columns (any format `remedy validate` accepts): userPrincipalName (or id/objectId),
 id, displayName, givenName, surname, accountEnabled, onPremisesSyncEnabled or
 directorySynced, roles (`;`-separated names), userType, lockedOut.
@@ -52,6 +57,15 @@ pub struct EmulatorArgs {
     /// Address to listen on; must be loopback. Port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
+
+    /// Serve https with this PEM certificate chain (needs --tls-key); its
+    /// names should include 127.0.0.1 or localhost.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The unencrypted PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 
     /// Seed users from this CSV (plain, Entra export or bulk template).
     #[arg(long, value_name = "CSV", conflicts_with = "generate")]
@@ -166,8 +180,16 @@ impl EmulatorArgs {
             (None, Some(n)) => UserSource::Generate(n),
             (None, None) => defaults.users.clone(),
         };
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        };
         Ok(EmulatorConfig {
             listen: self.listen,
+            tls,
             users,
             latency: Duration::from_millis(self.latency_ms),
             rate: self.rate,
@@ -278,6 +300,12 @@ struct Summary {
 impl Summary {
     fn of(c: &EmulatorConfig) -> Self {
         let mut lines = Vec::new();
+        if let Some(tls) = &c.tls {
+            lines.push(format!(
+                "https with certificate {} (clients need its CA: --ca-file)",
+                tls.cert.display()
+            ));
+        }
         if let Some((rate, burst)) = c.rate.map(|r| (r, c.burst)) {
             let burst = burst.map_or_else(|| "one second's worth".to_owned(), |b| b.to_string());
             lines.push(format!(
@@ -356,8 +384,8 @@ mod tests {
         let c = parse(&[]).unwrap().config().unwrap();
         let d = EmulatorConfig::default();
         assert_eq!(
-            (c.listen, &c.users, c.slow, c.token_ttl_secs),
-            (d.listen, &d.users, d.slow, d.token_ttl_secs)
+            (c.listen, &c.users, c.slow, c.token_ttl_secs, &c.tls),
+            (d.listen, &d.users, d.slow, d.token_ttl_secs, &d.tls)
         );
         assert_eq!(
             (c.page_size, &c.roles, &c.tenant_id),
@@ -374,6 +402,18 @@ mod tests {
         assert!(parse(&["--fail-rate", "1.5"]).is_err());
         assert!(parse(&["--burst", "3"]).is_err());
         assert!(parse(&["--users", "a.csv", "--generate", "3"]).is_err());
+        assert!(parse(&["--tls-cert", "c.pem"]).is_err());
+        assert!(parse(&["--tls-key", "k.pem"]).is_err());
+        let tls = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"])
+            .unwrap()
+            .config()
+            .unwrap()
+            .tls
+            .unwrap();
+        assert_eq!(
+            (tls.cert.to_str(), tls.key.to_str()),
+            (Some("c.pem"), Some("k.pem"))
+        );
         let c = parse(&[
             "--roles",
             "User.Read.All, Directory.Read.All",

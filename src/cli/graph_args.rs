@@ -1,8 +1,10 @@
 //! The Graph connection flags shared by every command that talks to Graph
-//! (`doctor`, and later `run`), and their resolution into a client.
+//! (`doctor`, `run`), and their resolution into a client.
 //!
 //! Credentials never come from flags: only identifiers (tenant, client id)
-//! and file paths do; secrets come from the environment or files.
+//! and file paths do; secrets come from the environment or files. TLS trust
+//! (`--ca-file`, `--insecure-loopback-tls`) is resolved here too, against
+//! the resolved endpoints, so one rule holds for every command.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use clap::Args;
 use crate::graph::auth::{AuthConfig, AuthError, Credential, TokenProvider};
 use crate::graph::client::{ClientOptions, GraphClient, http_client};
 use crate::graph::cloud::{Cloud, EndpointError, Endpoints};
+use crate::graph::tls::{TlsError, TlsTrust};
 
 #[derive(Debug, Clone, Args)]
 pub struct GraphArgs {
@@ -63,6 +66,22 @@ pub struct GraphArgs {
     #[arg(long, value_name = "FILE", help_heading = "Graph connection")]
     pub token_file: Option<PathBuf>,
 
+    /// PEM file of CA certificates trusted besides the system's, for Graph
+    /// and the authority (a TLS-inspecting proxy, a private CA, a test CA).
+    #[arg(
+        long,
+        env = "REMEDY_CA_FILE",
+        value_name = "PEM",
+        help_heading = "Graph connection"
+    )]
+    pub ca_file: Option<PathBuf>,
+
+    /// Do not verify TLS certificates. Accepted only when both the Graph and
+    /// the authority root are loopback addresses (an emulator with a
+    /// self-signed certificate); refused for any other host.
+    #[arg(long, help_heading = "Graph connection")]
+    pub insecure_loopback_tls: bool,
+
     /// Seconds before a Graph request is given up.
     #[arg(
         long,
@@ -80,6 +99,8 @@ pub enum ConnectError {
     Endpoint(#[from] EndpointError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 impl ConnectError {
@@ -87,6 +108,7 @@ impl ConnectError {
         match self {
             ConnectError::Endpoint(_) => Some("give a root such as `https://graph.microsoft.com`, or `http://127.0.0.1:PORT` for the emulator".into()),
             ConnectError::Auth(e) => e.hint(),
+            ConnectError::Tls(e) => Some(e.hint()),
         }
     }
 }
@@ -109,13 +131,27 @@ impl GraphArgs {
         }
     }
 
+    /// Which server certificates to trust when talking to `endpoints`.
+    pub fn tls(&self, endpoints: &Endpoints) -> Result<TlsTrust, TlsError> {
+        let mut trust = TlsTrust::system();
+        if let Some(path) = &self.ca_file {
+            trust = trust.with_ca_file(path)?;
+        }
+        if self.insecure_loopback_tls {
+            trust = trust.insecure_loopback(endpoints)?;
+        }
+        Ok(trust)
+    }
+
     /// Endpoints, credential and client, without any network call.
     pub fn connect(&self) -> Result<GraphClient, ConnectError> {
         let endpoints = self.endpoints()?;
+        let tls = self.tls(&endpoints)?;
         let credential = Credential::resolve(&self.auth_config(), &|k| std::env::var(k).ok())?;
         let http = http_client(&ClientOptions {
             timeout: Duration::from_secs(self.timeout.max(1)),
-        });
+            tls,
+        })?;
         let tokens = Arc::new(TokenProvider::new(
             http.clone(),
             endpoints.clone(),

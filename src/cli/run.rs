@@ -498,7 +498,7 @@ async fn start_emulator(
         client_id: "remedy-emulate".to_owned(),
         secret: SecretString::from("emulator".to_owned()),
     };
-    let http = http_client(&ClientOptions::default());
+    let http = http_client(&ClientOptions::default()).map_err(|e| e.to_string())?;
     let tokens = Arc::new(TokenProvider::new(
         http.clone(),
         endpoints.clone(),
@@ -533,12 +533,13 @@ async fn check_tenant(
         "{}/{pin}/v2.0/.well-known/openid-configuration",
         client.endpoints().authority
     );
-    let http = http_client(&ClientOptions {
-        timeout: Duration::from_secs(15),
-    });
+    // The run's own client: the same TLS trust (`--ca-file`) as every other
+    // call to the authority.
     let issuer = async {
-        let v: serde_json::Value = http
+        let v: serde_json::Value = client
+            .http()
             .get(&url)
+            .timeout(Duration::from_secs(15))
             .send()
             .await
             .ok()?

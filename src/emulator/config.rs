@@ -10,6 +10,8 @@ use secrecy::SecretString;
 use crate::diag::Diagnostic;
 use crate::graph::permissions::REMEDY_PERMISSIONS;
 
+use super::tls::TlsFiles;
+
 /// The tenant id the emulator answers for unless told otherwise. Fixed so
 /// that test fixtures and playbooks can name it.
 pub const DEFAULT_TENANT_ID: &str = "5c8e2f1a-7d4b-4e9c-a3f6-0b2d9e7c4a18";
@@ -34,6 +36,8 @@ pub enum UserSource {
 pub struct EmulatorConfig {
     /// Must be a loopback address; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Serve https with this certificate and key instead of plain http.
+    pub tls: Option<TlsFiles>,
     pub users: UserSource,
     /// Added to every Graph request (and once to a whole `$batch`).
     pub latency: Duration,
@@ -73,6 +77,7 @@ impl Default for EmulatorConfig {
     fn default() -> Self {
         EmulatorConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            tls: None,
             users: UserSource::Generate(DEFAULT_GENERATED_USERS),
             latency: Duration::ZERO,
             rate: None,
@@ -222,6 +227,8 @@ pub enum EmulatorError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot serve https: `{}` {message}", file.display())]
+    Tls { file: PathBuf, message: String },
     #[error("`{option}` {message}")]
     InvalidOption {
         option: &'static str,
@@ -241,6 +248,17 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         EmulatorConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn debug_hides_the_client_secret() {
+        let c = EmulatorConfig {
+            client_secret: Some(SecretString::from("emu-s3cret-value".to_owned())),
+            ..EmulatorConfig::default()
+        };
+        let d = format!("{c:?}");
+        assert!(d.contains("client_secret"), "{d}");
+        assert!(!d.contains("emu-s3cret-value"), "{d}");
     }
 
     #[test]

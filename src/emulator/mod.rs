@@ -3,7 +3,7 @@
 //! reach a real tenant. remedy's Graph client talks to it unchanged: paths,
 //! bodies, status codes and error shapes follow `graph-reference.md` §2–7.
 //!
-//! It serves, on loopback only:
+//! It serves, on loopback only, plain http or (with [`TlsFiles`]) https:
 //!
 //! - `POST /{tenant}/oauth2/v2.0/token`: client credentials with a secret or
 //!   a client assertion (shape-checked; its signature is not verified).
@@ -21,6 +21,7 @@
 //! |---|---|
 //! | `config.rs` | [`EmulatorConfig`] (defaults = the CLI's), validation, [`EmulatorError`] |
 //! | `server.rs` | accept loop, per-connection kill switch, top-level routing, [`start`], [`serve`] |
+//! | `tls.rs` | https: the certificate and key ([`TlsFiles`]), the bounded handshake |
 //! | `state.rs` | [`State`]: everything one emulator holds |
 //! | `routes.rs` | Graph path/query parsing and the shared pipeline (count, throttle, fault, dispatch) |
 //! | `users.rs` | the user endpoints and their rules (permissions, admins, sync, passwords) |
@@ -58,6 +59,7 @@ mod server;
 mod state;
 mod stats;
 pub(crate) mod throttle;
+mod tls;
 mod token;
 mod users;
 
@@ -69,3 +71,4 @@ pub use directory::UserView;
 pub use server::{RunningEmulator, serve, start};
 pub use state::State;
 pub use stats::{ByOperation, FaultStats, Stats};
+pub use tls::TlsFiles;

@@ -1,6 +1,7 @@
 //! Serving: the accept loop (one hyper connection per task, each able to
-//! be killed by its own request), the top-level router (hooks, token
-//! endpoint, `$batch`, Graph), and [`start`]/[`RunningEmulator`].
+//! be killed by its own request, over plain TCP or TLS), the top-level
+//! router (hooks, token endpoint, `$batch`, Graph), and
+//! [`start`]/[`RunningEmulator`].
 //!
 //! The accept loop is hand-written rather than `axum::serve` because the
 //! `--reset-rate` fault must close a connection with no HTTP response:
@@ -22,6 +23,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -64,7 +66,7 @@ impl RunningEmulator {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT`, no trailing slash.
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS), no trailing slash.
     #[must_use]
     pub fn url(&self) -> String {
         self.url.clone()
@@ -201,8 +203,25 @@ pub async fn serve(
     Ok(())
 }
 
-async fn connection(stream: TcpStream, state: Arc<State>, mut stop: watch::Receiver<bool>) {
+async fn connection(stream: TcpStream, state: Arc<State>, stop: watch::Receiver<bool>) {
     let _ = stream.set_nodelay(true);
+    match state.tls.clone() {
+        None => http(stream, state, stop).await,
+        Some(tls) => {
+            if let Some(stream) = tls.accept(stream).await {
+                http(stream, state, stop).await;
+            }
+        }
+    }
+}
+
+/// Serve HTTP/1.1 or HTTP/2 on one connection until it ends, is killed or
+/// the server stops. Killing drops `io`, and with it the socket (a TLS
+/// stream closes without `close_notify`, like a broken connection).
+async fn http<S>(io: S, state: Arc<State>, mut stop: watch::Receiver<bool>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let kill = Kill::default();
     let service = {
         let kill = kill.clone();
@@ -213,7 +232,7 @@ async fn connection(stream: TcpStream, state: Arc<State>, mut stop: watch::Recei
         })
     };
     let builder = auto::Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut draining = false;
     loop {

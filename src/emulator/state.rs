@@ -16,6 +16,7 @@ use super::response::Ids;
 use super::seed;
 use super::stats::{Counters, Stats};
 use super::throttle::Throttle;
+use super::tls::ServerTls;
 
 /// One emulator's state. Build it with [`State::new`] and pass it to
 /// [`super::serve`], or let [`super::start`] do both.
@@ -30,6 +31,8 @@ pub struct State {
     pub(crate) ids: IdGen,
     /// Numbers `$batch` requests, to seed each one's response shuffle.
     pub(crate) batches: AtomicU64,
+    /// The https acceptor, when the config names a certificate.
+    pub(crate) tls: Option<ServerTls>,
     base_url: OnceLock<String>,
 }
 
@@ -41,6 +44,7 @@ impl State {
     /// A bad option, or a seed CSV with problems (see [`EmulatorError`]).
     pub fn new(config: EmulatorConfig) -> Result<Self, EmulatorError> {
         config.validate()?;
+        let tls = config.tls.as_ref().map(ServerTls::load).transpose()?;
         let directory = seed::seed(&config, clock::now())?;
         let mut salt = [0u8; 8];
         rand::RngExt::fill(&mut rand::rng(), &mut salt[..]);
@@ -63,6 +67,7 @@ impl State {
             counters: Counters::default(),
             batches: AtomicU64::new(0),
             base_url: OnceLock::new(),
+            tls,
             directory,
             config,
         })
@@ -123,10 +128,11 @@ impl State {
 
     /// Record the address the emulator serves on (first one wins).
     pub(crate) fn set_addr(&self, addr: SocketAddr) {
-        let _ = self.base_url.set(format!("http://{addr}"));
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let _ = self.base_url.set(format!("{scheme}://{addr}"));
     }
 
-    /// `http://127.0.0.1:PORT`, no trailing slash: the root of `@odata`
+    /// `http://127.0.0.1:PORT` (or `https://`), no trailing slash: the root of `@odata`
     /// links and the accepted `<root>/.default` scope.
     pub(crate) fn base_url(&self) -> &str {
         self.base_url

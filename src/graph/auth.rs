@@ -361,6 +361,9 @@ impl AuthError {
                 }
                 .to_owned(),
             ),
+            AuthError::Transport { message, .. } if crate::graph::error::is_tls_failure(message) => {
+                Some(crate::graph::tls::UNTRUSTED_HINT.into())
+            }
             AuthError::Transport { .. } => Some("check the network, a proxy (HTTPS_PROXY) and --cloud/--authority-url".into()),
             AuthError::InvalidResponse { .. } => Some("check --authority-url points at a Microsoft identity platform endpoint".into()),
             AuthError::TokenUnusable(_) => Some("get a new token, or let remedy get its own with AZURE_CLIENT_SECRET or a certificate".into()),
@@ -564,16 +567,21 @@ impl TokenProvider {
                     url: url.clone(),
                     message: crate::graph::error::transport_message(&e),
                 })?;
-        // The form held the secret; drop it now rather than at scope end.
+        // The form held the secret (or the assertion): zero it now.
+        for (_, value) in &mut form {
+            zeroize::Zeroize::zeroize(value);
+        }
         drop(form);
         let status = resp.status().as_u16();
         let body = resp.bytes().await.map_err(|e| AuthError::Transport {
             url: url.clone(),
             message: crate::graph::error::transport_message(&e),
         })?;
+        // The answer holds the access token: zero it once parsed.
+        let body = BodyGuard(body);
         if (200..300).contains(&status) {
             let t: TokenResponse =
-                serde_json::from_slice(&body).map_err(|_| AuthError::InvalidResponse {
+                serde_json::from_slice(&body.0).map_err(|_| AuthError::InvalidResponse {
                     url: url.clone(),
                     status,
                 })?;
@@ -585,7 +593,7 @@ impl TokenProvider {
                 Duration::from_secs(t.expires_in.clamp(60, 86_400)),
             ));
         }
-        match serde_json::from_slice::<OAuthError>(&body) {
+        match serde_json::from_slice::<OAuthError>(&body.0) {
             Ok(e) if e.error.is_some() => Err(AuthError::Rejected {
                 status,
                 error: e.error.unwrap_or_default(),
@@ -602,6 +610,19 @@ impl TokenProvider {
                 trace_id: e.trace_id,
             }),
             _ => Err(AuthError::InvalidResponse { url, status }),
+        }
+    }
+}
+
+/// A response body that is zeroed when dropped, when remedy holds the only
+/// reference to its buffer (reqwest's own buffers are out of reach).
+struct BodyGuard(hyper::body::Bytes);
+
+impl Drop for BodyGuard {
+    fn drop(&mut self) {
+        let body = std::mem::take(&mut self.0);
+        if let Ok(mut owned) = body.try_into_mut() {
+            zeroize::Zeroize::zeroize(&mut owned[..]);
         }
     }
 }
@@ -769,6 +790,46 @@ mod tests {
         assert_eq!(c.app_id(), Some("app"));
         assert_eq!(c.roles, ["User.Read.All"]);
         assert!(TokenClaims::decode("opaque-token").is_none());
+    }
+
+    #[test]
+    fn every_credential_and_the_provider_debug_without_secrets() {
+        let token = Credential::resolve(
+            &AuthConfig::default(),
+            &env_of(&[("AZURE_ACCESS_TOKEN", "eyJ0.pre-issued-secret.sig")]),
+        )
+        .unwrap();
+        let cert = Credential::resolve(
+            &AuthConfig::default(),
+            &env_of(&[
+                ("AZURE_TENANT_ID", "t"),
+                ("AZURE_CLIENT_ID", "c"),
+                ("AZURE_CLIENT_CERTIFICATE_PATH", &fixture("test-app.pfx")),
+                ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "test-only"),
+            ]),
+        )
+        .unwrap();
+        assert!(matches!(token, Credential::Token { .. }));
+        assert!(matches!(cert, Credential::Certificate { .. }));
+        let secret = Credential::resolve(
+            &AuthConfig::default(),
+            &env_of(&[
+                ("AZURE_TENANT_ID", "t"),
+                ("AZURE_CLIENT_ID", "c"),
+                ("AZURE_CLIENT_SECRET", "s3cr3t-value"),
+            ]),
+        )
+        .unwrap();
+        let provider = TokenProvider::new(
+            reqwest::Client::new(),
+            Endpoints::resolve(crate::graph::cloud::Cloud::Global, None, None).unwrap(),
+            secret,
+        );
+        let all = format!("{token:?} {cert:?} {provider:?}");
+        for leaked in ["pre-issued-secret", "test-only", "PRIVATE", "s3cr3t"] {
+            assert!(!all.contains(leaked), "`{leaked}` in {all}");
+        }
+        assert!(all.contains("client secret (AZURE_CLIENT_SECRET)"), "{all}");
     }
 
     #[test]

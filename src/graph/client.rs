@@ -17,14 +17,16 @@ use crate::graph::auth::{AccessToken, TokenProvider};
 use crate::graph::cloud::Endpoints;
 use crate::graph::error::{ErrorKind, GraphError};
 use crate::graph::permissions::Operation;
+use crate::graph::tls::{TlsError, TlsTrust};
 
 /// The largest response body remedy reads; Graph's answers for the calls it
 /// makes are a few kilobytes, so anything far bigger is an error, not a
 /// reason to run out of memory.
 pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 
-/// One Graph call, not yet sent.
-#[derive(Debug, Clone)]
+/// One Graph call, not yet sent. `Debug` shows the body's length only: a
+/// reset's body holds the new password.
+#[derive(Clone)]
 pub struct GraphRequest {
     pub method: Method,
     /// Path under `/v1.0`, starting with `/`, query included.
@@ -32,6 +34,23 @@ pub struct GraphRequest {
     /// JSON body. Zeroed on drop: a reset's body holds the new password.
     pub body: Option<Zeroizing<Vec<u8>>>,
     pub operation: Operation,
+}
+
+impl std::fmt::Debug for GraphRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field(
+                "body",
+                &self
+                    .body
+                    .as_ref()
+                    .map(|b| format!("[{} bytes, not shown]", b.len())),
+            )
+            .field("operation", &self.operation)
+            .finish()
+    }
 }
 
 /// A successful (2xx) answer.
@@ -50,29 +69,41 @@ pub struct GraphResponse {
 pub struct ClientOptions {
     /// Whole-request timeout (connect, send, answer).
     pub timeout: Duration,
+    /// Which server certificates are trusted.
+    pub tls: TlsTrust,
 }
 
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             timeout: Duration::from_secs(30),
+            tls: TlsTrust::system(),
         }
     }
 }
 
-/// Builds the shared HTTP client: rustls, HTTP/2 where offered, gzip, a
+/// Builds the shared HTTP client: rustls (aws-lc-rs) verifying with the
+/// system's roots plus `--ca-file`, HTTP/2 where offered, gzip, a
 /// User-Agent naming remedy, no redirects (a redirect would carry the
 /// token to another host).
-pub fn http_client(options: &ClientOptions) -> reqwest::Client {
-    reqwest::Client::builder()
+///
+/// # Errors
+///
+/// The TLS settings cannot be used: an unusable `--ca-file`, or no CA
+/// certificate at all on the system.
+pub fn http_client(options: &ClientOptions) -> Result<reqwest::Client, TlsError> {
+    let builder = reqwest::Client::builder()
         .user_agent(concat!("remedy/", env!("CARGO_PKG_VERSION")))
         .gzip(true)
         .timeout(options.timeout)
         .connect_timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
-        .tcp_nodelay(true)
+        .tcp_nodelay(true);
+    options
+        .tls
+        .apply(builder)
         .build()
-        .unwrap_or_else(|_| reqwest::Client::new())
+        .map_err(|e| options.tls.build_error(&e))
 }
 
 /// A Graph client: clone it freely, clones share the pool and the token.
@@ -98,6 +129,12 @@ impl GraphClient {
 
     pub fn tokens(&self) -> &Arc<TokenProvider> {
         &self.tokens
+    }
+
+    /// The shared HTTP client (same pool and TLS settings), for the few
+    /// calls outside Graph such as OpenID discovery.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     /// Sends `req`; on a 401 gets a new token and tries once more.
@@ -149,7 +186,7 @@ impl GraphClient {
             .header("client-request-id", &crid);
         if let Some(body) = &req.body {
             // reqwest takes an owned buffer; this copy is not zeroed (the
-            // caveat in SECURITY notes: hyper's buffers are not either).
+            // limit stated in SECURITY.md: hyper's buffers are not either).
             rb = rb
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_vec());

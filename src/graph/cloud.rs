@@ -99,9 +99,15 @@ impl Endpoints {
 
     /// True when both roots are loopback addresses (the emulator).
     pub fn is_loopback(&self) -> bool {
+        self.first_non_loopback().is_none()
+    }
+
+    /// The first root (Graph, then authority) that is not a loopback address.
+    pub fn first_non_loopback(&self) -> Option<&str> {
         [&self.graph, &self.authority]
-            .iter()
-            .all(|u| Url::parse(u).ok().as_ref().is_some_and(is_loopback_url))
+            .into_iter()
+            .find(|u| !Url::parse(u).ok().as_ref().is_some_and(is_loopback_url))
+            .map(String::as_str)
     }
 }
 

@@ -225,6 +225,9 @@ impl GraphError {
             ),
             ErrorKind::Throttled => Some("Graph is throttling this app; remedy waits for Retry-After and retries".to_owned()),
             ErrorKind::Server => Some("Graph failed; remedy retries with backoff".to_owned()),
+            ErrorKind::Connection if is_tls_failure(&self.message) => {
+                Some(crate::graph::tls::UNTRUSTED_HINT.to_owned())
+            }
             ErrorKind::Timeout | ErrorKind::Connection => Some(
                 "check the network, a proxy (HTTPS_PROXY) and --graph-url".to_owned(),
             ),
@@ -304,6 +307,14 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
     )
 }
 
+/// How [`transport_message`] starts for a failed TLS handshake.
+const TLS_FAILURE: &str = "TLS failure (certificate not trusted or handshake refused)";
+
+/// Whether a message from [`transport_message`] is about TLS.
+pub fn is_tls_failure(message: &str) -> bool {
+    message.starts_with(TLS_FAILURE)
+}
+
 /// A transport error in words an admin can act on, including TLS problems
 /// (which reqwest nests several sources deep).
 pub fn transport_message(e: &reqwest::Error) -> String {
@@ -322,7 +333,7 @@ pub fn transport_message(e: &reqwest::Error) -> String {
         "no answer before the timeout"
     } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
     {
-        "TLS failure (certificate not trusted or handshake refused)"
+        TLS_FAILURE
     } else if lower.contains("dns")
         || lower.contains("failed to lookup")
         || lower.contains("name or service")

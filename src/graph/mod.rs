@@ -7,6 +7,7 @@
 //! - `users`: typed user operations (request builders and parsers).
 //! - `batch`: `$batch` packing and per-item results.
 //! - `error`: typed errors, retry classification, hints.
+//! - `tls`: which servers are trusted (system roots, `--ca-file`, loopback escape hatch).
 //! - `permissions`: which app permissions each operation needs.
 
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod client;
 pub mod cloud;
 pub mod error;
 pub mod permissions;
+pub mod tls;
 pub mod users;
 
 pub use client::{ClientOptions, GraphClient, GraphRequest, GraphResponse};

@@ -287,7 +287,22 @@ mod tests {
         assert_eq!(profile["forceChangePasswordNextSignIn"], true);
         assert_eq!(v.as_object().unwrap().len(), 1);
         assert_eq!(req.method, Method::PATCH);
-        assert!(!format!("{:?}", req.operation).contains("Pw-"));
+        // Neither the text nor the bytes (`[80, 119, 45, …]`) of the password
+        // reach `Debug`, alone or inside a `$batch` item.
+        for d in [
+            format!("{req:?}"),
+            format!(
+                "{:?}",
+                crate::graph::batch::BatchItem {
+                    id: "1".into(),
+                    request: req.clone(),
+                    depends_on: None,
+                }
+            ),
+        ] {
+            assert!(d.contains("bytes, not shown"), "{d}");
+            assert!(!d.contains("Pw-") && !d.contains("80, 119, 45"), "{d}");
+        }
     }
 
     #[test]

@@ -114,3 +114,27 @@ fn unreachable_host_is_reported() {
     );
     assert_no_secret(&r, SECRET);
 }
+
+/// Credentials come only from the environment or files: no command takes a
+/// secret on its command line (where `ps` and shell history would see it).
+#[test]
+fn secrets_are_not_accepted_as_flags() {
+    for (command, flag) in [
+        ("doctor", "--client-secret"),
+        ("doctor", "--access-token"),
+        ("doctor", "--token"),
+        ("doctor", "--certificate-password"),
+        ("run", "--client-secret"),
+        ("run", "--password"),
+        ("emulator", "--client-secret"),
+    ] {
+        let r = run(remedy().args([command, flag, SECRET]));
+        assert_eq!(r.code, 2, "{command} {flag}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("unexpected argument"),
+            "{command} {flag}: {}",
+            r.stderr
+        );
+        assert_no_secret(&r, SECRET);
+    }
+}

@@ -24,7 +24,11 @@ fn client_with(emu: &EmulatorProcess, env: &[(&str, &str)], timeout: Duration) -
         .collect();
     let lookup = move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let credential = Credential::resolve(&AuthConfig::default(), &lookup).unwrap();
-    let http = http_client(&ClientOptions { timeout });
+    let http = http_client(&ClientOptions {
+        timeout,
+        ..ClientOptions::default()
+    })
+    .unwrap();
     GraphClient::new(
         http.clone(),
         endpoints.clone(),

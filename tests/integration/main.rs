@@ -12,3 +12,4 @@ mod formats;
 mod graph;
 mod run;
 mod schema;
+mod tls;

@@ -758,56 +758,299 @@ fn resume_refuses_a_changed_csv() {
     assert!(r.stderr.contains("the CSV changed"), "{}", r.stderr);
 }
 
+/// The client secret of the hygiene test: checked by its emulator, so a run
+/// that gets a token has really sent it.
+const HYGIENE_SECRET: &str = "Hygiene-Client-Secret-5d2e8a71c4";
+
+/// `remedy run` for the hygiene test: everything it writes goes to
+/// `state`, `reports` and the step summary `summary`; stdout and stderr are
+/// piped so the caller can read them even from a killed run.
+fn hygiene_run(
+    emu: &EmulatorProcess,
+    dirs: (&Path, &Path, &Path),
+    workflow: &Path,
+    csv: &Path,
+    extra: &[&str],
+) -> std::process::Command {
+    let (state, reports, summary) = dirs;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"));
+    cmd.arg("run")
+        .arg(workflow)
+        .arg("--users")
+        .arg(csv)
+        .args(["--yes", "--progress", "counter", "--state-dir"])
+        .arg(state)
+        .arg("--report-dir")
+        .arg(reports)
+        .args(extra)
+        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
+        .env("AZURE_CLIENT_ID", "hygiene-tests")
+        .env("AZURE_CLIENT_SECRET", HYGIENE_SECRET)
+        .env("REMEDY_GRAPH_URL", &emu.url)
+        .env("REMEDY_AUTHORITY_URL", &emu.url)
+        .env("GITHUB_STEP_SUMMARY", summary)
+        .env("NO_COLOR", "1")
+        .env_remove("AZURE_ACCESS_TOKEN")
+        .env_remove("REMEDY_CA_FILE")
+        .current_dir(crate::support::root())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// Waits for `child`; returns its exit code (None if killed) and appends
+/// its stdout and stderr to `out`.
+fn finish(child: std::process::Child, out: &mut Vec<u8>) -> Option<i32> {
+    let o = child.wait_with_output().unwrap();
+    out.extend_from_slice(&o.stdout);
+    out.extend_from_slice(&o.stderr);
+    let text = String::from_utf8_lossy(&o.stderr);
+    assert!(!text.contains("panicked"), "remedy panicked:\n{text}");
+    o.status.code()
+}
+
+/// Every file under `dir`, recursively, with its bytes.
+fn every_file(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                found.push((p, bytes));
+            }
+        }
+    }
+    found
+}
+
+/// `bytes` as written, and as a reader would decode it (XML entities of
+/// junit.xml, Markdown and JSON backslash escapes), so an escaped password
+/// is still found.
+fn decoded_forms(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let text = String::from_utf8_lossy(bytes);
+    let xml = text
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&");
+    let unslashed = text.replace('\\', "");
+    vec![bytes.to_vec(), xml.into_bytes(), unslashed.into_bytes()]
+}
+
+/// The passwords (all of one length) that occur in `haystack`.
+fn passwords_in<'a>(
+    haystack: &[u8],
+    passwords: &std::collections::HashSet<&'a [u8]>,
+) -> Vec<&'a [u8]> {
+    let Some(len) = passwords.iter().next().map(|p| p.len()) else {
+        return Vec::new();
+    };
+    let mut hits: Vec<&[u8]> = Vec::new();
+    for form in decoded_forms(haystack) {
+        for w in form.windows(len) {
+            if let Some(p) = passwords.get(w)
+                && !hits.contains(p)
+            {
+                hits.push(p);
+            }
+        }
+    }
+    hits
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Every workflow in `workflows/`, with generated passwords and a client
+/// secret the emulator checks: a run killed with SIGKILL mid-flight and
+/// resumed, a run whose every step fails (the app lacks the permissions)
+/// and a run whose token request is refused. Then every byte remedy wrote
+/// (stdout, stderr, every file of the state and report directories, the
+/// step summary) is read: each generated password is found only in
+/// `secrets.csv`, the client secret nowhere, no run panicked, and the
+/// state directory, run directories and `secrets.csv` are private.
+#[cfg(unix)]
 #[test]
 fn no_secret_leaks_from_any_workflow() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = users_csv(dir.path(), 60);
-    for wf in ["unlock-account", "incident-response", "block-compromised"] {
-        let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
-        let state = dir.path().join(format!("state-{wf}"));
-        let r = remedy_run(
-            &emu,
-            &state,
-            &[
-                &format!("workflows/{wf}.yaml"),
-                "--users",
-                csv.to_str().unwrap(),
-            ],
+    let csv = users_csv(dir.path(), 120);
+    let workflows = crate::support::files(&crate::support::root().join("workflows"), &["yaml"]);
+    assert!(workflows.len() >= 3, "{workflows:?}");
+    let mut resets = 0;
+    for wf in &workflows {
+        let name = wf.file_stem().unwrap().to_str().unwrap();
+        let base = dir.path().join(name);
+        let (state, reports, summary) = (
+            base.join("state"),
+            base.join("reports"),
+            base.join("summary.md"),
         );
-        assert_eq!(r.code, 0, "{wf}: {}", r.stderr);
+        std::fs::create_dir_all(&base).unwrap();
+        let dirs = (state.as_path(), reports.as_path(), summary.as_path());
+        let mut out = Vec::new();
+
+        // 1. Killed mid-run (SIGKILL: no handler runs), then resumed.
+        let emu = EmulatorProcess::start_with_env(
+            &["--users", csv.to_str().unwrap(), "--latency-ms", "20"],
+            &[("REMEDY_EMULATOR_CLIENT_SECRET", HYGIENE_SECRET)],
+        );
+        let mut child = hygiene_run(&emu, dirs, wf, &csv, &["--concurrency", "1", "--no-batch"])
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let journal = std::fs::read_dir(state.join("runs"))
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(|e| std::fs::read_to_string(e.unwrap().path().join("journal.jsonl")).ok())
+                .unwrap_or_default();
+            if journal.matches(r#""type":"user_done""#).count() >= 5 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name}: the run never got going"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().unwrap();
+        assert_eq!(finish(child, &mut out), None, "{name}: killed mid-run");
+        let resumed = hygiene_run(&emu, dirs, wf, &csv, &["--resume"])
+            .spawn()
+            .unwrap();
+        assert_eq!(
+            finish(resumed, &mut out),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&out)
+        );
+        assert_eq!(
+            emu.get_json("/_stats")["users_reset_more_than_once"],
+            0,
+            "{name}"
+        );
+        drop(emu);
+
+        // 2. Every step fails: the token lacks the permissions.
+        let emu = EmulatorProcess::start_with_env(
+            &["--users", csv.to_str().unwrap(), "--roles", "User.Read.All"],
+            &[("REMEDY_EMULATOR_CLIENT_SECRET", HYGIENE_SECRET)],
+        );
+        let failing = hygiene_run(&emu, dirs, wf, &csv, &[]).spawn().unwrap();
+        let code = finish(failing, &mut out);
+        assert!(matches!(code, Some(1 | 3)), "{name}: {code:?}");
+        drop(emu);
+
+        // 3. The token request is refused (the emulator wants another secret).
+        let emu = EmulatorProcess::start_with_env(
+            &["--users", csv.to_str().unwrap()],
+            &[("REMEDY_EMULATOR_CLIENT_SECRET", "another-secret")],
+        );
+        let refused = hygiene_run(&emu, dirs, wf, &csv, &[]).spawn().unwrap();
+        assert_eq!(finish(refused, &mut out), Some(2), "{name}");
         assert!(
-            !format!("{}{}", r.stdout, r.stderr).contains("run-test-secret"),
-            "{wf}: the client secret leaked"
+            String::from_utf8_lossy(&out).contains("AADSTS7000215"),
+            "{name}"
         );
-        let run_dir = only_run_dir(&state);
-        if run_dir.join("secrets.csv").exists() {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                assert_eq!(
-                    std::fs::metadata(run_dir.join("secrets.csv"))
-                        .unwrap()
-                        .permissions()
-                        .mode()
-                        & 0o777,
-                    0o600
+        drop(emu);
+
+        // Permissions: the state directory, its runs and secrets.csv.
+        assert_eq!(mode(&state), 0o700, "{name}: state dir");
+        assert_eq!(mode(&state.join("runs")), 0o700, "{name}: runs dir");
+        let run_dirs: Vec<PathBuf> = std::fs::read_dir(state.join("runs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(
+            run_dirs.len(),
+            2,
+            "{name}: the killed/resumed run and the failing run"
+        );
+        let mut saved = Vec::new();
+        for run_dir in &run_dirs {
+            assert_eq!(mode(run_dir), 0o700, "{name}: {}", run_dir.display());
+            let secrets_csv = run_dir.join("secrets.csv");
+            if secrets_csv.exists() {
+                assert_eq!(mode(&secrets_csv), 0o600, "{name}");
+                saved.extend(secrets(run_dir).into_iter().map(|(_, pw)| pw));
+            }
+        }
+        let with_reset = std::fs::read_to_string(wf)
+            .unwrap()
+            .contains("reset_password");
+        if with_reset {
+            // The resumed run reset every user exactly once; the failing
+            // run journaled its passwords before Graph refused them.
+            assert!(saved.len() >= 120, "{name}: {}", saved.len());
+        } else {
+            assert!(saved.is_empty(), "{name}: no password without a reset step");
+        }
+        resets += saved.len();
+
+        // Every byte written: outputs, state dir, report dir, step summary.
+        let mut written = every_file(&state);
+        written.extend(every_file(&reports));
+        written.extend(every_file(&base).into_iter().filter(|(p, _)| p == &summary));
+        written.push((PathBuf::from("<stdout and stderr>"), out));
+        assert!(
+            written.iter().any(|(p, _)| p.ends_with("journal.jsonl"))
+                && written.iter().any(|(p, _)| p.ends_with("manifest.json"))
+                && written.iter().any(|(p, _)| p.ends_with("junit.xml"))
+                && written.iter().any(|(p, _)| p == &summary),
+            "{name}: {:?}",
+            written.iter().map(|(p, _)| p).collect::<Vec<_>>()
+        );
+        let passwords: std::collections::HashSet<&[u8]> =
+            saved.iter().map(|p| p.as_bytes()).collect();
+        // The search itself works: it finds every password in secrets.csv,
+        // and finds one again once XML-escaped as junit.xml would write it.
+        let mut found_in_secrets = std::collections::HashSet::new();
+        if let Some(pw) = saved.first() {
+            let escaped = pw
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;");
+            let probe = format!("<failure message=\"{escaped}\"/>");
+            assert_eq!(passwords_in(probe.as_bytes(), &passwords), [pw.as_bytes()]);
+        }
+        for (path, bytes) in &written {
+            let in_secrets_csv = path.file_name().is_some_and(|f| f == "secrets.csv");
+            // secrets.csv is where `saved` came from; every other file
+            // must hold none of them.
+            if in_secrets_csv {
+                found_in_secrets.extend(passwords_in(bytes, &passwords));
+            } else {
+                assert!(
+                    passwords_in(bytes, &passwords).is_empty(),
+                    "{name}: a password leaked into {}",
+                    path.display()
                 );
             }
-            let saved = secrets(&run_dir);
-            assert_eq!(saved.len(), 60, "{wf}");
-            assert_no_password_outside_secrets(&state, &r, &saved);
+            for form in decoded_forms(bytes) {
+                assert!(
+                    !form
+                        .windows(HYGIENE_SECRET.len())
+                        .any(|w| w == HYGIENE_SECRET.as_bytes()),
+                    "{name}: the client secret leaked into {}",
+                    path.display()
+                );
+            }
         }
-        let mut all = String::new();
-        for e in std::fs::read_dir(&run_dir).unwrap() {
-            all.push_str(&String::from_utf8_lossy(
-                &std::fs::read(e.unwrap().path()).unwrap(),
-            ));
-        }
-        assert!(
-            !all.contains("run-test-secret"),
-            "{wf}: the client secret reached a file"
-        );
+        assert_eq!(found_in_secrets.len(), passwords.len(), "{name}");
     }
+    assert!(resets >= 240, "two workflows reset passwords: {resets}");
 }
 
 #[test]

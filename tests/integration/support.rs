@@ -107,7 +107,10 @@ impl EmulatorProcess {
             .unwrap_or_else(|| panic!("unexpected first line: {line}"))
             .trim()
             .to_owned();
-        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        assert!(
+            url.starts_with("http://127.0.0.1:") || url.starts_with("https://127.0.0.1:"),
+            "{url}"
+        );
         EmulatorProcess { child, url }
     }
 
