@@ -24,7 +24,8 @@ costs exactly 4 Graph operations):
   S3  100 users, --rate 5 --burst 50, --concurrency 10, batched.
       Floor (4 x users - 50) / 5 s. Target <= 1.03x floor, <= 2 % of operations 429.
   S4  1,000,000 rows, workflows/unlock-account.yaml without max_users, 0 ms latency,
-      --concurrency 50: --dry-run, then a real run. No floor (CPU-bound): users/s
+      --concurrency 50: --dry-run, then a real run, then `--resume` of the finished real
+      run (must send nothing and finish in seconds). No floor (CPU-bound): users/s
       instead of wall/floor. Target peak RSS <= 64 MiB.
 
 --quick scales down to S2 300 users, S3 40 users, S4 100,000 rows (S1 is unchanged).
@@ -235,12 +236,12 @@ def wait_with_timeout(pid, timeout_s):
     return status, usage, timed_out
 
 
-def run_remedy(sc, playbook, csv_path, url, tmp, index):
+def run_remedy(sc, playbook, csv_path, url, tmp, index, extra=(), keep_state=False):
     state = os.path.join(tmp, f"state-{index}")
     out_path = os.path.join(tmp, f"run-{index}.out")
     err_path = os.path.join(tmp, f"run-{index}.err")
     argv = [BIN, "run", playbook, "--users", csv_path, "--yes", "--progress", "none",
-            "--state-dir", state, *sc.run_args]
+            "--state-dir", state, *sc.run_args, *extra]
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.monotonic()
         proc = subprocess.Popen(argv, cwd=tmp, env=clean_env(url), stdin=subprocess.DEVNULL,
@@ -260,7 +261,8 @@ def run_remedy(sc, playbook, csv_path, url, tmp, index):
         out_head = f.read(1500).decode(errors="replace")  # the summary table and first failures
     if out_head.strip():
         err_tail = "stdout:\n" + "\n".join(out_head.splitlines()[:9]) + "\nstderr tail:\n" + err_tail
-    shutil.rmtree(state, ignore_errors=True)  # S4's journal is large
+    if not keep_state:
+        shutil.rmtree(state, ignore_errors=True)  # S4's journal is large
     return wall, code, usage, timed_out, err_tail
 
 
@@ -269,26 +271,43 @@ def judge(ok, text):
 
 
 def measure(sc, paths, tmp, cache, index):
+    """Runs the scenario; S4's real run is followed by `--resume` of the finished run."""
     csv_path = write_csv(tmp, sc.csv_kind, sc.users, cache)
     emu = None
+    runs = []
     try:
         emu = Emulator(csv_path, sc.emulator_args, os.path.join(tmp, f"emulator-{index}.log"))
-        wall, code, usage, timed_out, err_tail = run_remedy(sc, paths[sc.playbook], csv_path,
-                                                             emu.url, tmp, index)
-        stats = emu.stats()
+        resume = sc.name == "S4" and sc.mode == "real"
+        runs.append((sc, run_remedy(sc, paths[sc.playbook], csv_path, emu.url, tmp, index,
+                                    keep_state=resume), emu.stats()))
+        if resume:
+            again = Scenario("S4", "resume", sc.users, sc.csv_kind, sc.playbook, sc.emulator_args,
+                             sc.run_args, None, sc.timeout_s)
+            runs.append((again, run_remedy(again, paths[sc.playbook], csv_path, emu.url, tmp,
+                                           index, extra=["--resume"]), emu.stats()))
     finally:
         if emu is not None:
             emu.close()
-    ops = stats["by_operation"]
-    calls = stats["requests"] - ops["token"]
-    graph_ops = calls - ops["batch"] + ops["batch_items"]
-    cpu = usage.ru_utime + usage.ru_stime
-    return {
-        "sc": sc, "wall": wall, "code": code, "timed_out": timed_out, "err": err_tail,
-        "calls": calls, "batches": ops["batch"], "items": ops["batch_items"],
-        "throttled": stats["throttled"], "graph_ops": graph_ops, "stats": stats,
-        "cpu": cpu, "cpu_per_1k": cpu / sc.users * 1000, "rss": usage.ru_maxrss / 1024,
-    }
+    results = []
+    before = None
+    for sc, (wall, code, usage, timed_out, err_tail), stats in runs:
+        ops = dict(stats["by_operation"])
+        requests, throttled = stats["requests"], stats["throttled"]
+        if before is not None:  # count only what the resumed run sent
+            requests -= before["requests"]
+            throttled -= before["throttled"]
+            ops = {k: v - before["by_operation"].get(k, 0) for k, v in ops.items()}
+        before = stats
+        calls = requests - ops["token"]
+        graph_ops = calls - ops["batch"] + ops["batch_items"]
+        cpu = usage.ru_utime + usage.ru_stime
+        results.append({
+            "sc": sc, "wall": wall, "code": code, "timed_out": timed_out, "err": err_tail,
+            "calls": calls, "batches": ops["batch"], "items": ops["batch_items"],
+            "throttled": throttled, "graph_ops": graph_ops, "stats": stats,
+            "cpu": cpu, "cpu_per_1k": cpu / sc.users * 1000, "rss": usage.ru_maxrss / 1024,
+        })
+    return results
 
 
 def targets(r, unbatched_floor):
@@ -310,6 +329,8 @@ def targets(r, unbatched_floor):
         out.append(judge(share <= limit, f"429 share {share * 100:.2f} % (<={limit * 100:g} %)"))
     elif sc.name == "S4":
         out.append(judge(r["rss"] <= 64, "RSS <=64 MiB"))
+        if sc.mode == "resume":
+            out.append(judge(r["calls"] == 0, f"{r['calls']} Graph calls (0)"))
     return "; ".join(out)
 
 
@@ -323,7 +344,7 @@ def notes(r):
         n.append(f"exit {r['code']}; output:\n    " + r["err"].strip().replace("\n", "\n    "))
     if sc.mode == "batched" and r["items"] == 0:
         n.append("no $batch request was sent in batched mode")
-    if sc.csv_kind == "disabled":
+    if sc.csv_kind == "disabled" and sc.mode != "resume":
         done = {"resets": st["resets"], "enable_changes": st["enable_changes"], "revokes": st["revokes"]}
         short = {k: v for k, v in done.items() if v != sc.users}
         if short:
@@ -387,7 +408,7 @@ def run_all(selected, args, built, rev):
     rates = ["--locked-rate", "0", "--disabled-rate", "0"] \
         if "--locked-rate" in emu_help and "--disabled-rate" in emu_help else []
     for sc in selected:
-        if sc.csv_kind == "disabled":
+        if sc.csv_kind == "disabled" and sc.mode != "resume":
             sc.emulator_args = sc.emulator_args + rates
 
     print(f"machine: {os.cpu_count()} cores; remedy built {built} from {rev}; "
@@ -411,22 +432,25 @@ def run_all(selected, args, built, rev):
                       + f"  n/a (no {sc.needs})", flush=True)
                 continue
             try:
-                r = measure(sc, paths, tmp, cache, i)
+                results = measure(sc, paths, tmp, cache, i)
             except (RuntimeError, OSError, subprocess.SubprocessError) as e:
                 print(row([sc.name, sc.mode, sc.users, "", floor, "", "", "", "", "", "", "", ""])
                       + f"  error: {e}", flush=True)
                 continue
-            if sc.floor_s is None:
-                ratio = f"{sc.users / r['wall']:,.0f} users/s"
-            elif sc.floor_s > 0:
-                ratio = f"{r['wall'] / sc.floor_s:.2f}x"
-            else:
-                ratio = "n/a"
-            print(row([sc.name, sc.mode, sc.users, f"{r['wall']:.2f}", floor, ratio, r["calls"],
-                       r["items"], r["throttled"], f"{r['cpu']:.2f}", f"{r['cpu_per_1k']:.3f}",
-                       f"{r['rss']:.1f}", "timeout" if r["timed_out"] else r["code"]])
-                  + "  " + targets(r, unbatched_floor), flush=True)
-            all_notes += [f"{sc.name} {sc.mode}: {n}" for n in notes(r)]
+            for r in results:
+                rsc = r["sc"]
+                if rsc.floor_s is None:
+                    ratio = f"{rsc.users / r['wall']:,.0f} users/s"
+                elif rsc.floor_s > 0:
+                    ratio = f"{r['wall'] / rsc.floor_s:.2f}x"
+                else:
+                    ratio = "n/a"
+                print(row([rsc.name, rsc.mode, rsc.users, f"{r['wall']:.2f}", floor, ratio,
+                           r["calls"], r["items"], r["throttled"], f"{r['cpu']:.2f}",
+                           f"{r['cpu_per_1k']:.3f}", f"{r['rss']:.1f}",
+                           "timeout" if r["timed_out"] else r["code"]])
+                      + "  " + targets(r, unbatched_floor), flush=True)
+                all_notes += [f"{rsc.name} {rsc.mode}: {n}" for n in notes(r)]
     for n in all_notes:
         print("note: " + n)
 
