@@ -24,8 +24,11 @@
 //!   manifests.
 //! - [`report`]: reports built from the journal, and the progress display.
 //! - [`exit_code`]: the process exit codes, in one place.
+//! - [`crashpoint`]: `REMEDY_CRASH_AT`, the kill campaign's crash points
+//!   inside the durable writes.
 
 pub mod cli;
+pub mod crashpoint;
 pub mod diag;
 pub mod emulator;
 pub mod engine;

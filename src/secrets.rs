@@ -88,7 +88,29 @@ impl SecretsFile {
         line.push(',');
         push_csv_field(&mut line, password);
         line.push('\n');
-        self.file.write_all(line.as_bytes())
+        let file = &mut self.file;
+        crate::crashpoint::write_or_crash(
+            crate::crashpoint::Point::SecretsWrite,
+            line.as_bytes(),
+            |b| file.write_all(b),
+        )
+    }
+
+    /// Cuts a torn last line (the process died while appending it) so that
+    /// the next line starts on a line of its own. A torn line's reset was
+    /// never sent: its intent is journaled only after this file is synced.
+    /// Returns the bytes cut.
+    pub fn cut_torn_tail(path: &Path) -> io::Result<u64> {
+        // The file holds passwords: the copy read here is wiped on drop.
+        let bytes = zeroize::Zeroizing::new(std::fs::read(path)?);
+        let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let cut = (bytes.len() - keep) as u64;
+        if cut > 0 {
+            let file = OpenOptions::new().write(true).open(path)?;
+            file.set_len(keep as u64)?;
+            file.sync_all()?;
+        }
+        Ok(cut)
     }
 
     pub fn sync(&mut self) -> io::Result<()> {
@@ -99,6 +121,16 @@ impl SecretsFile {
     /// so the file and the service never disagree). A torn last line from a
     /// crash is ignored: its reset was never sent.
     pub fn read_all(path: &Path) -> io::Result<HashMap<String, SecretString>> {
+        Self::read_for(path, |_| true)
+    }
+
+    /// Like [`SecretsFile::read_all`], for the (lower-cased) users `wanted`
+    /// accepts: a resume needs only the users whose reset may have been
+    /// sent, not a million passwords in memory.
+    pub fn read_for(
+        path: &Path,
+        wanted: impl Fn(&str) -> bool,
+    ) -> io::Result<HashMap<String, SecretString>> {
         let file = File::open(path)?;
         let mut out = HashMap::new();
         let mut reader = csv::ReaderBuilder::new()
@@ -110,7 +142,10 @@ impl SecretsFile {
             if let (Some(user), Some(pw)) = (rec.get(0), rec.get(1))
                 && !pw.is_empty()
             {
-                out.insert(user.to_ascii_lowercase(), SecretString::from(pw.to_owned()));
+                let user = user.to_ascii_lowercase();
+                if wanted(&user) {
+                    out.insert(user, SecretString::from(pw.to_owned()));
+                }
             }
         }
         Ok(out)
@@ -184,5 +219,35 @@ mod tests {
         assert_eq!(all["a@b.com"].expose_secret(), "third");
         assert_eq!(all["c@d.com"].expose_secret(), "second");
         assert!(!format!("{f:?}").contains("second"));
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_and_the_next_starts_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.csv");
+        let mut f = SecretsFile::create(&path).unwrap();
+        f.append("a@b.com", &SecretString::from("first".to_owned()))
+            .unwrap();
+        drop(f);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"c@d.com,sec")
+            .unwrap();
+        assert_eq!(SecretsFile::cut_torn_tail(&path).unwrap(), 11);
+        assert_eq!(SecretsFile::cut_torn_tail(&path).unwrap(), 0);
+        let mut again = SecretsFile::open_append(&path).unwrap();
+        again
+            .append("c@d.com", &SecretString::from("second".to_owned()))
+            .unwrap();
+        drop(again);
+        let all = SecretsFile::read_all(&path).unwrap();
+        assert_eq!(all["a@b.com"].expose_secret(), "first");
+        assert_eq!(all["c@d.com"].expose_secret(), "second");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "user,password\na@b.com,first\nc@d.com,second\n"
+        );
     }
 }

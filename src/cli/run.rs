@@ -619,6 +619,21 @@ fn prepare_resume(
             Some("resume with the exact CSV the run started with, or start a new run"),
         ));
     }
+    if m.status == RunStatus::Completed {
+        // Every user has a final outcome: nothing to replay or send.
+        eprintln!(
+            "run {} already completed ({} users, {} failed); nothing to do. Reports: {}",
+            run.id,
+            m.counts.users,
+            m.counts.failed,
+            run.path.display()
+        );
+        return Err(if m.counts.failed > 0 {
+            exit_code::PROBLEMS
+        } else {
+            exit_code::OK
+        });
+    }
     let replay = Replay::read(&run.journal()).map_err(|e| {
         fail(
             &e,
@@ -632,7 +647,25 @@ fn prepare_resume(
         );
     }
     let saved = if run.secrets().exists() {
-        SecretsFile::read_all(&run.secrets()).map_err(|e| {
+        let cut = SecretsFile::cut_torn_tail(&run.secrets()).map_err(|e| {
+            fail(
+                format!("cannot repair {}: {e}", run.secrets().display()),
+                None,
+            )
+        })?;
+        if cut > 0 {
+            eprintln!(
+                "note: cut {cut} bytes of a torn last line of secrets.csv (the process died mid-write; that reset was never sent)"
+            );
+        }
+        // Only users with an intent pending need their saved password.
+        SecretsFile::read_for(&run.secrets(), |user| {
+            replay
+                .partial
+                .get(user)
+                .is_some_and(|p| !p.pending.is_empty())
+        })
+        .map_err(|e| {
             fail(
                 format!("cannot read {}: {e}", run.secrets().display()),
                 None,

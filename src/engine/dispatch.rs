@@ -90,7 +90,7 @@ impl Dispatcher {
             }
             return Err(stopped(op));
         }
-        self.limiter.acquire(1).await;
+        self.limiter.reserve(1).await;
         let _slot = self.http_slots.acquire().await.map_err(|_| stopped(op))?;
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         self.stats.items.fetch_add(1, Ordering::Relaxed);
@@ -133,8 +133,13 @@ async fn pack(
     stats: Arc<DispatchStats>,
 ) {
     while let Some(first) = rx.recv().await {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        // The limiter sizes the call when it hands out the units; requests
+        // that arrived meanwhile fill it at once.
+        let size = limiter.reserve(MAX_BATCH as u32).await as usize;
         let mut jobs = vec![first];
-        let size = limiter.units_per_call(MAX_BATCH);
         let linger = tokio::time::sleep(LINGER);
         tokio::pin!(linger);
         while jobs.len() < size {
@@ -147,12 +152,9 @@ async fn pack(
                 () = &mut linger => break,
             }
         }
-        let Ok(slot) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        limiter
-            .acquire(u32::try_from(jobs.len()).unwrap_or(20))
-            .await;
+        if jobs.len() < size {
+            limiter.refund(u32::try_from(size - jobs.len()).unwrap_or(0));
+        }
         let client = client.clone();
         let limiter = limiter.clone();
         let stats = stats.clone();

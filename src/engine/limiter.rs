@@ -16,8 +16,9 @@
 //! - **429s.** A 429 pauses everyone for the server's `Retry-After` (no
 //!   thundering herd) and cuts the rate once per episode, never aiming above
 //!   the throughput the service sustained since the previous cut. Services
-//!   (or limits) that send no level are paced by 429s alone: AIMD, with a
-//!   slow start that grows the rate exponentially while calls succeed.
+//!   (or limits) that send no level are paced by 429s alone: the rate
+//!   grows 25 % a second between cuts, after a slow start that grows it
+//!   exponentially while calls succeed.
 //!
 //! A run starts at [`INITIAL_RATE`] with at most [`INITIAL_BURST`] units
 //! available at once, so a small budget (tens of units) is not overrun
@@ -42,9 +43,6 @@ const INITIAL_BURST: f64 = 40.0;
 /// Slow start: rate gained per successful unit (the rate roughly doubles
 /// every 25 ms of successful traffic).
 const SLOW_START_GAIN: f64 = 40.0;
-/// Without a level signal: rate gained per successful unit, as a share of
-/// the rate (about +3 % per second of traffic at the current rate).
-const INCREASE: f64 = 0.03;
 /// Longest sleep while waiting for tokens before looking at the rate again.
 const RECHECK: Duration = Duration::from_millis(10);
 /// Seconds of traffic the bucket may hold (smooths, never bursts far).
@@ -74,8 +72,8 @@ pub const EPOCH: Duration = Duration::from_millis(200);
 pub const HOLD: Duration = Duration::from_secs(1);
 /// Cut for a high level (gentler than for a 429: nothing was refused).
 const LEVEL_CUT: f64 = 0.85;
-/// Growth per epoch with no level shown, and with a level below
-/// [`LEVEL_HOLD`].
+/// Growth of the first epoch with no level shown (later ones double it),
+/// and of every epoch with a level below [`LEVEL_HOLD`].
 const GROW_UNSEEN: f64 = 0.05;
 const GROW_LOW: f64 = 0.02;
 
@@ -95,14 +93,14 @@ struct State {
     ok_units: f64,
     sent_units: f64,
     answered_units: f64,
-    /// The service has shown a level: it steers the rate from now on.
-    levelled: bool,
     /// The current epoch: when it began, and the highest level its answers
     /// showed (`None`: every answer was below [`LEVEL_SHOWN`]).
     epoch_start: Instant,
     epoch_level: Option<f64>,
     /// No cut for a high level before this instant.
     hold_until: Instant,
+    /// Growth of the next epoch without a level.
+    unseen_step: f64,
     /// Completed units in the current one-second window: what a 429 during
     /// slow start cuts from.
     window_start: Instant,
@@ -143,10 +141,10 @@ impl Limiter {
                 ok_units: 0.0,
                 sent_units: 0.0,
                 answered_units: 0.0,
-                levelled: false,
                 epoch_start: now,
                 epoch_level: None,
                 hold_until: now,
+                unseen_step: GROW_UNSEEN,
                 window_start: now,
                 window_units: 0.0,
                 cut_until: now,
@@ -162,9 +160,16 @@ impl Limiter {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Waits until `units` may be sent, then takes them.
-    pub async fn acquire(&self, units: u32) {
-        let units = f64::from(units.max(1));
+    /// Waits until a call may be sent and reserves its size: up to `max`
+    /// units, no more than the current rate spends in [`CALL_SECONDS`] (at
+    /// 5 requests per second a 20-item batch would overdraw the service's
+    /// budget for four seconds at once) and, during slow start, no more
+    /// than its window has room for. The size is decided here, when the
+    /// units are taken, so a cut between packing and sending cannot strand
+    /// a batch sized for the old rate. Units reserved but not used go back
+    /// with [`Limiter::refund`].
+    pub async fn reserve(&self, max: u32) -> u32 {
+        let max = f64::from(max.max(1));
         loop {
             let wait = {
                 let mut s = self.lock();
@@ -174,19 +179,28 @@ impl Limiter {
                     _ => {
                         let elapsed = now.duration_since(s.last).as_secs_f64();
                         s.last = now;
-                        let cap = (s.rate * BURST_SECONDS).max(units);
+                        let mut call = max.min((s.rate * CALL_SECONDS).floor()).max(1.0);
+                        if s.slow_start {
+                            let in_flight = s.sent_units - s.answered_units;
+                            let room = INITIAL_BURST + SLOW_START_WINDOW * s.ok_units - in_flight;
+                            call = call.min(room.floor());
+                        }
+                        let cap = (s.rate * BURST_SECONDS).max(call).max(1.0);
                         s.tokens = (s.tokens + elapsed * s.rate).min(cap);
-                        let in_flight = s.sent_units - s.answered_units;
-                        let window = INITIAL_BURST + SLOW_START_WINDOW * s.ok_units;
-                        if s.slow_start && in_flight > 0.0 && in_flight + units > window {
-                            // Wait for answers, not for tokens.
+                        if call < 1.0 {
+                            // Slow start: wait for answers, not for tokens.
                             Some((RECHECK, false))
-                        } else if s.tokens >= units {
-                            s.tokens -= units;
-                            s.sent_units += units;
-                            return;
+                        } else if s.tokens >= call {
+                            s.tokens -= call;
+                            s.sent_units += call;
+                            #[expect(
+                                clippy::cast_possible_truncation,
+                                clippy::cast_sign_loss,
+                                reason = "a whole number in 1..=max"
+                            )]
+                            return call as u32;
                         } else {
-                            Some((Duration::from_secs_f64((units - s.tokens) / s.rate), false))
+                            Some((Duration::from_secs_f64((call - s.tokens) / s.rate), false))
                         }
                     }
                 }
@@ -198,6 +212,14 @@ impl Limiter {
                 tokio::time::sleep(w.max(Duration::from_millis(1))).await;
             }
         }
+    }
+
+    /// Gives back reserved units that were not sent.
+    pub fn refund(&self, units: u32) {
+        let mut s = self.lock();
+        let units = f64::from(units);
+        s.tokens += units;
+        s.sent_units -= units;
     }
 
     /// `units` succeeded; `level` is the service's
@@ -217,24 +239,14 @@ impl Limiter {
         s.answered_units += units;
         if let Some(level) = level {
             s.epoch_level = Some(s.epoch_level.map_or(level, |l: f64| l.max(level)));
-            if !s.levelled {
-                s.levelled = true;
-                if s.slow_start {
-                    s.end_slow_start(level, now);
-                }
+            if s.slow_start {
+                s.end_slow_start(level, now);
             }
         }
-        if s.levelled {
-            if now.duration_since(s.epoch_start) >= EPOCH {
-                s.end_epoch(now);
-            }
-        } else {
-            let gain = if s.slow_start {
-                SLOW_START_GAIN
-            } else {
-                INCREASE
-            };
-            s.rate = (s.rate + gain * units).min(s.ceiling);
+        if s.slow_start {
+            s.rate = (s.rate + SLOW_START_GAIN * units).min(s.ceiling);
+        } else if now.duration_since(s.epoch_start) >= EPOCH {
+            s.end_epoch(now);
         }
     }
 
@@ -289,25 +301,6 @@ impl Limiter {
             .map_or(Duration::ZERO, |t| t.saturating_duration_since(now))
     }
 
-    /// How many units one call should carry: at most `max`, and no more
-    /// than the current rate spends in [`CALL_SECONDS`] (at 5 requests per
-    /// second a 20-item batch would overdraw the service's budget for four
-    /// seconds at once). During slow start nothing is known of the budget
-    /// but that it held what succeeded so far: a call carries at most a
-    /// quarter of that, once the first two full batches are out.
-    pub fn units_per_call(&self, max: usize) -> usize {
-        let s = self.lock();
-        let mut units = (s.rate * CALL_SECONDS).floor();
-        if s.slow_start && s.ok_units > 0.0 {
-            units = units.min((s.ok_units / 4.0).floor());
-        }
-        if units >= max as f64 {
-            max
-        } else {
-            (units as usize).clamp(1, max)
-        }
-    }
-
     /// Current rate (units/s) and remaining pause.
     pub fn status(&self) -> (f64, Duration) {
         let s = self.lock();
@@ -336,17 +329,31 @@ impl State {
 
     /// One epoch of answers is over: adjust the rate to the highest level
     /// they showed.
+    /// Growth counts whole epochs of time, not answers: a slow rate, with
+    /// few answers, recovers as fast as a quick one. While no level shows,
+    /// each further epoch doubles the step (up to doubling the rate), so a
+    /// rate cut far below an ample budget is back within a couple of
+    /// seconds; any level resets the step.
     fn end_epoch(&mut self, now: Instant) {
+        let epochs = (now.duration_since(self.epoch_start).as_secs_f64() / EPOCH.as_secs_f64())
+            .clamp(1.0, 5.0);
         match self.epoch_level {
             Some(level) if level >= LEVEL_HIGH => {
+                self.unseen_step = GROW_UNSEEN;
                 if now >= self.hold_until {
                     self.rate = (self.rate * LEVEL_CUT).max(MIN_RATE);
                     self.hold_until = now + HOLD;
                 }
             }
-            Some(level) if level >= LEVEL_HOLD => {}
-            Some(_) => self.rate *= 1.0 + GROW_LOW,
-            None => self.rate *= 1.0 + GROW_UNSEEN,
+            Some(level) if level >= LEVEL_HOLD => self.unseen_step = GROW_UNSEEN,
+            Some(_) => {
+                self.unseen_step = GROW_UNSEEN;
+                self.rate *= (1.0 + GROW_LOW).powf(epochs);
+            }
+            None => {
+                self.rate *= (1.0 + self.unseen_step).powf(epochs);
+                self.unseen_step = (self.unseen_step * 2.0).min(1.0);
+            }
         }
         self.rate = self.rate.min(self.ceiling);
         self.epoch_start = now;
@@ -376,7 +383,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(1)).await;
         let start = Instant::now();
         for _ in 0..525 {
-            l.acquire(1).await;
+            l.reserve(1).await;
         }
         // 25 units of burst, then 500 at 100/s: at least 5 s.
         let took = Instant::now() - start;
@@ -389,7 +396,7 @@ mod tests {
         let l = Limiter::new(None);
         let start = Instant::now();
         for _ in 0..40 {
-            l.acquire(1).await;
+            l.reserve(1).await;
         }
         assert_eq!(Instant::now(), start, "the first 40 units leave at once");
         // The next waits for answers: with 40 units unanswered, slow start
@@ -398,7 +405,7 @@ mod tests {
         let next = tokio::spawn({
             let l = l.clone();
             async move {
-                l.acquire(1).await;
+                l.reserve(1).await;
                 Instant::now()
             }
         });
@@ -428,7 +435,7 @@ mod tests {
             .map(|_| {
                 let l = l.clone();
                 tokio::spawn(async move {
-                    l.acquire(1).await;
+                    l.reserve(1).await;
                     Instant::now()
                 })
             })
@@ -453,10 +460,14 @@ mod tests {
     async fn success_probes_back_up_to_the_ceiling() {
         let l = Limiter::new(Some(100.0));
         l.on_throttled(Some(Duration::from_millis(10)));
-        for _ in 0..10_000 {
+        assert!(l.status().0 < 100.0);
+        // Without a level, each epoch's step doubles: a second of answers
+        // undoes the cut.
+        for _ in 0..50 {
+            tokio::time::advance(Duration::from_millis(20)).await;
             l.on_success(1, None);
         }
-        assert!((l.status().0 - 100.0).abs() < 1e-9);
+        assert!((l.status().0 - 100.0).abs() < 1e-9, "{}", l.status().0);
     }
 
     #[tokio::test(start_paused = true)]
@@ -465,7 +476,7 @@ mod tests {
         assert!((l.status().0 - INITIAL_RATE).abs() < 1e-9);
         // 100 units/s get through for two seconds while slow start runs ahead.
         for _ in 0..20 {
-            l.acquire(10).await;
+            l.reserve(10).await;
             l.on_success(10, None);
             tokio::time::advance(Duration::from_millis(100)).await;
         }
@@ -524,13 +535,20 @@ mod tests {
             l.on_success(1, Some(0.9));
         }
         assert!((l.status().0 / start_rate - cut).abs() < 1e-9);
-        // With room left it grows again, every epoch.
+        // A level below the band grows it a little every epoch (time, not
+        // answers, counts: one answer a second still grows it 5 epochs).
+        tokio::time::advance(Duration::from_secs(1)).await;
+        l.on_success(1, Some(0.8));
+        let grown = l.status().0 / start_rate / cut;
+        assert!((grown - 1.02_f64.powi(5)).abs() < 1e-9, "{grown}");
+        // With no level at all, the step doubles every epoch.
         for _ in 0..20 {
             tokio::time::advance(Duration::from_millis(50)).await;
             l.on_success(1, None);
         }
-        let grown = l.status().0 / start_rate / cut;
-        assert!(grown > 1.2 && grown < 1.35, "{grown}");
+        let grown = l.status().0 / start_rate / cut / 1.02_f64.powi(5);
+        let steps: f64 = [0.05, 0.1, 0.2, 0.4, 0.8].iter().map(|g| 1.0 + g).product();
+        assert!((grown - steps).abs() < 1e-6, "{grown}");
     }
 
     /// What a simulated run against the emulator's token bucket saw.
@@ -563,15 +581,18 @@ mod tests {
         let (left, done) = (Arc::new(AtomicU64::new(units)), Arc::new(AtomicU64::new(0)));
         let (refused, sent) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         while done.load(SeqCst) < units {
-            let size = l.units_per_call(20) as u64;
-            let size = size.min(left.load(SeqCst));
-            if size == 0 {
+            if left.load(SeqCst) == 0 {
                 tokio::time::sleep(Duration::from_millis(1)).await;
                 continue;
             }
-            left.fetch_sub(size, SeqCst);
             let slot = slots.clone().acquire_owned().await.unwrap();
-            l.acquire(u32::try_from(size).unwrap()).await;
+            let reserved = u64::from(l.reserve(20).await);
+            let size = reserved.min(left.load(SeqCst));
+            l.refund(u32::try_from(reserved - size).unwrap());
+            if size == 0 {
+                continue;
+            }
+            left.fetch_sub(size, SeqCst);
             let now = (Instant::now() - start).as_secs_f64();
             let answers: Vec<Admit> = (0..size).map(|_| bucket.admit_at("app", now)).collect();
             sent.fetch_add(size, SeqCst);
@@ -624,6 +645,13 @@ mod tests {
         let s = simulate(400, service(5.0, 50.0, 1, true)).await;
         assert!(s.refused * 50 <= s.sent, "at most 2 % refused: {s:?}");
         assert!(s.seconds <= 70.0 * 1.03, "{s:?}");
+        // A budget smaller than the first burst: the cut that follows the
+        // first 429s must not leave the run crawling. 900 at 150/s with a
+        // burst of 30: floor 5.8 s.
+        // (Each 429 there costs a whole-second Retry-After, five times the
+        // budget's refill time: the worst shape for a whole-second pause.)
+        let s = simulate(900, service(150.0, 30.0, 1, true)).await;
+        assert!(s.seconds <= 5.8 * 5.0, "{s:?}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -631,7 +659,7 @@ mod tests {
         // The level warns at 80 %; slow start never has more than a quarter
         // of what succeeded in flight, so nothing is refused at its end.
         for ms in [1, 50, 200] {
-            for (units, rate, burst) in [(1500, 100.0, 1000.0), (60, 5.0, 50.0)] {
+            for (units, rate, burst) in [(1000, 100.0, 1000.0), (50, 5.0, 50.0)] {
                 let s = simulate(units, service(rate, burst, ms, true)).await;
                 assert_eq!(s.refused, 0, "{ms} ms, burst {burst}: {s:?}");
             }

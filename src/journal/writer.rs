@@ -181,7 +181,11 @@ fn write_loop(
                     }
                 }
                 if !buf.is_empty() {
-                    file.write_all(&buf)?;
+                    crate::crashpoint::write_or_crash(
+                        crate::crashpoint::Point::JournalCommit,
+                        &buf,
+                        |b| file.write_all(b),
+                    )?;
                     file.sync_data()?;
                     stats.fsyncs += 1;
                 }

@@ -758,6 +758,28 @@ fn resume_refuses_a_changed_csv() {
     assert!(r.stderr.contains("the CSV changed"), "{}", r.stderr);
 }
 
+#[test]
+fn resuming_a_completed_run_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), 30);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let state = dir.path().join("state");
+    let args = [
+        "workflows/unlock-account.yaml",
+        "--users",
+        csv.to_str().unwrap(),
+    ];
+    let r = remedy_run(&emu, &state, &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let before = emu.get_json("/_stats")["requests"].as_u64().unwrap();
+    let r = remedy_run(&emu, &state, &[&args[..], &["--resume"]].concat());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("already completed"), "{}", r.stderr);
+    // Only the token request of the resumed process reaches the service.
+    let after = emu.get_json("/_stats")["requests"].as_u64().unwrap();
+    assert!(after - before <= 1, "{before} -> {after}");
+}
+
 /// The client secret of the hygiene test: checked by its emulator, so a run
 /// that gets a token has really sent it.
 const HYGIENE_SECRET: &str = "Hygiene-Client-Secret-5d2e8a71c4";
