@@ -33,7 +33,7 @@ use limiter::Limiter;
 const PACE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// One user row, reduced to what the playbook reads.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Row {
     /// 1-based spreadsheet row.
     pub row: u64,
@@ -41,6 +41,17 @@ pub struct Row {
     pub key: String,
     /// Cells of the declared columns, in `Context::columns` order.
     pub values: Vec<String>,
+}
+
+/// Cells are not shown: a column may hold the password a template reads.
+impl std::fmt::Debug for Row {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Row")
+            .field("row", &self.row)
+            .field("key", &self.key)
+            .field("values", &format_args!("[{} cells]", self.values.len()))
+            .finish()
+    }
 }
 
 /// How requests are sent.
@@ -304,5 +315,25 @@ pub async fn drive(
         failed: failed.load(Ordering::Relaxed),
         done_earlier: done_earlier.load(Ordering::Relaxed),
         stopped: stopped.or_else(|| stop.is_stopped().then_some(Stopped::Interrupted)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Row;
+
+    #[test]
+    fn debug_of_a_row_shows_no_cell() {
+        let row = Row {
+            row: 7,
+            key: "a@b.com".into(),
+            values: vec!["Temp-Pass-4821!".into(), "yes".into()],
+        };
+        let shown = format!("{row:?}");
+        assert!(
+            shown.contains("a@b.com") && shown.contains("2 cells"),
+            "{shown}"
+        );
+        assert!(!shown.contains("Temp-Pass"), "{shown}");
     }
 }
