@@ -12,4 +12,5 @@ mod formats;
 mod graph;
 mod run;
 mod schema;
+mod shard;
 mod tls;
