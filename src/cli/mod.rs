@@ -5,7 +5,9 @@
 mod doctor;
 mod emulator;
 mod graph_args;
+mod report;
 mod run;
+mod runs;
 mod schema;
 mod validate;
 
@@ -47,6 +49,8 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     Doctor(doctor::DoctorArgs),
     Emulator(emulator::EmulatorArgs),
+    Runs(runs::RunsArgs),
+    Report(report::ReportArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -103,6 +107,8 @@ pub fn main() -> ExitCode {
         Command::Schema(args) => schema::run(&args),
         Command::Doctor(args) => doctor::run(&args),
         Command::Emulator(args) => emulator::run(&args),
+        Command::Runs(args) => runs::run(&args),
+        Command::Report(args) => report::run(&args),
     };
     ExitCode::from(code)
 }

@@ -34,3 +34,4 @@ pub use results::{
     FailedStep, MAX_FAILURES, ReportSummary, RunInfo, StepSummary, summarize, write_reports,
 };
 pub use table::render_table;
+pub use text::one_line;
