@@ -1,7 +1,6 @@
 //! `remedy report`: regenerate a recorded run's summary from its journal
 //! and manifest, on stdout, without touching the run's directory.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
@@ -88,9 +87,5 @@ pub fn run(args: &ReportArgs) -> u8 {
         }
         ReportFormat::Text => report::render_table(&summary, m.dry_run, 20),
     };
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => exit_code::OK,
-        Err(_) => exit_code::USAGE,
-    }
+    super::write_stdout(text.as_bytes())
 }

@@ -200,6 +200,15 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         (Err(e), _) | (_, Err(e)) => return fail(format!("cannot read the inputs: {e}"), None),
     };
 
+    tracing::info!(
+        playbook = %pb_name,
+        csv = %csv_name,
+        users,
+        csv_rows,
+        shard = args.shard.map(tracing::field::display),
+        "inputs validated"
+    );
+
     // 2. Connect (or start the emulator) and check the tenant pin.
     let mut emulator = None;
     let client = if args.emulate {
@@ -250,6 +259,13 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         );
         return exit_code::GUARD;
     }
+
+    tracing::info!(
+        graph = %client.endpoints().graph,
+        tenant = tid.as_deref(),
+        app_id = app_id.as_deref(),
+        "connected"
+    );
 
     // 3. State directory, and what an earlier run already did.
     let state = match StateDir::open(&args.state_dir) {
@@ -347,6 +363,8 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         }
     };
 
+    tracing::info!(run_id = %run_dir.id, dry_run = args.dry_run, resumed = replay.is_some(), "run started");
+
     // 6. Run.
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let titles: Vec<String> = playbook
@@ -359,6 +377,7 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         titles,
         args.dry_run,
         Duration::from_secs(2),
+        color.stderr_enabled(),
         events_rx,
     );
     let _ = events_tx.send(RunEvent::Total {
@@ -446,6 +465,14 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         failed: totals.failed,
         done_earlier: totals.done_earlier,
     };
+    tracing::info!(
+        run_id = %run_dir.id,
+        status = ?manifest.status,
+        processed = totals.processed,
+        failed = totals.failed,
+        done_earlier = totals.done_earlier,
+        "run finished"
+    );
     if let Err(e) = run_dir.write_manifest(&manifest) {
         eprintln!(
             "warning: cannot update {}: {e}",

@@ -1,7 +1,6 @@
 //! `remedy runs`: list the runs recorded in a state directory, newest
 //! first, from their manifests (never their journals or secrets).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
@@ -87,15 +86,7 @@ pub fn run(args: &RunsArgs) -> u8 {
         }
         RunsFormat::Text => render_text(&listed, &args.state_dir),
     };
-    let mut out = std::io::stdout().lock();
-    if out
-        .write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .is_err()
-    {
-        return exit_code::USAGE;
-    }
-    exit_code::OK
+    super::write_stdout(text.as_bytes())
 }
 
 fn listed(id: &str, m: Option<Manifest>, busy: bool) -> Listed {

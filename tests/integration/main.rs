@@ -14,4 +14,5 @@ mod history;
 mod run;
 mod schema;
 mod shard;
+mod shell;
 mod tls;
