@@ -10,6 +10,7 @@ mod doctor;
 mod emulator;
 mod formats;
 mod graph;
+mod guide;
 mod history;
 mod run;
 mod schema;
