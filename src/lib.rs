@@ -22,6 +22,8 @@
 //! - [`secrets`]: password generation and the 0600 `secrets.csv`.
 //! - [`rundir`]: the state directory, its lock, run directories and
 //!   manifests.
+//! - [`operator`]: who started a run and on which host (manifest).
+//! - [`shard`]: `--shard i/N`, the stable split of a CSV's users.
 //! - [`report`]: reports built from the journal, and the progress display.
 //! - [`exit_code`]: the process exit codes, in one place.
 //! - [`crashpoint`]: `REMEDY_CRASH_AT`, the kill campaign's crash points
@@ -36,7 +38,9 @@ pub mod exit_code;
 pub mod graph;
 pub mod input;
 pub mod journal;
+pub mod operator;
 pub mod playbook;
 pub mod report;
 pub mod rundir;
 pub mod secrets;
+pub mod shard;

@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
+use crate::operator::Operator;
+use crate::shard::Shard;
+
 /// A locked state directory.
 #[derive(Debug)]
 pub struct StateDir {
@@ -26,7 +29,7 @@ pub enum StateError {
     Io { path: PathBuf, source: io::Error },
     #[error("another remedy run is using the state directory {0}")]
     Locked(PathBuf),
-    #[error("no run to resume in {0}")]
+    #[error("no recorded run in {0}")]
     NoRuns(PathBuf),
     #[error("no run `{id}` in {dir}")]
     NoSuchRun { id: String, dir: PathBuf },
@@ -42,7 +45,7 @@ impl StateError {
                 "wait for it to finish, or use another --state-dir for an unrelated run"
             }
             StateError::NoRuns(_) | StateError::NoSuchRun { .. } => {
-                "start a new run without --resume, or name one of the directories under runs/"
+                "start a new run without --resume, or name one of the runs `remedy runs` lists"
             }
         }
     }
@@ -87,12 +90,15 @@ impl StateDir {
         }
     }
 
-    /// A new, empty run directory.
+    /// A new, empty run directory. Ids sort by start time: the stamp has
+    /// milliseconds, because runs started within one second (a dry run and
+    /// then the real one, in a script) must still sort in order for "the
+    /// latest run" to mean the last one.
     pub fn new_run(&self) -> Result<RunDir, StateError> {
         let now = time::OffsetDateTime::now_utc();
         let stamp = now
             .format(&time::macros::format_description!(
-                "[year][month][day]T[hour][minute][second]Z"
+                "[year][month][day]T[hour][minute][second].[subsecond digits:3]Z"
             ))
             .unwrap_or_else(|_| now.unix_timestamp().to_string());
         let suffix: u16 = rand::random();
@@ -104,38 +110,60 @@ impl StateDir {
 
     /// The run named `id`, or the latest one.
     pub fn find_run(&self, id: Option<&str>) -> Result<RunDir, StateError> {
-        let runs = self.path.join("runs");
-        if let Some(id) = id {
-            let path = runs.join(id);
-            if id.contains(['/', '\\']) || !path.join("manifest.json").is_file() {
-                return Err(StateError::NoSuchRun {
-                    id: id.to_owned(),
-                    dir: runs,
-                });
-            }
-            return Ok(RunDir {
-                id: id.to_owned(),
-                path,
-            });
-        }
-        self.runs()?.pop().ok_or(StateError::NoRuns(runs))
+        find_run_unlocked(&self.path, id)
     }
 
     /// Every run with a manifest, oldest first (ids sort by start time).
     pub fn runs(&self) -> Result<Vec<RunDir>, StateError> {
-        let runs = self.path.join("runs");
-        let mut out: Vec<RunDir> = std::fs::read_dir(&runs)
-            .map_err(io_err(&runs))?
-            .filter_map(Result::ok)
-            .filter(|e| e.path().join("manifest.json").is_file())
-            .filter_map(|e| {
-                let id = e.file_name().to_str()?.to_owned();
-                Some(RunDir { id, path: e.path() })
-            })
-            .collect();
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(out)
+        list_runs(&self.path)
     }
+}
+
+/// Every run with a manifest in the state directory at `state`, oldest
+/// first, without taking the lock (for listing and reports, which write
+/// nothing there).
+pub fn list_runs(state: &Path) -> Result<Vec<RunDir>, StateError> {
+    let runs = state.join("runs");
+    let mut out: Vec<RunDir> = std::fs::read_dir(&runs)
+        .map_err(io_err(&runs))?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("manifest.json").is_file())
+        .filter_map(|e| {
+            let id = e.file_name().to_str()?.to_owned();
+            Some(RunDir { id, path: e.path() })
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// The run named `id` in `state`, or the latest one, without the lock.
+pub fn find_run_unlocked(state: &Path, id: Option<&str>) -> Result<RunDir, StateError> {
+    let runs = state.join("runs");
+    if let Some(id) = id {
+        let path = runs.join(id);
+        if id.contains(['/', '\\']) || !path.join("manifest.json").is_file() {
+            return Err(StateError::NoSuchRun {
+                id: id.to_owned(),
+                dir: runs,
+            });
+        }
+        return Ok(RunDir {
+            id: id.to_owned(),
+            path,
+        });
+    }
+    list_runs(state)?.pop().ok_or(StateError::NoRuns(runs))
+}
+
+/// Whether a process holds the lock of the state directory at `state` now
+/// (a run is in progress). Probing takes the lock for an instant; a run
+/// starting in that instant is told the directory is busy.
+pub fn is_locked(state: &Path) -> bool {
+    let Ok(lock) = File::open(state.join("lock")) else {
+        return false;
+    };
+    matches!(lock.try_lock(), Err(std::fs::TryLockError::WouldBlock))
 }
 
 /// One run's directory.
@@ -187,17 +215,36 @@ pub enum RunStatus {
 /// Counts recorded in the manifest.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
+    /// Users this run covers: the CSV's rows, or the shard's share of them.
     pub users: u64,
+    /// Rows of the whole CSV (equal to `users` without `--shard`).
+    #[serde(default)]
+    pub csv_rows: u64,
     pub processed: u64,
     pub failed: u64,
     pub done_earlier: u64,
 }
 
+/// A playbook step as the manifest records it, so that reports can be
+/// regenerated without the playbook file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepInfo {
+    pub id: String,
+    pub title: String,
+}
+
 /// `manifest.json`: what a run was, for resuming and for incident records.
+///
+/// Fields added after the first release carry `#[serde(default)]`, so the
+/// manifests of older runs still load (for `--resume`, `remedy runs` and
+/// `remedy report`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub run_id: String,
     pub remedy_version: String,
+    /// Who started the run, and on which host.
+    #[serde(default)]
+    pub operator: Operator,
     pub playbook_name: String,
     pub playbook_file: String,
     pub playbook_sha256: String,
@@ -208,6 +255,12 @@ pub struct Manifest {
     pub graph_url: String,
     pub emulated: bool,
     pub dry_run: bool,
+    /// `--shard i/N`; `None` when the run covers the whole CSV.
+    #[serde(default)]
+    pub shard: Option<Shard>,
+    /// The playbook's steps, in order.
+    #[serde(default)]
+    pub steps: Vec<StepInfo>,
     pub started: String,
     pub finished: Option<String>,
     pub status: RunStatus,
@@ -277,6 +330,7 @@ mod tests {
         let m = Manifest {
             run_id: r.id.clone(),
             remedy_version: "x".into(),
+            operator: Operator::current(),
             playbook_name: "p".into(),
             playbook_file: "p.yaml".into(),
             playbook_sha256: "a".into(),
@@ -287,6 +341,11 @@ mod tests {
             graph_url: "http://127.0.0.1:1".into(),
             emulated: true,
             dry_run: false,
+            shard: Some("2/3".parse().unwrap()),
+            steps: vec![StepInfo {
+                id: "reset".into(),
+                title: "Reset".into(),
+            }],
             started: now_rfc3339(),
             finished: None,
             status: RunStatus::Running,
@@ -296,5 +355,29 @@ mod tests {
         assert_eq!(s.find_run(None).unwrap().id, r.id);
         assert_eq!(s.find_run(Some(&r.id)).unwrap().read_manifest().unwrap(), m);
         assert!(s.find_run(Some("../etc")).is_err());
+        assert!(is_locked(dir.path()));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let later = s.new_run().unwrap();
+        later.write_manifest(&m).unwrap();
+        assert_eq!(s.find_run(None).unwrap().id, later.id, "ids sort by time");
+        drop(s);
+        assert!(!is_locked(dir.path()));
+        assert_eq!(find_run_unlocked(dir.path(), None).unwrap().id, later.id);
+    }
+
+    /// Manifests written before the incident-record fields existed still
+    /// load, so older runs can be resumed, listed and reported.
+    #[test]
+    fn older_manifests_load() {
+        let old = r#"{"run_id":"20250101T000000Z-0001","remedy_version":"0.1.0",
+            "playbook_name":"p","playbook_file":"p.yaml","playbook_sha256":"a",
+            "csv_file":"u.csv","csv_sha256":"b","tenant":null,"app_id":null,
+            "graph_url":"http://127.0.0.1:1","emulated":true,"dry_run":false,
+            "started":"2025-01-01T00:00:00Z","finished":null,"status":"running",
+            "counts":{"users":3,"processed":0,"failed":0,"done_earlier":0}}"#;
+        let m: Manifest = serde_json::from_str(old).unwrap();
+        assert_eq!(m.shard, None);
+        assert_eq!(m.operator, Operator::default());
+        assert_eq!(m.counts.csv_rows, 0);
     }
 }

@@ -247,7 +247,7 @@ impl EmulatorArgs {
     }
 }
 
-pub fn run(args: &EmulatorArgs) -> u8 {
+pub fn run(args: &EmulatorArgs, color: super::ColorChoice) -> u8 {
     let config = match args.config() {
         Ok(config) => config,
         Err(message) => {
@@ -259,15 +259,15 @@ pub fn run(args: &EmulatorArgs) -> u8 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, color))
 }
 
-async fn serve(config: EmulatorConfig) -> u8 {
+async fn serve(config: EmulatorConfig, color: super::ColorChoice) -> u8 {
     let summary = Summary::of(&config);
     let emulator = match emulator::start(config).await {
         Ok(emulator) => emulator,
         Err(e) => {
-            report(&e);
+            report(&e, color);
             return exit_code::USAGE;
         }
     };
@@ -340,11 +340,13 @@ impl Summary {
     }
 }
 
-fn report(error: &EmulatorError) {
+fn report(error: &EmulatorError, color: super::ColorChoice) {
     eprintln!("error: {error}");
     if let EmulatorError::Seed { diagnostics, .. } = error {
-        let color = super::ColorChoice::Auto.stderr_enabled();
-        eprint!("{}", diag::render_human(diagnostics, color, 100));
+        eprint!(
+            "{}",
+            diag::render_human(diagnostics, color.stderr_enabled(), 100)
+        );
     }
 }
 

@@ -2,19 +2,27 @@
 //! This is the only layer that prints or exits; the subcommands live one per
 //! file beside it.
 
+mod completions;
 mod doctor;
 mod emulator;
 mod graph_args;
+mod logging;
+mod man;
+mod report;
 mod run;
+mod runs;
 mod schema;
 mod validate;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 
 use crate::exit_code;
+use crate::report::ProgressMode;
+
+pub use logging::LogFormat;
 
 /// Declarative, resumable bulk remediation of Microsoft Entra ID accounts.
 ///
@@ -28,13 +36,33 @@ use crate::exit_code;
     propagate_version = true,
     max_term_width = 100
 )]
-#[command(
-    after_help = "Exit codes: 0 success, 1 problems found (validation errors, failed users), 2 usage error or\ninvalid input (nothing changed), 3 a guard stopped the run, 130 interrupted."
-)]
+#[command(after_help = "Examples:
+  remedy validate workflows/unlock-account.yaml --users locked.csv
+  remedy doctor --user adele@contoso.onmicrosoft.com
+  remedy run workflows/unlock-account.yaml --users locked.csv --dry-run
+  remedy run workflows/unlock-account.yaml --users locked.csv
+  remedy runs && remedy report --format md > incident-report.md
+
+Exit codes: 0 success, 1 problems found (validation errors, failed users), 2 usage error or
+invalid input (nothing changed), 3 a guard stopped the run, 130 interrupted.")]
 pub struct Cli {
-    /// When to use colour in human output (NO_COLOR is honoured).
+    /// When to use colour in human output and progress bars (NO_COLOR is
+    /// honoured by `auto`).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
+
+    /// Format of the log lines on stderr: `text`, or `json` (one object per
+    /// line) for log collectors.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// More detailed logs: -v info, -vv debug (every Graph call), -vvv trace.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Quieter: -q logs errors only and hides the progress display; -qq no logs.
+    #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "verbose")]
+    pub quiet: u8,
 
     #[command(subcommand)]
     pub command: Command,
@@ -47,6 +75,10 @@ pub enum Command {
     Schema(schema::SchemaArgs),
     Doctor(doctor::DoctorArgs),
     Emulator(emulator::EmulatorArgs),
+    Runs(runs::RunsArgs),
+    Report(report::ReportArgs),
+    Completions(completions::CompletionsArgs),
+    Man(man::ManArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -82,6 +114,16 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, u8> {
         })
 }
 
+/// Writes `bytes` to stdout; the exit code says whether that worked (a
+/// closed pipe is a failure).
+pub(crate) fn write_stdout(bytes: &[u8]) -> u8 {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => exit_code::OK,
+        Err(_) => exit_code::USAGE,
+    }
+}
+
 /// Parses arguments, runs the subcommand, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -97,12 +139,26 @@ pub fn main() -> ExitCode {
             });
         }
     };
+    logging::init(
+        cli.log_format,
+        logging::level(cli.verbose, cli.quiet),
+        cli.color.stderr_enabled(),
+    );
     let code = match cli.command {
-        Command::Run(args) => run::run(&args, cli.color),
+        Command::Run(mut args) => {
+            if cli.quiet > 0 && args.progress == ProgressMode::Auto {
+                args.progress = ProgressMode::None;
+            }
+            run::run(&args, cli.color)
+        }
         Command::Validate(args) => validate::run(&args, cli.color),
         Command::Schema(args) => schema::run(&args),
         Command::Doctor(args) => doctor::run(&args),
-        Command::Emulator(args) => emulator::run(&args),
+        Command::Emulator(args) => emulator::run(&args, cli.color),
+        Command::Runs(args) => runs::run(&args),
+        Command::Report(args) => report::run(&args),
+        Command::Completions(args) => completions::run(&args),
+        Command::Man(args) => man::run(&args),
     };
     ExitCode::from(code)
 }

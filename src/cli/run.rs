@@ -21,10 +21,12 @@ use crate::graph::client::{ClientOptions, http_client};
 use crate::graph::cloud::{Cloud, Endpoints};
 use crate::input::{self, UserReader};
 use crate::journal::{self, Header, Journal, Record, Replay};
+use crate::operator::Operator;
 use crate::playbook::{self, PasswordSource, Playbook, StepKind};
 use crate::report::progress::{self, ProgressMode};
-use crate::rundir::{self, Counts, Manifest, RunDir, RunStatus, StateDir};
+use crate::rundir::{self, Counts, Manifest, RunDir, RunStatus, StateDir, StepInfo};
 use crate::secrets::SecretsFile;
+use crate::shard::Shard;
 
 use super::ColorChoice;
 use super::graph_args::GraphArgs;
@@ -46,6 +48,7 @@ pub const DEFAULT_CONCURRENCY: u32 = 16;
   remedy run workflows/unlock-account.yaml --users locked.csv --dry-run
   remedy run workflows/incident-response.yaml --users compromised.csv
   remedy run workflows/incident-response.yaml --users compromised.csv --resume
+  remedy run workflows/unlock-account.yaml --users huge.csv --shard 2/3 --max-rate 6 --yes
 
 Exit codes: 0 all users ok/changed/skipped, 1 some users failed, 2 invalid input or usage
 (nothing changed), 3 a guard stopped the run, 130 interrupted (resume with --resume).")]
@@ -78,6 +81,13 @@ pub struct RunArgs {
     /// playbook's `settings.max_rate`, else no ceiling until Graph throttles.
     #[arg(long, value_name = "PER_SECOND")]
     pub max_rate: Option<f64>,
+
+    /// Process only shard I of N (1-based): the users whose key (case-folded)
+    /// hashes there, so N processes can split one CSV. The whole CSV is still
+    /// validated. The shards share the tenant's throttling budget: give each
+    /// about 1/N of it with --max-rate.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 
     /// Where runs are recorded (journal, secrets, reports).
     #[arg(long, value_name = "DIR", default_value = ".remedy")]
@@ -163,7 +173,8 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
             Some("fix them (`remedy validate PLAYBOOK --users CSV` shows the same list)"),
         );
     }
-    let users = checked.rows;
+    let csv_rows = checked.rows;
+    let mut users = csv_rows;
     if let Some(max) = playbook.guards.max_users
         && users > max
     {
@@ -173,6 +184,13 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         eprintln!("  hint: split the CSV, or raise `max_users` if this many users is intended");
         return exit_code::GUARD;
     }
+    if let Some(shard) = args.shard {
+        users = match shard.count_rows(&args.users, &csv_name, &playbook.input.key) {
+            Ok(n) => n,
+            Err(e) => return fail(e, None),
+        };
+        eprintln!("shard {shard}: {users} of the CSV's {csv_rows} users");
+    }
     let playbook = Arc::new(playbook);
     let (pb_hash, csv_hash) = match (
         rundir::sha256_file(&args.playbook),
@@ -181,6 +199,15 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return fail(format!("cannot read the inputs: {e}"), None),
     };
+
+    tracing::info!(
+        playbook = %pb_name,
+        csv = %csv_name,
+        users,
+        csv_rows,
+        shard = args.shard.map(tracing::field::display),
+        "inputs validated"
+    );
 
     // 2. Connect (or start the emulator) and check the tenant pin.
     let mut emulator = None;
@@ -233,13 +260,20 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         return exit_code::GUARD;
     }
 
+    tracing::info!(
+        graph = %client.endpoints().graph,
+        tenant = tid.as_deref(),
+        app_id = app_id.as_deref(),
+        "connected"
+    );
+
     // 3. State directory, and what an earlier run already did.
     let state = match StateDir::open(&args.state_dir) {
         Ok(s) => s,
         Err(e) => return fail(&e, Some(e.hint())),
     };
     let (run_dir, replay, saved_passwords, started) = match &args.resume {
-        Some(id) => match prepare_resume(&state, id, &pb_hash, &csv_hash, args.dry_run) {
+        Some(id) => match prepare_resume(&state, id, &pb_hash, &csv_hash, args) {
             Ok(r) => r,
             Err(code) => return code,
         },
@@ -268,7 +302,10 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
                 already_done,
                 tid.as_deref(),
                 &client.endpoints().graph,
-                &csv_name
+                &args.shard.map_or_else(
+                    || csv_name.clone(),
+                    |s| format!("{csv_name}, shard {s} of its {csv_rows} rows")
+                )
             )
         );
         if !confirmed() {
@@ -281,6 +318,7 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
     let mut manifest = Manifest {
         run_id: run_dir.id.clone(),
         remedy_version: env!("CARGO_PKG_VERSION").to_owned(),
+        operator: Operator::current(),
         playbook_name: playbook.name.clone(),
         playbook_file: pb_name.clone(),
         playbook_sha256: pb_hash.clone(),
@@ -291,11 +329,21 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         graph_url: client.endpoints().graph.clone(),
         emulated: args.emulate,
         dry_run: args.dry_run,
+        shard: args.shard,
+        steps: playbook
+            .steps
+            .iter()
+            .map(|s| StepInfo {
+                id: s.id.clone(),
+                title: s.title().to_owned(),
+            })
+            .collect(),
         started: started.clone(),
         finished: None,
         status: RunStatus::Running,
         counts: Counts {
             users,
+            csv_rows,
             ..Counts::default()
         },
     };
@@ -315,6 +363,8 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         }
     };
 
+    tracing::info!(run_id = %run_dir.id, dry_run = args.dry_run, resumed = replay.is_some(), "run started");
+
     // 6. Run.
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let titles: Vec<String> = playbook
@@ -327,6 +377,7 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         titles,
         args.dry_run,
         Duration::from_secs(2),
+        color.stderr_enabled(),
         events_rx,
     );
     let _ = events_tx.send(RunEvent::Total {
@@ -370,6 +421,7 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         args.users.clone(),
         csv_name.clone(),
         playbook.clone(),
+        args.shard,
         rows_tx,
     );
     let replay = replay.map(Arc::new);
@@ -408,10 +460,19 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
     };
     manifest.counts = Counts {
         users,
+        csv_rows,
         processed: totals.processed,
         failed: totals.failed,
         done_earlier: totals.done_earlier,
     };
+    tracing::info!(
+        run_id = %run_dir.id,
+        status = ?manifest.status,
+        processed = totals.processed,
+        failed = totals.failed,
+        done_earlier = totals.done_earlier,
+        "run finished"
+    );
     if let Err(e) = run_dir.write_manifest(&manifest) {
         eprintln!(
             "warning: cannot update {}: {e}",
@@ -422,10 +483,10 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         .report_dir
         .clone()
         .unwrap_or_else(|| run_dir.path.clone());
-    let steps: Vec<(String, String)> = playbook
+    let steps: Vec<(String, String)> = manifest
         .steps
         .iter()
-        .map(|s| (s.id.clone(), s.title().to_owned()))
+        .map(|s| (s.id.clone(), s.title.clone()))
         .collect();
     let info = crate::report::RunInfo {
         run_id: run_dir.id.clone(),
@@ -434,6 +495,7 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         csv_file: csv_name,
         dry_run: args.dry_run,
         tenant: tid,
+        shard: args.shard.map(|s| s.to_string()),
         started,
         finished: manifest.finished.clone().unwrap_or_default(),
     };
@@ -576,8 +638,9 @@ fn prepare_resume(
     id: &str,
     pb_hash: &str,
     csv_hash: &str,
-    dry_run: bool,
+    args: &RunArgs,
 ) -> Result<Prepared, u8> {
+    let dry_run = args.dry_run;
     let run = state
         .find_run((!id.is_empty()).then_some(id))
         .map_err(|e| fail(&e, Some(e.hint())))?;
@@ -608,6 +671,20 @@ fn prepare_resume(
                 run.id
             ),
             Some("resume with the exact playbook the run started with, or start a new run"),
+        ));
+    }
+    if m.shard != args.shard {
+        let shown = |s: Option<Shard>| {
+            s.map_or_else(|| "the whole CSV".to_owned(), |s| format!("shard {s}"))
+        };
+        return Err(fail(
+            format!(
+                "run {} covered {}, not {}; refusing to resume",
+                run.id,
+                shown(m.shard),
+                shown(args.shard)
+            ),
+            Some("resume with the --shard the run started with (`remedy runs` shows it)"),
         ));
     }
     if m.csv_sha256 != csv_hash {
@@ -816,6 +893,7 @@ fn spawn_reader(
     path: PathBuf,
     name: String,
     playbook: Arc<Playbook>,
+    shard: Option<Shard>,
     tx: mpsc::Sender<Row>,
 ) -> std::thread::JoinHandle<Result<(), String>> {
     std::thread::spawn(move || {
@@ -836,6 +914,10 @@ fn spawn_reader(
         while let Some(row) = reader.next_row() {
             let row =
                 row.map_err(|d| format!("the CSV changed while the run was reading it: {d}"))?;
+            let key_cell = row.fields.get(key).map_or("", String::as_str);
+            if shard.is_some_and(|s| !s.contains(key_cell)) {
+                continue;
+            }
             let values = columns
                 .iter()
                 .map(|i| {

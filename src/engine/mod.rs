@@ -193,6 +193,7 @@ impl Context {
     }
 
     pub fn failure(&self, row: &Row, step: &str, reason: &str) {
+        tracing::info!(row = row.row, user = %row.key, step, reason, "user failed");
         self.event(RunEvent::Failure {
             user: row.key.clone(),
             step: step.to_owned(),

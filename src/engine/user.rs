@@ -338,6 +338,11 @@ async fn wait_after(cx: &Context, e: &GraphError, attempt: u32) {
         // every worker through the shared limiter; the retry waits there.
         (ErrorKind::Throttled, _) => {
             let (_, pause) = cx.dispatch.limiter().status();
+            tracing::debug!(
+                pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+                request_id = e.request_id.as_deref(),
+                "throttled by Graph; every worker pauses"
+            );
             cx.event(RunEvent::Throttled { for_: pause });
         }
         // A 503's Retry-After concerns this request: only it waits.

@@ -450,6 +450,7 @@ impl TokenProvider {
             return Ok(t);
         }
         let t = Arc::new(self.acquire().await?);
+        tracing::debug!("access token acquired");
         *self
             .cached
             .write()
@@ -480,6 +481,7 @@ impl TokenProvider {
             ));
         }
         let t = Arc::new(self.acquire().await?);
+        tracing::debug!("access token acquired");
         *self
             .cached
             .write()

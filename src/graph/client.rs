@@ -191,11 +191,23 @@ impl GraphClient {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_vec());
         }
-        let resp = rb
-            .send()
-            .await
-            .map_err(|e| GraphError::from_transport(&e, &crid, op))?;
+        let started = std::time::Instant::now();
+        let resp = rb.send().await.map_err(|e| {
+            tracing::debug!(method = %req.method, path = %req.path, client_request_id = %crid, error = %e, "graph call failed");
+            GraphError::from_transport(&e, &crid, op)
+        })?;
         let status = resp.status().as_u16();
+        // Method, path, status and ids only: never a header value or a body
+        // (a reset's body holds the new password).
+        tracing::debug!(
+            method = %req.method,
+            path = %req.path,
+            status,
+            request_id = header(resp.headers(), "request-id").as_deref(),
+            client_request_id = %crid,
+            elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "graph call"
+        );
         let headers = resp.headers().clone();
         let body = read_bounded(resp).await.map_err(|e| match e {
             ReadError::Transport(e) => GraphError::from_transport(&e, &crid, op),

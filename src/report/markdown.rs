@@ -23,7 +23,7 @@ pub fn render(summary: &ReportSummary, info: &RunInfo) -> String {
     } else {
         "live"
     };
-    for (label, value) in [
+    let mut lines = vec![
         ("Run id", md(&info.run_id)),
         ("Playbook file", md(&info.playbook_file)),
         ("CSV file", md(&info.csv_file)),
@@ -38,7 +38,14 @@ pub fn render(summary: &ReportSummary, info: &RunInfo) -> String {
                 summary.users, summary.users_failed
             ),
         ),
-    ] {
+    ];
+    if let Some(shard) = &info.shard {
+        lines.push((
+            "Shard",
+            format!("{} (only the CSV's users this shard selects)", md(shard)),
+        ));
+    }
+    for (label, value) in lines {
         let _ = writeln!(out, "- **{label}:** {value}");
     }
 
@@ -163,6 +170,13 @@ mod tests {
         );
         assert!(text.contains("- **Tenant:** contoso.onmicrosoft.com\n"));
         assert!(text.contains("- **Mode:** live\n"));
+        assert!(!text.contains("Shard"), "{text}");
+        let mut sharded = info(false);
+        sharded.shard = Some("2/3".into());
+        assert!(
+            render(&summary(1), &sharded)
+                .contains("- **Shard:** 2/3 (only the CSV's users this shard selects)\n")
+        );
         assert!(text.contains("| Step | ok | changed | failed | skipped |\n"));
         assert!(
             text.contains("| enable: Allow sign-in | 5 | 3 | 0 | 1 |\n"),

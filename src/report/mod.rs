@@ -28,8 +28,10 @@ mod scan;
 mod table;
 mod text;
 
+pub use markdown::render as render_markdown;
 pub use progress::{ProgressMode, ProgressTotals, spawn};
 pub use results::{
     FailedStep, MAX_FAILURES, ReportSummary, RunInfo, StepSummary, summarize, write_reports,
 };
 pub use table::render_table;
+pub use text::one_line;

@@ -66,19 +66,20 @@ pub struct ProgressTotals {
 /// Consumes events until the channel closes. Bar: indicatif on stderr;
 /// Counter: a plain line on stderr every `interval` (2 s in production)
 /// and a final line; None: nothing. Auto = Bar when stderr is a terminal
-/// and `TERM=dumb` does not forbid, else Counter.
+/// and `TERM=dumb` does not forbid, else Counter. `color` (from
+/// `--color` and `NO_COLOR`) colours the bars.
 pub fn spawn(
     mode: ProgressMode,
     step_titles: Vec<String>,
     dry_run: bool,
     interval: Duration,
+    color: bool,
     events: UnboundedReceiver<RunEvent>,
 ) -> JoinHandle<ProgressTotals> {
     let term = std::env::var("TERM").ok();
     let counts = Counts::new(step_titles.len());
     match mode.resolve(io::stderr().is_terminal(), term.as_deref()) {
         ProgressMode::Bar => {
-            let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             tokio::spawn(run_bar(events, counts, multi, step_titles, dry_run, color))
         }
@@ -512,6 +513,7 @@ mod tests {
             vec!["a".into(), "b".into()],
             false,
             Duration::from_secs(2),
+            false,
             rx,
         );
         script(&tx);

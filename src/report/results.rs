@@ -34,6 +34,8 @@ pub struct RunInfo {
     pub csv_file: String,
     pub dry_run: bool,
     pub tenant: Option<String>,
+    /// `--shard i/N` as text, when the run covered one shard of the CSV.
+    pub shard: Option<String>,
     pub started: String,
     pub finished: String,
 }
@@ -351,6 +353,7 @@ pub(crate) mod tests {
             csv_file: "users.csv".into(),
             dry_run,
             tenant: Some("contoso.onmicrosoft.com".into()),
+            shard: None,
             started: "2025-01-01T10:00:00Z".into(),
             finished: "2025-01-01T10:05:00Z".into(),
         }
