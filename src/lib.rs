@@ -23,6 +23,10 @@
 //! - [`rundir`]: the state directory, its lock, run directories and
 //!   manifests.
 //! - [`report`]: reports built from the journal, and the progress display.
+//! - [`plan`]: saved plans (`remedy plan`, `remedy apply`): the file
+//!   format, its streaming writer, and the index `apply` reads.
+//! - [`verify`]: the verify pass: what a run should have left behind,
+//!   read back from Graph and compared.
 //! - [`exit_code`]: the process exit codes, in one place.
 
 pub mod cli;
@@ -33,7 +37,9 @@ pub mod exit_code;
 pub mod graph;
 pub mod input;
 pub mod journal;
+pub mod plan;
 pub mod playbook;
 pub mod report;
 pub mod rundir;
 pub mod secrets;
+pub mod verify;

@@ -2,12 +2,16 @@
 //! This is the only layer that prints or exits; the subcommands live one per
 //! file beside it.
 
+mod apply;
 mod doctor;
 mod emulator;
 mod graph_args;
+mod plan;
 mod run;
+mod run_setup;
 mod schema;
 mod validate;
+mod verify;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -29,7 +33,7 @@ use crate::exit_code;
     max_term_width = 100
 )]
 #[command(
-    after_help = "Exit codes: 0 success, 1 problems found (validation errors, failed users), 2 usage error or\ninvalid input (nothing changed), 3 a guard stopped the run, 130 interrupted."
+    after_help = "Exit codes: 0 success, 1 problems found (validation errors, failed users, drift), 2 usage error,\ninvalid input or missing permission (nothing changed), 3 a guard stopped the run or a plan is\nstale, 130 interrupted. `remedy plan --detailed-exitcode`: 0 no changes, 2 changes pending, 1 errors."
 )]
 pub struct Cli {
     /// When to use colour in human output (NO_COLOR is honoured).
@@ -43,6 +47,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Run(run::RunArgs),
+    Plan(plan::PlanArgs),
+    Apply(apply::ApplyArgs),
+    Verify(verify::VerifyArgs),
     Validate(validate::ValidateArgs),
     Schema(schema::SchemaArgs),
     Doctor(doctor::DoctorArgs),
@@ -99,6 +106,9 @@ pub fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Run(args) => run::run(&args, cli.color),
+        Command::Plan(args) => plan::run(&args, cli.color),
+        Command::Apply(args) => apply::run(&args, cli.color),
+        Command::Verify(args) => verify::run(&args),
         Command::Validate(args) => validate::run(&args, cli.color),
         Command::Schema(args) => schema::run(&args),
         Command::Doctor(args) => doctor::run(&args),

@@ -32,4 +32,5 @@ pub use progress::{ProgressMode, ProgressTotals, spawn};
 pub use results::{
     FailedStep, MAX_FAILURES, ReportSummary, RunInfo, StepSummary, summarize, write_reports,
 };
+pub use scan::for_each_record;
 pub use table::render_table;
