@@ -526,6 +526,11 @@ async fn execute_inner(args: &RunArgs, mode: &Mode, color: ColorChoice) -> Resul
             w.abandon();
             None
         }
+        (None, Mode::Plan { out }) => {
+            eprintln!("error: the plan {} could not be completed", out.display());
+            plan_ok = false;
+            None
+        }
         (None, _) => None,
     };
     let _ = progress.await;

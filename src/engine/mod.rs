@@ -326,6 +326,9 @@ pub async fn drive(
         .await;
 
     pace.abort();
+    // Wait for the task to end, so its handle on the context is dropped
+    // and the caller can take the journal (and plan) back.
+    let _ = pace.await;
     let stopped = guard
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
