@@ -10,6 +10,7 @@ mod doctor;
 mod emulator;
 mod formats;
 mod graph;
+mod plan;
 mod run;
 mod schema;
 mod tls;
