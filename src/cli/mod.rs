@@ -8,6 +8,7 @@ mod emulator;
 mod graph_args;
 mod plan;
 mod run;
+mod run_mode;
 mod run_setup;
 mod schema;
 mod validate;

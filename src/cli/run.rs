@@ -16,13 +16,15 @@ use crate::exit_code;
 use crate::graph::batch::MAX_BATCH;
 use crate::input;
 use crate::journal::Journal;
-use crate::plan::{Binding, PlanEnd, PlanHeader, PlanIndex, PlanStepInfo, PlanWriter};
+use crate::plan::{Binding, PlanWriter};
 use crate::playbook;
 use crate::report::progress::{self, ProgressMode};
 use crate::rundir::{self, Counts, Manifest, RunStatus, StateDir};
 
 use super::ColorChoice;
 use super::graph_args::GraphArgs;
+pub(super) use super::run_mode::{Finished, Mode};
+use super::run_mode::{plan_header, plan_sha};
 use super::run_setup::{
     applied_plan, check_tenant, confirmation_text, confirmed, open_journal, prepare_resume,
     spawn_reader, start_emulator, watch_signals,
@@ -114,28 +116,6 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub graph: GraphArgs,
-}
-
-/// What a run is for: a plain run, a dry run that saves a plan, or the
-/// apply of a saved plan.
-pub(super) enum Mode {
-    Run,
-    Plan {
-        out: PathBuf,
-    },
-    Apply {
-        plan: Arc<PlanIndex>,
-        file: PathBuf,
-        sha256: String,
-        max_age: Duration,
-    },
-}
-
-/// How a run ended, for the command that started it.
-pub(super) struct Finished {
-    pub code: u8,
-    /// `Mode::Plan`: the saved plan's totals.
-    pub plan: Option<PlanEnd>,
 }
 
 pub fn run(args: &RunArgs, color: ColorChoice) -> u8 {
@@ -654,38 +634,4 @@ async fn execute_inner(args: &RunArgs, mode: &Mode, color: ColorChoice) -> Resul
         code,
         plan: plan_end,
     })
-}
-
-/// The SHA-256 of the plan an apply carries out.
-fn plan_sha(mode: &Mode) -> Option<&str> {
-    match mode {
-        Mode::Apply { sha256, .. } => Some(sha256),
-        _ => None,
-    }
-}
-
-/// The header of the plan a dry run writes: what it is bound to.
-fn plan_header(manifest: &Manifest, playbook: &playbook::Playbook) -> PlanHeader {
-    PlanHeader {
-        format: crate::plan::FORMAT,
-        remedy_version: manifest.remedy_version.clone(),
-        created: rundir::now_rfc3339(),
-        playbook_name: manifest.playbook_name.clone(),
-        playbook_file: manifest.playbook_file.clone(),
-        playbook_sha256: manifest.playbook_sha256.clone(),
-        csv_file: manifest.csv_file.clone(),
-        csv_sha256: manifest.csv_sha256.clone(),
-        tenant: manifest.tenant.clone(),
-        graph_url: manifest.graph_url.clone(),
-        run_id: manifest.run_id.clone(),
-        steps: playbook
-            .steps
-            .iter()
-            .map(|s| PlanStepInfo {
-                id: s.id.clone(),
-                title: s.title().to_owned(),
-                kind: s.kind.describe(),
-            })
-            .collect(),
-    }
 }

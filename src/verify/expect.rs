@@ -114,9 +114,7 @@ impl Collector {
                 status,
                 ..
             } => {
-                let Some(kind) = self.kinds.get(&step).cloned() else {
-                    return None;
-                };
+                let kind = self.kinds.get(&step).cloned()?;
                 let open = self.entry(row, &user);
                 let intent = open.intents.get(&step).cloned().unwrap_or_default();
                 let expect = match (kind, status) {
