@@ -104,6 +104,11 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub verify: bool,
 
+    /// Skip the permission preflight (a missing permission then fails user
+    /// by user).
+    #[arg(long)]
+    pub no_preflight: bool,
+
     #[command(flatten)]
     pub graph: GraphArgs,
 }
@@ -141,6 +146,7 @@ pub fn run(args: &ApplyArgs, color: ColorChoice) -> u8 {
         report_dir: args.report_dir.clone(),
         emulate: args.emulate,
         verify: args.verify,
+        no_preflight: args.no_preflight,
         graph: args.graph.clone(),
     };
     let mode = Mode::Apply {

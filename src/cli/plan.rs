@@ -106,6 +106,7 @@ pub fn run(args: &PlanArgs, color: ColorChoice) -> u8 {
         report_dir: args.report_dir.clone(),
         emulate: args.emulate,
         verify: false,
+        no_preflight: false,
         graph: args.graph.clone(),
     };
     let mode = Mode::Plan {
