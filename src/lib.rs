@@ -25,6 +25,10 @@
 //! - [`operator`]: who started a run and on which host (manifest).
 //! - [`shard`]: `--shard i/N`, the stable split of a CSV's users.
 //! - [`report`]: reports built from the journal, and the progress display.
+//! - [`plan`]: saved plans (`remedy plan`, `remedy apply`): the file
+//!   format, its streaming writer, and the index `apply` reads.
+//! - [`verify`]: the verify pass: what a run should have left behind,
+//!   read back from Graph and compared.
 //! - [`exit_code`]: the process exit codes, in one place.
 //! - [`crashpoint`]: `REMEDY_CRASH_AT`, the kill campaign's crash points
 //!   inside the durable writes.
@@ -39,8 +43,10 @@ pub mod graph;
 pub mod input;
 pub mod journal;
 pub mod operator;
+pub mod plan;
 pub mod playbook;
 pub mod report;
 pub mod rundir;
 pub mod secrets;
 pub mod shard;
+pub mod verify;

@@ -2,17 +2,22 @@
 //! This is the only layer that prints or exits; the subcommands live one per
 //! file beside it.
 
+mod apply;
 mod completions;
 mod doctor;
 mod emulator;
 mod graph_args;
 mod logging;
 mod man;
+mod plan;
 mod report;
 mod run;
+mod run_mode;
+mod run_setup;
 mod runs;
 mod schema;
 mod validate;
+mod verify;
 
 use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
@@ -39,12 +44,15 @@ pub use logging::LogFormat;
 #[command(after_help = "Examples:
   remedy validate workflows/unlock-account.yaml --users locked.csv
   remedy doctor --user adele@contoso.onmicrosoft.com
-  remedy run workflows/unlock-account.yaml --users locked.csv --dry-run
-  remedy run workflows/unlock-account.yaml --users locked.csv
+  remedy plan workflows/unlock-account.yaml --users locked.csv -o plan.json
+  remedy apply plan.json
+  remedy run workflows/unlock-account.yaml --users locked.csv --verify
   remedy runs && remedy report --format md > incident-report.md
 
-Exit codes: 0 success, 1 problems found (validation errors, failed users), 2 usage error or
-invalid input (nothing changed), 3 a guard stopped the run, 130 interrupted.")]
+Exit codes: 0 success, 1 problems found (validation errors, failed users, drift), 2 usage error,
+invalid input or missing permission (nothing changed), 3 a guard stopped the run or a plan is
+stale, 130 interrupted. `remedy plan --detailed-exitcode`: 0 no changes, 2 changes pending,
+1 errors.")]
 pub struct Cli {
     /// When to use colour in human output and progress bars (NO_COLOR is
     /// honoured by `auto`).
@@ -71,6 +79,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Run(run::RunArgs),
+    Plan(plan::PlanArgs),
+    Apply(apply::ApplyArgs),
+    Verify(verify::VerifyArgs),
     Validate(validate::ValidateArgs),
     Schema(schema::SchemaArgs),
     Doctor(doctor::DoctorArgs),
@@ -151,6 +162,9 @@ pub fn main() -> ExitCode {
             }
             run::run(&args, cli.color)
         }
+        Command::Plan(args) => plan::run(&args, cli.color),
+        Command::Apply(args) => apply::run(&args, cli.color),
+        Command::Verify(args) => verify::run(&args),
         Command::Validate(args) => validate::run(&args, cli.color),
         Command::Schema(args) => schema::run(&args),
         Command::Doctor(args) => doctor::run(&args),

@@ -2,34 +2,36 @@
 //! every user, durably, with progress and reports.
 
 use std::collections::HashMap;
-use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use secrecy::SecretString;
 use tokio::sync::mpsc;
 
 use crate::diag::{self, Diagnostic, Severity};
-use crate::engine::{self, Context, Row, RunEvent, SendOptions, StopSignal, Stopped};
+use crate::engine::{self, Context, RunEvent, SendOptions, StopSignal, Stopped};
 use crate::exit_code;
-use crate::graph::GraphClient;
-use crate::graph::auth::{Credential, TokenProvider};
 use crate::graph::batch::MAX_BATCH;
-use crate::graph::client::{ClientOptions, http_client};
-use crate::graph::cloud::{Cloud, Endpoints};
-use crate::input::{self, UserReader};
-use crate::journal::{self, Header, Journal, Record, Replay};
+use crate::input;
+use crate::journal::Journal;
 use crate::operator::Operator;
-use crate::playbook::{self, PasswordSource, Playbook, StepKind};
+use crate::plan::{Binding, PlanWriter};
+use crate::playbook;
 use crate::report::progress::{self, ProgressMode};
-use crate::rundir::{self, Counts, Manifest, RunDir, RunStatus, StateDir, StepInfo};
-use crate::secrets::SecretsFile;
+use crate::rundir::StepInfo;
+use crate::rundir::{self, Counts, Manifest, RunStatus, StateDir};
 use crate::shard::Shard;
 
 use super::ColorChoice;
 use super::graph_args::GraphArgs;
+pub(super) use super::run_mode::{Finished, Mode};
+use super::run_mode::{plan_header, plan_sha};
+use super::run_setup::{
+    applied_plan, check_tenant, confirmation_text, confirmed, open_journal, prepare_resume,
+    spawn_reader, start_emulator, watch_signals,
+};
 
 /// Default users in flight when neither the flag nor the playbook says.
 pub const DEFAULT_CONCURRENCY: u32 = 16;
@@ -49,9 +51,11 @@ pub const DEFAULT_CONCURRENCY: u32 = 16;
   remedy run workflows/incident-response.yaml --users compromised.csv
   remedy run workflows/incident-response.yaml --users compromised.csv --resume
   remedy run workflows/unlock-account.yaml --users huge.csv --shard 2/3 --max-rate 6 --yes
+  remedy run workflows/unlock-account.yaml --users locked.csv --yes --verify
 
-Exit codes: 0 all users ok/changed/skipped, 1 some users failed, 2 invalid input or usage
-(nothing changed), 3 a guard stopped the run, 130 interrupted (resume with --resume).")]
+Exit codes: 0 all users ok/changed/skipped, 1 some users failed (or --verify found drift),
+2 invalid input or usage, or a missing permission (nothing changed), 3 a guard stopped the
+run, 130 interrupted (resume with --resume).")]
 pub struct RunArgs {
     /// The playbook (YAML).
     #[arg(value_name = "PLAYBOOK")]
@@ -115,6 +119,17 @@ pub struct RunArgs {
     #[arg(long)]
     pub emulate: bool,
 
+    /// After the run, read every user back and report drift: sign-in not
+    /// as desired, a reset or revocation whose timestamp did not move
+    /// (see `remedy verify`).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub verify: bool,
+
+    /// Skip the permission preflight: the token's `roles` are not checked
+    /// before the run, and a missing permission fails user by user.
+    #[arg(long)]
+    pub no_preflight: bool,
+
     #[command(flatten)]
     pub graph: GraphArgs,
 }
@@ -124,10 +139,10 @@ pub fn run(args: &RunArgs, color: ColorChoice) -> u8 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    runtime.block_on(execute(args, color))
+    runtime.block_on(execute(args, &Mode::Run, color)).code
 }
 
-fn fail(message: impl std::fmt::Display, hint: Option<&str>) -> u8 {
+pub(super) fn fail(message: impl std::fmt::Display, hint: Option<&str>) -> u8 {
     eprintln!("error: {message}");
     if let Some(h) = hint {
         eprintln!("  hint: {h}");
@@ -135,7 +150,19 @@ fn fail(message: impl std::fmt::Display, hint: Option<&str>) -> u8 {
     exit_code::USAGE
 }
 
-async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
+/// Exit with `code` and no plan.
+fn stop(code: u8) -> Finished {
+    Finished { code, plan: None }
+}
+
+pub(super) async fn execute(args: &RunArgs, mode: &Mode, color: ColorChoice) -> Finished {
+    match execute_inner(args, mode, color).await {
+        Ok(f) => f,
+        Err(code) => stop(code),
+    }
+}
+
+async fn execute_inner(args: &RunArgs, mode: &Mode, color: ColorChoice) -> Result<Finished, u8> {
     // 1. Validate everything before touching anything.
     let pb_name = args.playbook.display().to_string();
     let csv_name = args.users.display().to_string();
@@ -159,19 +186,19 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         .filter(|d| d.severity == Severity::Error)
         .count();
     let (Some(playbook), Some(checked)) = (loaded.playbook, checked) else {
-        return fail(
+        return Err(fail(
             "the playbook has errors; nothing was changed",
             Some("check it with `remedy validate`"),
-        );
+        ));
     };
     if errors > 0 {
-        return fail(
+        return Err(fail(
             format!(
                 "{errors} problem{} in the input; nothing was changed",
                 if errors == 1 { "" } else { "s" }
             ),
             Some("fix them (`remedy validate PLAYBOOK --users CSV` shows the same list)"),
-        );
+        ));
     }
     let csv_rows = checked.rows;
     let mut users = csv_rows;
@@ -182,12 +209,12 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
             "error: {users} users exceed the playbook's `guards.max_users` ({max}); nothing was changed"
         );
         eprintln!("  hint: split the CSV, or raise `max_users` if this many users is intended");
-        return exit_code::GUARD;
+        return Err(exit_code::GUARD);
     }
     if let Some(shard) = args.shard {
         users = match shard.count_rows(&args.users, &csv_name, &playbook.input.key) {
             Ok(n) => n,
-            Err(e) => return fail(e, None),
+            Err(e) => return Err(fail(e, None)),
         };
         eprintln!("shard {shard}: {users} of the CSV's {csv_rows} users");
     }
@@ -197,7 +224,9 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         rundir::sha256_file(&args.users),
     ) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return fail(format!("cannot read the inputs: {e}"), None),
+        (Err(e), _) | (_, Err(e)) => {
+            return Err(fail(format!("cannot read the inputs: {e}"), None));
+        }
     };
 
     tracing::info!(
@@ -222,21 +251,21 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
                 emulator = Some(emu);
                 client
             }
-            Err(e) => return fail(format!("cannot start the emulator: {e}"), None),
+            Err(e) => return Err(fail(format!("cannot start the emulator: {e}"), None)),
         }
     } else {
         match args.graph.connect() {
             Ok(c) => c,
-            Err(e) => return fail(&e, e.hint().as_deref()),
+            Err(e) => return Err(fail(&e, e.hint().as_deref())),
         }
     };
     let token = match client.tokens().token().await {
         Ok(t) => t,
         Err(e) => {
-            return fail(
+            return Err(fail(
                 format!("cannot get an access token: {e}"),
                 e.hint().as_deref(),
-            );
+            ));
         }
     };
     let tid = token.claims.as_ref().and_then(|c| c.tid.clone());
@@ -257,7 +286,32 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         eprintln!(
             "  hint: the playbook pins `target.tenant: {pin}`; check AZURE_TENANT_ID and the credentials"
         );
-        return exit_code::GUARD;
+        return Err(exit_code::GUARD);
+    }
+
+    // A saved plan must still hold: same inputs, same tenant, not too old.
+    if let Mode::Apply { plan, max_age, .. } = mode {
+        let binding = Binding {
+            playbook_sha256: &pb_hash,
+            csv_sha256: &csv_hash,
+            tenant: tid.as_deref(),
+            now: time::OffsetDateTime::now_utc(),
+            max_age: *max_age,
+        };
+        if let Err(e) = crate::plan::refuse_stale(&plan.header, &binding) {
+            eprintln!("error: {e}; nothing was changed");
+            eprintln!("  hint: {}", e.hint());
+            return Err(if e.is_stale() {
+                exit_code::GUARD
+            } else {
+                exit_code::USAGE
+            });
+        }
+    }
+    if args.no_preflight {
+        eprintln!("note: permission preflight skipped (--no-preflight)");
+    } else {
+        super::run_setup::preflight(token.claims.as_ref(), &playbook, args.dry_run)?;
     }
 
     tracing::info!(
@@ -270,29 +324,58 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
     // 3. State directory, and what an earlier run already did.
     let state = match StateDir::open(&args.state_dir) {
         Ok(s) => s,
-        Err(e) => return fail(&e, Some(e.hint())),
+        Err(e) => return Err(fail(&e, Some(e.hint()))),
     };
     let (run_dir, replay, saved_passwords, started) = match &args.resume {
-        Some(id) => match prepare_resume(&state, id, &pb_hash, &csv_hash, args) {
-            Ok(r) => r,
-            Err(code) => return code,
-        },
+        Some(id) => prepare_resume(
+            &state,
+            id,
+            &pb_hash,
+            &csv_hash,
+            args.dry_run,
+            plan_sha(mode),
+            args.shard,
+        )?,
         None => match state.new_run() {
             Ok(r) => (r, None, HashMap::new(), rundir::now_rfc3339()),
-            Err(e) => return fail(&e, Some(e.hint())),
+            Err(e) => return Err(fail(&e, Some(e.hint()))),
         },
     };
+    if args.resume.is_none() {
+        // The playbook travels with the run (for `remedy verify`), and an
+        // apply names its plan before anything can change.
+        let copied = std::fs::copy(&args.playbook, run_dir.path.join("playbook.yaml"));
+        let marked = plan_sha(mode).map_or(Ok(()), |sha| {
+            std::fs::write(applied_plan(&run_dir), format!("{sha}\n"))
+        });
+        if let Err(e) = copied.and(marked) {
+            return Err(fail(
+                format!("cannot write to {}: {e}", run_dir.path.display()),
+                None,
+            ));
+        }
+    }
     let already_done = replay.as_ref().map_or(0, |r| r.done.len() as u64);
 
     // 4. Confirm before the first change.
+    if let Mode::Apply { plan, file, .. } = mode {
+        eprintln!(
+            "applying plan {} (made {} by run {}): {} changes for {} users; nothing else is changed",
+            file.display(),
+            plan.header.created,
+            plan.header.run_id,
+            plan.end.changes,
+            plan.end.would_change
+        );
+    }
     if args.dry_run {
         eprintln!("DRY RUN: reading live state; nothing will be changed");
     } else if !args.yes {
         if !std::io::stdin().is_terminal() {
-            return fail(
+            return Err(fail(
                 "stdin is not a terminal, so remedy cannot ask for confirmation; nothing was changed",
                 Some("pass --yes to confirm non-interactively (after a --dry-run)"),
-            );
+            ));
         }
         eprint!(
             "{}",
@@ -310,7 +393,7 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         );
         if !confirmed() {
             eprintln!("aborted; nothing was changed");
-            return exit_code::USAGE;
+            return Err(exit_code::USAGE);
         }
     }
 
@@ -348,18 +431,18 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         },
     };
     if let Err(e) = run_dir.write_manifest(&manifest) {
-        return fail(
+        return Err(fail(
             format!("cannot write {}: {e}", run_dir.manifest().display()),
             None,
-        );
+        ));
     }
     let journal = match open_journal(&run_dir, &playbook, &manifest, replay.is_some()) {
         Ok(j) => j,
         Err(e) => {
-            return fail(
+            return Err(fail(
                 format!("cannot open the journal in {}: {e}", run_dir.path.display()),
                 None,
-            );
+            ));
         }
     };
 
@@ -401,7 +484,8 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
     } else {
         concurrency
     };
-    let cx = match Context::new(
+    let verify_client = client.clone();
+    let mut cx = match Context::new(
         client,
         send,
         playbook.clone(),
@@ -410,9 +494,28 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         saved_passwords,
         events_tx.clone(),
     ) {
-        Ok(cx) => Arc::new(cx),
-        Err(e) => return fail(format!("a `when` condition does not compile: {e}"), None),
+        Ok(cx) => cx,
+        Err(e) => {
+            return Err(fail(
+                format!("a `when` condition does not compile: {e}"),
+                None,
+            ));
+        }
     };
+    match mode {
+        Mode::Run => {}
+        Mode::Plan { out } => {
+            let header = plan_header(&manifest, &playbook);
+            cx.plan = Some(PlanWriter::create(out, &header).map_err(|e| {
+                fail(
+                    format!("cannot write the plan {}: {e}", out.display()),
+                    None,
+                )
+            })?);
+        }
+        Mode::Apply { plan, .. } => cx.planned = Some(plan.clone()),
+    }
+    let cx = Arc::new(cx);
     let stop = StopSignal::default();
     watch_signals(stop.clone(), events_tx.clone(), run_dir.id.clone());
     drop(events_tx);
@@ -439,8 +542,11 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         .join()
         .unwrap_or_else(|_| Err("the CSV reader stopped unexpectedly".into()));
 
-    // 7. Close the journal, then report from it.
-    let journal = Arc::into_inner(cx).and_then(|cx| cx.journal);
+    // 7. Close the journal (and the plan), then report from it.
+    let mut cx = Arc::into_inner(cx);
+    let journal = cx.as_mut().and_then(|cx| cx.journal.take());
+    let plan_writer = cx.as_mut().and_then(|cx| cx.plan.take());
+    drop(cx);
     let journal_ok = match journal.map(Journal::close) {
         Some(Err(e)) => {
             eprintln!("error: the journal could not be completed: {e}");
@@ -448,10 +554,29 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
         }
         _ => true,
     };
+    let complete = totals.stopped.is_none() && reader_result.is_ok();
+    let mut plan_ok = true;
+    let plan_end = match (plan_writer, mode) {
+        (Some(w), Mode::Plan { out }) if complete => match w.finish() {
+            Ok(end) => Some(end),
+            Err(e) => {
+                eprintln!("error: cannot write the plan {}: {e}", out.display());
+                plan_ok = false;
+                None
+            }
+        },
+        (Some(w), _) => {
+            w.abandon();
+            None
+        }
+        (None, Mode::Plan { out }) => {
+            eprintln!("error: the plan {} could not be completed", out.display());
+            plan_ok = false;
+            None
+        }
+        (None, _) => None,
+    };
     let _ = progress.await;
-    if let Some(emu) = emulator.take() {
-        emu.shutdown().await;
-    }
     manifest.finished = Some(rundir::now_rfc3339());
     manifest.status = match &totals.stopped {
         Some(Stopped::Guard(_)) => RunStatus::StoppedByGuard,
@@ -512,6 +637,31 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
             report_dir.display()
         ),
     }
+    if let (Some(end), Mode::Plan { out }) = (&plan_end, mode) {
+        print!("{}", super::plan::summary(end, out));
+        let _ = std::io::stdout().flush();
+    }
+    let drifted = match mode {
+        Mode::Apply { .. } => super::apply::report_drift(&run_dir.journal()),
+        _ => 0,
+    };
+    let verify_code = if args.verify && complete {
+        Some(
+            super::verify::verify_after_run(
+                &verify_client,
+                &run_dir,
+                &playbook,
+                concurrency,
+                batch,
+            )
+            .await,
+        )
+    } else {
+        None
+    };
+    if let Some(emu) = emulator.take() {
+        emu.shutdown().await;
+    }
     eprintln!("run {} recorded in {}", run_dir.id, run_dir.path.display());
     if run_dir.secrets().exists() {
         eprintln!(
@@ -521,420 +671,40 @@ async fn execute(args: &RunArgs, color: ColorChoice) -> u8 {
     }
     if let Err(e) = reader_result {
         eprintln!("error: {e}");
-        return exit_code::USAGE;
+        return Err(exit_code::USAGE);
     }
-    match totals.stopped {
+    let code = match totals.stopped {
         Some(Stopped::Interrupted) => {
-            eprintln!(
-                "interrupted: resume with `remedy run {} --users {} --resume {}`",
-                args.playbook.display(),
-                args.users.display(),
-                run_dir.id
-            );
+            let again = match mode {
+                Mode::Apply { file, .. } => format!("remedy apply {}", file.display()),
+                _ => format!(
+                    "remedy run {} --users {}",
+                    args.playbook.display(),
+                    args.users.display()
+                ),
+            };
+            eprintln!("interrupted: resume with `{again} --resume {}`", run_dir.id);
             exit_code::INTERRUPTED
         }
         Some(Stopped::Guard(reason)) => {
             eprintln!("stopped by a guard: {reason}");
             exit_code::GUARD
         }
-        None if totals.failed > 0 || !journal_ok => exit_code::PROBLEMS,
-        None => exit_code::OK,
-    }
-}
-
-/// Starts the in-process emulator seeded from the CSV, and a client for it.
-async fn start_emulator(
-    users: &Path,
-) -> Result<(crate::emulator::RunningEmulator, GraphClient), String> {
-    let config = crate::emulator::EmulatorConfig {
-        users: crate::emulator::UserSource::Csv(users.to_owned()),
-        ..crate::emulator::EmulatorConfig::default()
-    };
-    let emu = crate::emulator::start(config)
-        .await
-        .map_err(|e| e.to_string())?;
-    let endpoints = Endpoints::resolve(Cloud::Global, Some(&emu.url()), Some(&emu.url()))
-        .map_err(|e| e.to_string())?;
-    let credential = Credential::ClientSecret {
-        tenant: emu.tenant_id().to_owned(),
-        client_id: "remedy-emulate".to_owned(),
-        secret: SecretString::from("emulator".to_owned()),
-    };
-    let http = http_client(&ClientOptions::default()).map_err(|e| e.to_string())?;
-    let tokens = Arc::new(TokenProvider::new(
-        http.clone(),
-        endpoints.clone(),
-        credential,
-    ));
-    Ok((emu, GraphClient::new(http, endpoints, tokens)))
-}
-
-/// The tenant pin holds when the token's tenant is the pinned GUID, or the
-/// pinned domain resolves (OpenID metadata) to the token's tenant.
-async fn check_tenant(
-    client: &GraphClient,
-    pin: &str,
-    tid: Option<&str>,
-    emulated_domain: Option<&str>,
-) -> Result<(), String> {
-    let Some(tid) = tid else {
-        return Err(
-            "the access token does not name its tenant, so the tenant pin cannot be checked".into(),
-        );
-    };
-    if pin.eq_ignore_ascii_case(tid) || emulated_domain.is_some_and(|d| d.eq_ignore_ascii_case(pin))
-    {
-        return Ok(());
-    }
-    if input::is_guid(pin) {
-        return Err(format!(
-            "the credentials are for tenant {tid}, not the pinned {pin}"
-        ));
-    }
-    let url = format!(
-        "{}/{pin}/v2.0/.well-known/openid-configuration",
-        client.endpoints().authority
-    );
-    // The run's own client: the same TLS trust (`--ca-file`) as every other
-    // call to the authority.
-    let issuer = async {
-        let v: serde_json::Value = client
-            .http()
-            .get(&url)
-            .timeout(Duration::from_secs(15))
-            .send()
-            .await
-            .ok()?
-            .error_for_status()
-            .ok()?
-            .json()
-            .await
-            .ok()?;
-        v.get("issuer")?.as_str().map(str::to_owned)
-    }
-    .await
-    .ok_or_else(|| format!("cannot resolve the pinned tenant domain {pin} ({url})"))?;
-    if issuer
-        .to_ascii_lowercase()
-        .contains(&tid.to_ascii_lowercase())
-    {
-        Ok(())
-    } else {
-        Err(format!(
-            "the credentials are for tenant {tid}, but {pin} belongs to another tenant ({issuer})"
-        ))
-    }
-}
-
-type Prepared = (
-    RunDir,
-    Option<Replay>,
-    HashMap<String, SecretString>,
-    String,
-);
-
-fn prepare_resume(
-    state: &StateDir,
-    id: &str,
-    pb_hash: &str,
-    csv_hash: &str,
-    args: &RunArgs,
-) -> Result<Prepared, u8> {
-    let dry_run = args.dry_run;
-    let run = state
-        .find_run((!id.is_empty()).then_some(id))
-        .map_err(|e| fail(&e, Some(e.hint())))?;
-    let m = run.read_manifest().map_err(|e| {
-        fail(
-            format!("cannot read {}: {e}", run.manifest().display()),
-            None,
-        )
-    })?;
-    if m.dry_run || dry_run {
-        return Err(fail(
-            format!(
-                "run {} {}",
-                run.id,
-                if m.dry_run {
-                    "was a dry run; there is nothing to resume"
-                } else {
-                    "cannot be resumed as a dry run"
-                }
-            ),
-            Some("start a new run without --resume"),
-        ));
-    }
-    if m.playbook_sha256 != pb_hash {
-        return Err(fail(
-            format!(
-                "the playbook changed since run {} started (SHA-256 differs); refusing to resume",
-                run.id
-            ),
-            Some("resume with the exact playbook the run started with, or start a new run"),
-        ));
-    }
-    if m.shard != args.shard {
-        let shown = |s: Option<Shard>| {
-            s.map_or_else(|| "the whole CSV".to_owned(), |s| format!("shard {s}"))
-        };
-        return Err(fail(
-            format!(
-                "run {} covered {}, not {}; refusing to resume",
-                run.id,
-                shown(m.shard),
-                shown(args.shard)
-            ),
-            Some("resume with the --shard the run started with (`remedy runs` shows it)"),
-        ));
-    }
-    if m.csv_sha256 != csv_hash {
-        return Err(fail(
-            format!(
-                "the CSV changed since run {} started (SHA-256 differs); refusing to resume",
-                run.id
-            ),
-            Some("resume with the exact CSV the run started with, or start a new run"),
-        ));
-    }
-    if m.status == RunStatus::Completed {
-        // Every user has a final outcome: nothing to replay or send.
-        eprintln!(
-            "run {} already completed ({} users, {} failed); nothing to do. Reports: {}",
-            run.id,
-            m.counts.users,
-            m.counts.failed,
-            run.path.display()
-        );
-        return Err(if m.counts.failed > 0 {
-            exit_code::PROBLEMS
-        } else {
-            exit_code::OK
-        });
-    }
-    let replay = Replay::read(&run.journal()).map_err(|e| {
-        fail(
-            &e,
-            Some("the run's journal is damaged; inspect it before starting a new run"),
-        )
-    })?;
-    if replay.truncated_bytes > 0 {
-        eprintln!(
-            "note: cut {} bytes of a torn last journal line (the process died mid-write)",
-            replay.truncated_bytes
-        );
-    }
-    let saved = if run.secrets().exists() {
-        let cut = SecretsFile::cut_torn_tail(&run.secrets()).map_err(|e| {
-            fail(
-                format!("cannot repair {}: {e}", run.secrets().display()),
-                None,
-            )
-        })?;
-        if cut > 0 {
-            eprintln!(
-                "note: cut {cut} bytes of a torn last line of secrets.csv (the process died mid-write; that reset was never sent)"
-            );
-        }
-        // Only users with an intent pending need their saved password.
-        SecretsFile::read_for(&run.secrets(), |user| {
-            replay
-                .partial
-                .get(user)
-                .is_some_and(|p| !p.pending.is_empty())
-        })
-        .map_err(|e| {
-            fail(
-                format!("cannot read {}: {e}", run.secrets().display()),
-                None,
-            )
-        })?
-    } else {
-        HashMap::new()
-    };
-    eprintln!(
-        "resuming run {} ({} users already done)",
-        run.id,
-        replay.done.len()
-    );
-    Ok((run, Some(replay), saved, m.started))
-}
-
-fn open_journal(
-    run: &RunDir,
-    playbook: &Playbook,
-    manifest: &Manifest,
-    resumed: bool,
-) -> std::io::Result<Journal> {
-    let generates = !manifest.dry_run
-        && playbook
-            .steps
-            .iter()
-            .any(|s| matches!(&s.kind, StepKind::ResetPassword(r) if r.password == PasswordSource::Generate));
-    let secrets = match (generates, resumed, run.secrets().exists()) {
-        (false, _, _) => None,
-        (true, true, true) => Some(SecretsFile::open_append(&run.secrets())?),
-        (true, _, _) => Some(SecretsFile::create(&run.secrets())?),
-    };
-    let j = Journal::open(&run.journal(), secrets)?;
-    if !resumed {
-        j.write(&Record::Header(Header {
-            format: journal::FORMAT,
-            run_id: manifest.run_id.clone(),
-            playbook_sha256: manifest.playbook_sha256.clone(),
-            csv_sha256: manifest.csv_sha256.clone(),
-            dry_run: manifest.dry_run,
-            remedy_version: manifest.remedy_version.clone(),
-        }))?;
-    }
-    Ok(j)
-}
-
-fn confirmation_text(
-    p: &Playbook,
-    users: u64,
-    done: u64,
-    tid: Option<&str>,
-    graph: &str,
-    csv: &str,
-) -> String {
-    let mut s = format!(
-        "About to change accounts in tenant {} ({graph}):\n",
-        tid.unwrap_or("(unknown)")
-    );
-    s.push_str(&format!("  playbook  {} ({})\n", p.file, p.name));
-    s.push_str(&format!("  users     {users} from {csv}"));
-    if done > 0 {
-        s.push_str(&format!(", {done} already done by the resumed run"));
-    }
-    s.push('\n');
-    for (i, step) in p.steps.iter().enumerate() {
-        let scope = match &step.kind {
-            StepKind::Ensure(_) => "changes only users not already in that state",
-            _ => "acts once on every user",
-        };
-        s.push_str(&format!(
-            "  step {}    {} ({}): {scope}",
-            i + 1,
-            step.title(),
-            step.kind.describe()
-        ));
-        if let Some(w) = &step.when {
-            s.push_str(&format!(", when {w}"));
-        }
-        s.push('\n');
-    }
-    if let Some(m) = p.guards.max_failures {
-        s.push_str(&format!(
-            "  guard     stop after {} failed users\n",
-            m.allowed(users)
-        ));
-    }
-    if p.guards.protect_privileged {
-        s.push_str("  guard     holders of directory roles are skipped\n");
-    }
-    if !p.guards.protected_users.is_empty() {
-        s.push_str(&format!(
-            "  guard     {} named users are skipped\n",
-            p.guards.protected_users.len()
-        ));
-    }
-    s.push_str("Proceed? [y/N] ");
-    s
-}
-
-fn confirmed() -> bool {
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).is_ok()
-        && matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
-}
-
-/// First Ctrl-C/SIGTERM: stop scheduling and let in-flight users finish.
-/// Second: exit now (the journal stays consistent: a torn last line is cut
-/// on resume).
-fn watch_signals(stop: StopSignal, events: mpsc::UnboundedSender<RunEvent>, run_id: String) {
-    // A weak sender: this task must not keep the progress display alive.
-    let events = events.downgrade();
-    tokio::spawn(async move {
-        if wait_signal().await.is_err() {
-            return;
-        }
-        stop.stop();
-        if let Some(events) = events.upgrade() {
-            let _ = events.send(RunEvent::Interrupted);
-        }
-        eprintln!(
-            "stopping: no new users will start; in-flight users finish. Press Ctrl-C again to abort now."
-        );
-        if wait_signal().await.is_ok() {
-            eprintln!("aborted; resume with --resume {run_id}");
-            std::process::exit(i32::from(exit_code::INTERRUPTED));
-        }
-    });
-}
-
-async fn wait_signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
-    }
-}
-
-/// Streams the CSV on its own thread into a bounded channel: memory holds
-/// at most the channel's rows plus the users in flight.
-fn spawn_reader(
-    path: PathBuf,
-    name: String,
-    playbook: Arc<Playbook>,
-    shard: Option<Shard>,
-    tx: mpsc::Sender<Row>,
-) -> std::thread::JoinHandle<Result<(), String>> {
-    std::thread::spawn(move || {
-        let mut reader = UserReader::open(&path, &name).map_err(|d| d.to_string())?;
-        let header = reader.header().clone();
-        let key = header.index_of(&playbook.input.key).ok_or_else(|| {
-            format!(
-                "{name}: the key column `{}` disappeared",
-                playbook.input.key
-            )
-        })?;
-        let columns: Vec<Option<usize>> = playbook
-            .input
-            .columns
-            .iter()
-            .map(|c| header.index_of(c))
-            .collect();
-        while let Some(row) = reader.next_row() {
-            let row =
-                row.map_err(|d| format!("the CSV changed while the run was reading it: {d}"))?;
-            let key_cell = row.fields.get(key).map_or("", String::as_str);
-            if shard.is_some_and(|s| !s.contains(key_cell)) {
-                continue;
-            }
-            let values = columns
-                .iter()
-                .map(|i| {
-                    i.and_then(|i| row.fields.get(i).cloned())
-                        .unwrap_or_default()
-                })
-                .collect();
-            let r = Row {
-                row: row.row,
-                key: row.fields.get(key).cloned().unwrap_or_default(),
-                values,
-            };
-            if tx.blocking_send(r).is_err() {
-                // The engine stopped scheduling (guard or Ctrl-C).
-                break;
+        None if !journal_ok || !plan_ok => exit_code::PROBLEMS,
+        // A plan records users that do not exist; only other failures are
+        // errors of the plan.
+        None if matches!(mode, Mode::Plan { .. }) => {
+            if plan_end.as_ref().is_some_and(|e| e.failed > 0) {
+                exit_code::PROBLEMS
+            } else {
+                exit_code::OK
             }
         }
-        Ok(())
+        None if totals.failed > 0 || drifted > 0 => exit_code::PROBLEMS,
+        None => verify_code.unwrap_or(exit_code::OK),
+    };
+    Ok(Finished {
+        code,
+        plan: plan_end,
     })
 }

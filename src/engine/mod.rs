@@ -2,13 +2,20 @@
 //! concurrent per-user tasks, applies the playbook to each (`user`), sends
 //! their requests alone or packed into `$batch` calls (`dispatch`) under one
 //! adaptive rate budget (`limiter`), retries transient failures with
-//! jittered backoff (`backoff`), enforces `max_failures`, and reports
-//! progress as [`RunEvent`]s (`events`). It never prints and never exits.
+//! jittered backoff (`backoff`, `retry`), enforces `max_failures`, and
+//! reports progress as [`RunEvent`]s (`events`). A dry run can also write a
+//! plan, and `apply` restricts the run to a plan (`planned`); `preflight`
+//! finds the permissions a playbook needs that a token lacks. It never
+//! prints and never exits.
 
 pub mod backoff;
 pub mod dispatch;
 pub mod events;
 pub mod limiter;
+mod outcome;
+mod planned;
+pub mod preflight;
+mod retry;
 pub mod user;
 
 use std::collections::HashMap;
@@ -25,6 +32,7 @@ pub use events::RunEvent;
 use crate::graph::users::{self, DirectoryRole, UserState};
 use crate::graph::{GraphClient, GraphError};
 use crate::journal::{Journal, Replay};
+use crate::plan::{PlanIndex, PlanWriter};
 use crate::playbook::{FailureLimit, Playbook};
 use dispatch::Dispatcher;
 use limiter::Limiter;
@@ -75,6 +83,10 @@ pub struct Context {
     pub dry_run: bool,
     /// Passwords already in `secrets.csv` (a resumed run reuses them).
     pub saved_passwords: HashMap<String, SecretString>,
+    /// A dry run that makes a plan: one line per user, as users finish.
+    pub plan: Option<PlanWriter>,
+    /// `apply`: only what this plan says would change is done.
+    pub planned: Option<Arc<PlanIndex>>,
     events: mpsc::UnboundedSender<RunEvent>,
     env: &'static Environment<'static>,
     conditions: Vec<Option<Expression<'static, 'static>>>,
@@ -117,6 +129,8 @@ impl Context {
             journal,
             dry_run,
             saved_passwords,
+            plan: None,
+            planned: None,
             events,
             env,
             conditions,
@@ -186,6 +200,23 @@ impl Context {
             .send(users::revoke_sessions(id))
             .await
             .map(drop)
+    }
+
+    /// Adds a finished user to the plan being made, if any.
+    fn plan_user(
+        &self,
+        row: &Row,
+        state: Option<&UserState>,
+        outcomes: &[Option<outcome::StepOutcome>],
+    ) {
+        if let Some(plan) = &self.plan {
+            plan.write(planned::plan_line(
+                row,
+                state,
+                &self.playbook.steps,
+                outcomes,
+            ));
+        }
     }
 
     pub fn event(&self, e: RunEvent) {
@@ -307,6 +338,9 @@ pub async fn drive(
         .await;
 
     pace.abort();
+    // Wait for the task to end, so its handle on the context is dropped
+    // and the caller can take the journal (and plan) back.
+    let _ = pace.await;
     let stopped = guard
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -13,9 +13,10 @@ use std::time::Duration;
 use secrecy::SecretString;
 use tokio::time::Instant;
 
-use crate::engine::backoff::backoff;
 use crate::engine::events::RunEvent;
-use crate::engine::limiter::MAX_PAUSE;
+use crate::engine::outcome::{StepOutcome, Why};
+use crate::engine::planned;
+use crate::engine::retry::{once_only, retrying};
 use crate::engine::{Context, Row};
 use crate::graph::users::UserState;
 use crate::graph::{ErrorKind, GraphError};
@@ -35,56 +36,6 @@ pub struct UserResult {
     pub failed: bool,
 }
 
-#[derive(Clone)]
-struct StepOutcome {
-    status: StepStatus,
-    /// Already journaled by an earlier (resumed) run: not written again.
-    earlier: bool,
-    reason: Option<String>,
-    code: Option<String>,
-    request_id: Option<String>,
-    attempts: u32,
-}
-
-impl StepOutcome {
-    fn new(status: StepStatus, reason: impl Into<String>) -> Self {
-        StepOutcome {
-            status,
-            earlier: false,
-            reason: Some(reason.into()),
-            code: None,
-            request_id: None,
-            attempts: 0,
-        }
-    }
-
-    fn earlier(status: StepStatus) -> Self {
-        StepOutcome {
-            earlier: true,
-            ..StepOutcome::new(status, "recorded by an earlier run")
-        }
-    }
-
-    fn failed(e: &GraphError, attempts: u32) -> Self {
-        let mut reason = e.to_string();
-        if let Some(h) = e.hint() {
-            reason.push_str("; hint: ");
-            reason.push_str(&h);
-        }
-        StepOutcome {
-            status: StepStatus::Failed,
-            earlier: false,
-            reason: Some(reason),
-            code: e
-                .code
-                .clone()
-                .or_else(|| e.status.map(|s| format!("HTTP {s}"))),
-            request_id: e.request_id.clone(),
-            attempts,
-        }
-    }
-}
-
 /// Runs every step of the playbook for one row.
 pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -> UserResult {
     let deadline = Instant::now() + USER_DEADLINE;
@@ -98,16 +49,23 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
         .protected_users
         .contains(&row.key.to_ascii_lowercase())
     {
-        return finish_all(
-            cx,
-            row,
-            &mut outcomes,
+        let o = StepOutcome::because(
             StepStatus::Skipped,
+            Why::Protected,
             "protected: listed in guards.protect.users",
-            UserStatus::Skipped,
-        )
-        .await;
+        );
+        return finish_all(cx, row, None, &mut outcomes, &o, UserStatus::Skipped);
     }
+
+    // Apply: a user the plan has nothing for is not even read.
+    let planned = match cx.planned.as_deref().map(|p| p.get(&row.key)) {
+        Some(None) => {
+            let o = planned::not_planned();
+            return finish_all(cx, row, None, &mut outcomes, &o, UserStatus::Skipped);
+        }
+        Some(Some(p)) => Some(p),
+        None => None,
+    };
 
     let (state, _) = match read_user(cx, &row.key, deadline).await {
         Ok(s) => s,
@@ -120,24 +78,41 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
             cx.failure(row, "read", &reason);
             let mut o = StepOutcome::failed(&e, attempts);
             o.reason = Some(reason);
+            if e.kind == ErrorKind::NotFound {
+                o.why = Why::NotFound;
+            }
             fail_remaining(&mut outcomes, steps, progress, &o);
-            return record_all(cx, row, outcomes, true).await;
+            return record_all(cx, row, None, outcomes, true);
         }
     };
+
+    if let Some(o) = planned.and_then(|p| planned::user_drift(p, &state)) {
+        return finish_all(
+            cx,
+            row,
+            Some(&state),
+            &mut outcomes,
+            &o,
+            UserStatus::Skipped,
+        );
+    }
 
     if cx.playbook.guards.protect_privileged {
         match list_roles(cx, &state.id, deadline).await {
             Ok(roles) if !roles.is_empty() => {
-                let reason = format!("protected: holds the directory role {}", roles.join(", "));
+                let o = StepOutcome::because(
+                    StepStatus::Skipped,
+                    Why::Protected,
+                    format!("protected: holds the directory role {}", roles.join(", ")),
+                );
                 return finish_all(
                     cx,
                     row,
+                    Some(&state),
                     &mut outcomes,
-                    StepStatus::Skipped,
-                    &reason,
+                    &o,
                     UserStatus::Skipped,
-                )
-                .await;
+                );
             }
             Ok(_) => {}
             Err((e, attempts)) => {
@@ -149,7 +124,7 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
                     o.reason.unwrap_or_default()
                 ));
                 fail_remaining(&mut outcomes, steps, progress, &o);
-                return record_all(cx, row, outcomes, true).await;
+                return record_all(cx, row, Some(&state), outcomes, true);
             }
         }
     }
@@ -164,11 +139,16 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
             continue;
         }
         let outcome = if failed_before && !step.continue_on_error {
-            StepOutcome::new(StepStatus::Skipped, "an earlier step failed")
+            StepOutcome::because(
+                StepStatus::Skipped,
+                Why::EarlierFailed,
+                "an earlier step failed",
+            )
         } else {
             match cx.condition(i, &row_context) {
-                Ok(false) => StepOutcome::new(
+                Ok(false) => StepOutcome::because(
                     StepStatus::Skipped,
+                    Why::ConditionFalse,
                     format!(
                         "condition false: {}",
                         step.when.as_deref().unwrap_or_default()
@@ -180,16 +160,26 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
                 ),
                 Ok(true) => {
                     let pending = progress.and_then(|p| p.pending.get(&step.id));
-                    run_step(
-                        cx,
-                        row,
-                        step,
-                        &mut state,
-                        pending.map(|(_, b)| b),
-                        &row_context,
-                        deadline,
-                    )
-                    .await
+                    // A step whose intent is journaled was already under
+                    // way: it is finished, not held against the plan.
+                    let gate = planned
+                        .filter(|_| pending.is_none())
+                        .and_then(|p| planned::gate_step(p, i, step, &state));
+                    match gate {
+                        Some(o) => o,
+                        None => {
+                            run_step(
+                                cx,
+                                row,
+                                step,
+                                &mut state,
+                                pending.map(|(_, b)| b),
+                                &row_context,
+                                deadline,
+                            )
+                            .await
+                        }
+                    }
                 }
             }
         };
@@ -204,6 +194,7 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
         journal_outcome(cx, row, step, &outcome);
         outcomes[i] = Some(outcome);
     }
+    cx.plan_user(row, Some(&state), &outcomes);
     finished(cx, row, failed_before)
 }
 
@@ -220,40 +211,46 @@ fn fail_remaining(
     }
 }
 
-/// Gives every step the same outcome (protected users) and journals it.
-async fn finish_all(
+/// Gives every step the same outcome (protected, unplanned or drifted
+/// users) and journals it.
+fn finish_all(
     cx: &Context,
     row: &Row,
+    state: Option<&UserState>,
     outcomes: &mut [Option<StepOutcome>],
-    status: StepStatus,
-    reason: &str,
+    outcome: &StepOutcome,
     user_status: UserStatus,
 ) -> UserResult {
     for (i, step) in cx.playbook.steps.iter().enumerate() {
-        let o = StepOutcome::new(status, reason);
-        cx.event(RunEvent::Step { step: i, status });
-        journal_outcome(cx, row, step, &o);
-        outcomes[i] = Some(o);
+        cx.event(RunEvent::Step {
+            step: i,
+            status: outcome.status,
+        });
+        journal_outcome(cx, row, step, outcome);
+        outcomes[i] = Some(outcome.clone());
     }
+    cx.plan_user(row, state, outcomes);
     user_done(cx, row, user_status);
     UserResult { failed: false }
 }
 
-async fn record_all(
+fn record_all(
     cx: &Context,
     row: &Row,
+    state: Option<&UserState>,
     outcomes: Vec<Option<StepOutcome>>,
     failed: bool,
 ) -> UserResult {
-    for (i, (step, o)) in cx.playbook.steps.iter().zip(outcomes).enumerate() {
+    for (i, (step, o)) in cx.playbook.steps.iter().zip(&outcomes).enumerate() {
         if let Some(o) = o {
             cx.event(RunEvent::Step {
                 step: i,
                 status: o.status,
             });
-            journal_outcome(cx, row, step, &o);
+            journal_outcome(cx, row, step, o);
         }
     }
+    cx.plan_user(row, state, &outcomes);
     finished(cx, row, failed)
 }
 
@@ -307,50 +304,6 @@ fn row_context(cx: &Context, row: &Row) -> minijinja::Value {
     minijinja::Value::from(map)
 }
 
-/// Calls `f` until it succeeds, fails permanently, runs out of attempts or
-/// passes the deadline. Throttling pauses every worker.
-async fn retrying<T, F, Fut>(
-    cx: &Context,
-    max_retries: u32,
-    deadline: Instant,
-    mut f: F,
-) -> Result<(T, u32), (GraphError, u32)>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, GraphError>>,
-{
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match f().await {
-            Ok(v) => return Ok((v, attempt)),
-            Err(e) if e.is_retryable() && attempt <= max_retries && Instant::now() < deadline => {
-                wait_after(cx, &e, attempt).await;
-            }
-            Err(e) => return Err((e, attempt)),
-        }
-    }
-}
-
-async fn wait_after(cx: &Context, e: &GraphError, attempt: u32) {
-    match (e.kind, e.retry_after) {
-        // Graph throttles the app as a whole: the dispatcher has paused
-        // every worker through the shared limiter; the retry waits there.
-        (ErrorKind::Throttled, _) => {
-            let (_, pause) = cx.dispatch.limiter().status();
-            tracing::debug!(
-                pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
-                request_id = e.request_id.as_deref(),
-                "throttled by Graph; every worker pauses"
-            );
-            cx.event(RunEvent::Throttled { for_: pause });
-        }
-        // A 503's Retry-After concerns this request: only it waits.
-        (ErrorKind::Server, Some(wait)) => tokio::time::sleep(wait.min(MAX_PAUSE)).await,
-        _ => tokio::time::sleep(backoff(attempt)).await,
-    }
-}
-
 async fn read_user(
     cx: &Context,
     key: &str,
@@ -393,7 +346,7 @@ async fn run_step(
                 have.map_or("unknown".into(), |b| b.to_string())
             );
             if cx.dry_run {
-                return StepOutcome::new(StepStatus::WouldChange, change);
+                return StepOutcome::new(StepStatus::WouldChange, change).with_change(have, want);
             }
             if let Err(e) = intent(cx, row, step, state, None).await {
                 return StepOutcome::new(
@@ -412,7 +365,7 @@ async fn run_step(
                     state.account_enabled = Some(want);
                     StepOutcome {
                         attempts,
-                        ..StepOutcome::new(StepStatus::Changed, change)
+                        ..StepOutcome::new(StepStatus::Changed, change).with_change(have, want)
                     }
                 }
                 Err((e, attempts)) => StepOutcome::failed(&e, attempts),
@@ -561,43 +514,8 @@ async fn intent(
             last_password_change: state.last_password_change_date_time.clone(),
             sign_in_sessions_valid_from: state.sign_in_sessions_valid_from_date_time.clone(),
         },
+        at: Some(crate::rundir::now_rfc3339()),
     };
     j.write_durable(&record, password.map(|p| (row.key.as_str(), p)))
         .await
-}
-
-/// Sends a one-shot action. When its fate is unknown (no answer), reads the
-/// user back and resends only if `applied` says it did not happen.
-async fn once_only<F, Fut>(
-    cx: &Context,
-    max_retries: u32,
-    deadline: Instant,
-    id: &str,
-    applied: impl Fn(&UserState) -> bool,
-    mut send: F,
-) -> Result<u32, (GraphError, u32)>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), GraphError>>,
-{
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let e = match send().await {
-            Ok(()) => return Ok(attempt),
-            Err(e) => e,
-        };
-        if !(e.is_retryable() && attempt <= max_retries && Instant::now() < deadline) {
-            return Err((e, attempt));
-        }
-        let unknown = matches!(e.kind, ErrorKind::Connection | ErrorKind::Timeout);
-        wait_after(cx, &e, attempt).await;
-        if unknown {
-            match retrying(cx, max_retries, deadline, || cx.get_user(id)).await {
-                Ok((state, _)) if applied(&state) => return Ok(attempt),
-                Ok(_) => {}
-                Err((e, n)) => return Err((e, attempt + n)),
-            }
-        }
-    }
 }

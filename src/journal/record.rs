@@ -75,6 +75,10 @@ pub enum Record {
         step: String,
         user_id: String,
         before: Before,
+        /// When the intent was recorded (RFC 3339, UTC): `remedy verify`
+        /// checks that the action's timestamp moved past it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<String>,
     },
     /// `step` for `user` ended.
     Outcome {

@@ -146,6 +146,7 @@ mod tests {
                 step: "reset".into(),
                 user_id: "ida".into(),
                 before: Before::default(),
+                at: None,
             },
             Record::Outcome {
                 row: 2,
@@ -171,6 +172,7 @@ mod tests {
                     last_password_change: Some("t0".into()),
                     ..Before::default()
                 },
+                at: None,
             },
         ]
     }

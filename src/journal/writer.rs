@@ -269,6 +269,7 @@ mod tests {
             step: "reset".into(),
             user_id: "id".into(),
             before: Default::default(),
+            at: None,
         };
         journal
             .write_durable(&intent, Some(("a@b.com", &pw)))

@@ -33,5 +33,6 @@ pub use progress::{ProgressMode, ProgressTotals, spawn};
 pub use results::{
     FailedStep, MAX_FAILURES, ReportSummary, RunInfo, StepSummary, summarize, write_reports,
 };
+pub use scan::for_each_record;
 pub use table::render_table;
 pub use text::one_line;

@@ -370,6 +370,7 @@ pub(crate) mod tests {
                 step: "reset".into(),
                 user_id: "id-a".into(),
                 before: Before::default(),
+                at: None,
             },
             outcome(2, "alice@contoso.com", "enable", StepStatus::Ok),
             outcome(3, "bob@contoso.com", "enable", StepStatus::Changed),

@@ -12,6 +12,7 @@ mod formats;
 mod graph;
 mod guide;
 mod history;
+mod plan;
 mod run;
 mod schema;
 mod shard;

@@ -427,6 +427,8 @@ fn max_failures_stops_the_run_with_exit_3() {
             csv.to_str().unwrap(),
             "--concurrency",
             "4",
+            // Every user is to fail on the missing permission.
+            "--no-preflight",
         ],
     );
     assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
@@ -970,7 +972,9 @@ fn no_secret_leaks_from_any_workflow() {
             &["--users", csv.to_str().unwrap(), "--roles", "User.Read.All"],
             &[("REMEDY_EMULATOR_CLIENT_SECRET", HYGIENE_SECRET)],
         );
-        let failing = hygiene_run(&emu, dirs, wf, &csv, &[]).spawn().unwrap();
+        let failing = hygiene_run(&emu, dirs, wf, &csv, &["--no-preflight"])
+            .spawn()
+            .unwrap();
         let code = finish(failing, &mut out);
         assert!(matches!(code, Some(1 | 3)), "{name}: {code:?}");
         drop(emu);

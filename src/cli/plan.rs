@@ -1,0 +1,178 @@
+//! `remedy plan`: a dry run whose per-user, per-step result is saved to a
+//! plan file bound to the playbook, the CSV, the tenant and a time, for
+//! `remedy apply` to carry out exactly.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::exit_code;
+use crate::plan::PlanEnd;
+use crate::report::progress::ProgressMode;
+
+use super::ColorChoice;
+use super::graph_args::GraphArgs;
+use super::run::{Mode, RunArgs, execute};
+
+/// Exit code of `--detailed-exitcode` when the plan has changes.
+pub const CHANGES_PENDING: u8 = 2;
+
+/// Read every user and save what a run would do to a plan file.
+///
+/// Runs the playbook as a dry run (nothing is changed) and writes, for
+/// every user and step, whether it would change (with before → after for
+/// accountEnabled), is already ok, does not apply (condition false), or
+/// cannot be done (user not found, protected). Never a password. The plan
+/// is bound to the SHA-256 of the playbook and the CSV, the tenant of the
+/// credentials and its creation time; `remedy apply PLAN` does exactly the
+/// planned changes.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  remedy plan workflows/unlock-account.yaml --users locked.csv -o plan.json
+  remedy plan workflows/unlock-account.yaml --users locked.csv -o plan.json --detailed-exitcode
+
+Exit codes: 0 plan saved (users not found are part of the plan, not errors), 1 some users could
+not be read (the plan is saved without changes for them), 2 invalid input, usage or a missing
+read permission, 3 a guard stopped the dry run (no plan saved), 130 interrupted (no plan saved).
+With --detailed-exitcode: 0 nothing to do, 2 changes pending, 1 any error (130 stays 130).")]
+pub struct PlanArgs {
+    /// The playbook (YAML).
+    #[arg(value_name = "PLAYBOOK")]
+    pub playbook: PathBuf,
+
+    /// The users (CSV: plain, Entra export or bulk template).
+    #[arg(long, value_name = "CSV")]
+    pub users: PathBuf,
+
+    /// Where to save the plan (JSON Lines; written whole or not at all).
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// Exit 0 when nothing would change, 2 when changes are pending, 1 on
+    /// any error (like `terraform plan -detailed-exitcode`).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+
+    /// Users (and so Graph requests) in flight at once. Default: the
+    /// playbook's `settings.concurrency`, else 16.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=512))]
+    pub concurrency: Option<u32>,
+
+    /// Send one request per user instead of `$batch` calls of up to 20.
+    #[arg(long)]
+    pub no_batch: bool,
+
+    /// Ceiling of the shared request rate, per second.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub max_rate: Option<f64>,
+
+    /// Where runs are recorded (the dry run's journal and reports).
+    #[arg(long, value_name = "DIR", default_value = ".remedy")]
+    pub state_dir: PathBuf,
+
+    /// Progress display: bars on a terminal, counter lines otherwise.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+
+    /// Where to write the dry run's reports. Default: its run directory.
+    #[arg(long, value_name = "DIR")]
+    pub report_dir: Option<PathBuf>,
+
+    /// Plan against a built-in Graph emulator on 127.0.0.1 seeded with the
+    /// CSV's users.
+    #[arg(long)]
+    pub emulate: bool,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+pub fn run(args: &PlanArgs, color: ColorChoice) -> u8 {
+    let runtime = match super::runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let run_args = RunArgs {
+        // Plans and their application cover the whole CSV.
+        shard: None,
+        playbook: args.playbook.clone(),
+        users: args.users.clone(),
+        dry_run: true,
+        concurrency: args.concurrency,
+        no_batch: args.no_batch,
+        max_rate: args.max_rate,
+        state_dir: args.state_dir.clone(),
+        resume: None,
+        yes: true,
+        progress: args.progress,
+        report_dir: args.report_dir.clone(),
+        emulate: args.emulate,
+        verify: false,
+        no_preflight: false,
+        graph: args.graph.clone(),
+    };
+    let mode = Mode::Plan {
+        out: args.out.clone(),
+    };
+    let finished = runtime.block_on(execute(&run_args, &mode, color));
+    if !args.detailed_exitcode {
+        return finished.code;
+    }
+    detailed(finished.code, finished.plan.as_ref())
+}
+
+/// `--detailed-exitcode`: 0 nothing to do, 2 changes pending, 1 errors.
+fn detailed(code: u8, plan: Option<&PlanEnd>) -> u8 {
+    match (code, plan) {
+        (exit_code::OK, Some(end)) if end.changes > 0 => CHANGES_PENDING,
+        (exit_code::OK, Some(_)) => exit_code::OK,
+        (exit_code::INTERRUPTED, _) => exit_code::INTERRUPTED,
+        _ => exit_code::PROBLEMS,
+    }
+}
+
+/// The closing lines of `remedy plan` on stdout.
+pub(super) fn summary(end: &PlanEnd, out: &Path) -> String {
+    let mut s = format!(
+        "\nPlan: {} change{} for {} of {} users",
+        end.changes,
+        if end.changes == 1 { "" } else { "s" },
+        end.would_change,
+        end.users
+    );
+    for (n, what) in [
+        (end.no_change, "nothing to do"),
+        (end.not_found, "not found"),
+        (end.protected, "protected"),
+        (end.failed, "could not be read"),
+    ] {
+        if n > 0 {
+            s.push_str(&format!("; {n} {what}"));
+        }
+    }
+    s.push_str(&format!(".\nSaved to {}", out.display()));
+    if end.changes > 0 {
+        s.push_str(&format!("; apply it with `remedy apply {}`", out.display()));
+    }
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detailed_exit_codes() {
+        let changes = PlanEnd {
+            changes: 3,
+            ..PlanEnd::default()
+        };
+        assert_eq!(detailed(0, Some(&changes)), 2);
+        assert_eq!(detailed(0, Some(&PlanEnd::default())), 0);
+        assert_eq!(detailed(1, Some(&changes)), 1);
+        assert_eq!(detailed(2, None), 1);
+        assert_eq!(detailed(3, None), 1);
+        assert_eq!(detailed(130, None), 130);
+    }
+}

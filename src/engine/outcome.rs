@@ -1,0 +1,106 @@
+//! How one step of one user ended, as the engine records it: the journal's
+//! status and reason, plus why a step was skipped or failed and the
+//! `accountEnabled` change an `ensure:` step found, which a plan records.
+
+use crate::graph::GraphError;
+use crate::journal::StepStatus;
+use crate::plan::Change;
+
+/// Why a step has its status, where the status alone does not say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// The step ran (or would run) normally.
+    Ran,
+    ConditionFalse,
+    Protected,
+    NotFound,
+    /// An earlier step of the user failed.
+    EarlierFailed,
+    /// `apply`: the user's state is no longer what the plan saw.
+    Drifted,
+    /// `apply`: the plan has nothing to do for this step.
+    NotPlanned,
+}
+
+impl Why {
+    /// The machine-readable code journaled for remedy's own skips; Graph
+    /// errors keep Graph's code.
+    pub fn code(self) -> Option<&'static str> {
+        match self {
+            Why::Drifted => Some("drifted"),
+            Why::NotPlanned => Some("not_planned"),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StepOutcome {
+    pub status: StepStatus,
+    /// Already journaled by an earlier (resumed) run: not written again.
+    pub earlier: bool,
+    pub reason: Option<String>,
+    pub code: Option<String>,
+    pub request_id: Option<String>,
+    pub attempts: u32,
+    pub why: Why,
+    /// Before → after of `accountEnabled`, for `ensure:` steps.
+    pub change: Option<Change>,
+}
+
+impl StepOutcome {
+    pub fn new(status: StepStatus, reason: impl Into<String>) -> Self {
+        StepOutcome {
+            status,
+            earlier: false,
+            reason: Some(reason.into()),
+            code: None,
+            request_id: None,
+            attempts: 0,
+            why: Why::Ran,
+            change: None,
+        }
+    }
+
+    /// A skip (or failure) for `why`, with its code.
+    pub fn because(status: StepStatus, why: Why, reason: impl Into<String>) -> Self {
+        StepOutcome {
+            why,
+            code: why.code().map(str::to_owned),
+            ..StepOutcome::new(status, reason)
+        }
+    }
+
+    pub fn earlier(status: StepStatus) -> Self {
+        StepOutcome {
+            earlier: true,
+            ..StepOutcome::new(status, "recorded by an earlier run")
+        }
+    }
+
+    pub fn failed(e: &GraphError, attempts: u32) -> Self {
+        let mut reason = e.to_string();
+        if let Some(h) = e.hint() {
+            reason.push_str("; hint: ");
+            reason.push_str(&h);
+        }
+        StepOutcome {
+            code: e
+                .code
+                .clone()
+                .or_else(|| e.status.map(|s| format!("HTTP {s}"))),
+            request_id: e.request_id.clone(),
+            attempts,
+            ..StepOutcome::new(StepStatus::Failed, reason)
+        }
+    }
+
+    pub fn with_change(mut self, before: Option<bool>, after: bool) -> Self {
+        self.change = Some(Change {
+            property: "accountEnabled".into(),
+            before,
+            after,
+        });
+        self
+    }
+}

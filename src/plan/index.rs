@@ -1,0 +1,339 @@
+//! A plan read back for `remedy apply`: the header, the end line's totals,
+//! and, for each user with something to do or to re-check, what each step
+//! was planned to be. Users are kept by the 64-bit hash of their key (like
+//! `--resume`), with one byte per step, so a million-user plan fits in a
+//! few tens of megabytes.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use crate::journal::key_hash;
+use crate::plan::file::{FORMAT, PlanEnd, PlanHeader, PlanLine, PlanUser, StepResult};
+
+/// Longest plan line read; a longer one is damage.
+const MAX_LINE: usize = 1 << 20;
+
+/// What the plan says about one step of one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// The step would change the user: apply may do it.
+    Change,
+    /// Already in the desired state: apply re-checks that it still is.
+    Ok,
+    /// Nothing to do (condition false, protected, not found, failed).
+    Nothing,
+}
+
+/// A user the plan has something for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedUser {
+    /// Hash of the object id read when planning: a different id now means
+    /// the account was replaced.
+    pub user_id: Option<u64>,
+    /// `accountEnabled` when planning.
+    pub account_enabled: Option<bool>,
+    /// One mark per playbook step.
+    pub marks: Box<[Mark]>,
+}
+
+/// A plan loaded for `apply`.
+#[derive(Debug)]
+pub struct PlanIndex {
+    pub header: PlanHeader,
+    pub end: PlanEnd,
+    users: HashMap<u64, PlannedUser>,
+}
+
+/// Why a plan cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("cannot read the plan {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path} line {line} is not a plan line ({message})")]
+    Malformed {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
+    #[error("{path} is plan format {found}; this remedy reads format {FORMAT}")]
+    Format { path: PathBuf, found: u32 },
+    #[error("{path} is incomplete (no end line): the plan was cut short")]
+    Incomplete { path: PathBuf },
+    #[error("{path} lists users whose keys hash alike ({first} and {second}); refusing to guess")]
+    Collision {
+        path: PathBuf,
+        first: String,
+        second: String,
+    },
+    #[error("the playbook changed since the plan was made (SHA-256 {found}, plan {planned})")]
+    PlaybookChanged { planned: String, found: String },
+    #[error("the CSV changed since the plan was made (SHA-256 {found}, plan {planned})")]
+    CsvChanged { planned: String, found: String },
+    #[error("the plan was made for tenant {planned}, but the credentials are for tenant {found}")]
+    TenantDiffers { planned: String, found: String },
+    #[error("the plan was made {age} ago, more than --max-age {max} allows")]
+    Expired { age: String, max: String },
+    #[error("the plan's creation time `{0}` is not RFC 3339 or lies in the future")]
+    BadTime(String),
+}
+
+impl PlanError {
+    /// A stale plan (bound inputs, tenant or age changed), as opposed to
+    /// an unreadable one.
+    pub fn is_stale(&self) -> bool {
+        matches!(
+            self,
+            PlanError::PlaybookChanged { .. }
+                | PlanError::CsvChanged { .. }
+                | PlanError::TenantDiffers { .. }
+                | PlanError::Expired { .. }
+        )
+    }
+
+    pub fn hint(&self) -> &'static str {
+        if self.is_stale() {
+            "make a new plan with `remedy plan`, review it, then apply that one"
+        } else {
+            "make a new plan with `remedy plan`"
+        }
+    }
+}
+
+impl PlanIndex {
+    /// Reads the plan at `path`, streaming its user lines.
+    pub fn read(path: &Path) -> Result<Self, PlanError> {
+        let io_err = |source| PlanError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let malformed = |line, message: String| PlanError::Malformed {
+            path: path.to_owned(),
+            line,
+            message,
+        };
+        let mut reader = BufReader::with_capacity(1 << 16, File::open(path).map_err(io_err)?);
+        let mut buf = Vec::new();
+        let mut line_no = 0u64;
+        let mut header: Option<PlanHeader> = None;
+        let mut end: Option<PlanEnd> = None;
+        let mut users: HashMap<u64, PlannedUser> = HashMap::new();
+        let mut keys: HashMap<u64, String> = HashMap::new();
+        loop {
+            buf.clear();
+            let n = io::Read::take(&mut reader, MAX_LINE as u64 + 1)
+                .read_until(b'\n', &mut buf)
+                .map_err(io_err)?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            if n > MAX_LINE {
+                return Err(malformed(line_no, "line too long".into()));
+            }
+            if buf.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let line: PlanLine =
+                serde_json::from_slice(&buf).map_err(|e| malformed(line_no, e.to_string()))?;
+            match (line, &header, &end) {
+                (PlanLine::Plan(h), None, None) => {
+                    if h.format != FORMAT {
+                        return Err(PlanError::Format {
+                            path: path.to_owned(),
+                            found: h.format,
+                        });
+                    }
+                    header = Some(h);
+                }
+                (PlanLine::User(u), Some(h), None) => {
+                    if u.steps.len() != h.steps.len() {
+                        return Err(malformed(
+                            line_no,
+                            format!(
+                                "{} steps, the header lists {}",
+                                u.steps.len(),
+                                h.steps.len()
+                            ),
+                        ));
+                    }
+                    let Some(planned) = PlannedUser::of(&u) else {
+                        continue;
+                    };
+                    let hash = key_hash(&u.user);
+                    if let Some(first) = keys.get(&hash)
+                        && !first.eq_ignore_ascii_case(&u.user)
+                    {
+                        return Err(PlanError::Collision {
+                            path: path.to_owned(),
+                            first: first.clone(),
+                            second: u.user,
+                        });
+                    }
+                    keys.insert(hash, u.user.clone());
+                    users.insert(hash, planned);
+                }
+                (PlanLine::End(e), Some(_), None) => end = Some(e),
+                (_, None, _) => {
+                    return Err(malformed(
+                        line_no,
+                        "the first line must be the plan header".into(),
+                    ));
+                }
+                (_, _, Some(_)) => {
+                    return Err(malformed(line_no, "a line after the end line".into()));
+                }
+                (PlanLine::Plan(_), Some(_), None) => {
+                    return Err(malformed(line_no, "a second header".into()));
+                }
+            }
+        }
+        let header = header.ok_or_else(|| malformed(1, "empty file".into()))?;
+        let end = end.ok_or_else(|| PlanError::Incomplete {
+            path: path.to_owned(),
+        })?;
+        Ok(PlanIndex { header, end, users })
+    }
+
+    /// What the plan says about `key`; `None` when it has nothing to do
+    /// or to re-check for that user.
+    pub fn get(&self, key: &str) -> Option<&PlannedUser> {
+        self.users.get(&key_hash(key))
+    }
+}
+
+impl PlannedUser {
+    /// The marks of a plan line, or `None` when every step is `Nothing`.
+    fn of(u: &PlanUser) -> Option<Self> {
+        let marks: Box<[Mark]> = u
+            .steps
+            .iter()
+            .map(|s| match s.result {
+                StepResult::WouldChange => Mark::Change,
+                StepResult::Ok => Mark::Ok,
+                _ => Mark::Nothing,
+            })
+            .collect();
+        marks
+            .iter()
+            .any(|m| *m != Mark::Nothing)
+            .then(|| PlannedUser {
+                user_id: u.user_id.as_deref().map(key_hash),
+                account_enabled: u.before.as_ref().and_then(|b| b.account_enabled),
+                marks,
+            })
+    }
+
+    /// Whether `id` is the account the plan read.
+    pub fn same_account(&self, id: &str) -> bool {
+        self.user_id.is_none_or(|h| h == key_hash(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::Before;
+    use crate::plan::file::{PlanStep, PlanStepInfo, UserResult};
+    use crate::plan::{PlanWriter, StepResult};
+
+    fn header(steps: usize) -> PlanHeader {
+        PlanHeader {
+            format: FORMAT,
+            remedy_version: "0.1.0".into(),
+            created: "2026-01-01T00:00:00Z".into(),
+            playbook_name: "p".into(),
+            playbook_file: "p.yaml".into(),
+            playbook_sha256: "aa".into(),
+            csv_file: "u.csv".into(),
+            csv_sha256: "bb".into(),
+            tenant: None,
+            graph_url: "http://127.0.0.1:1".into(),
+            run_id: "r".into(),
+            steps: (0..steps)
+                .map(|i| PlanStepInfo {
+                    id: format!("s{i}"),
+                    title: format!("s{i}"),
+                    kind: "action: revoke_sessions".into(),
+                })
+                .collect(),
+        }
+    }
+
+    fn user(name: &str, results: &[StepResult]) -> PlanUser {
+        PlanUser {
+            row: 2,
+            user: name.into(),
+            result: UserResult::WouldChange,
+            user_id: Some(format!("id-{name}")),
+            before: Some(Before {
+                account_enabled: Some(false),
+                ..Before::default()
+            }),
+            reason: None,
+            steps: results
+                .iter()
+                .enumerate()
+                .map(|(i, r)| PlanStep {
+                    step: format!("s{i}"),
+                    result: *r,
+                    change: None,
+                    detail: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn keeps_only_users_with_something_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let w = PlanWriter::create(&path, &header(2)).unwrap();
+        w.write(user("A@x.com", &[StepResult::WouldChange, StepResult::Ok]));
+        w.write(user(
+            "b@x.com",
+            &[StepResult::NotFound, StepResult::NotFound],
+        ));
+        w.finish().unwrap();
+        let ix = PlanIndex::read(&path).unwrap();
+        let a = ix.get("a@X.com").unwrap();
+        assert_eq!(&*a.marks, &[Mark::Change, Mark::Ok]);
+        assert_eq!(a.account_enabled, Some(false));
+        assert!(a.same_account("id-A@x.com"));
+        assert!(!a.same_account("someone-else"));
+        assert!(ix.get("b@x.com").is_none());
+        assert_eq!(ix.end.users, 2);
+    }
+
+    #[test]
+    fn an_incomplete_or_foreign_plan_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let head = PlanLine::Plan(header(1)).to_line();
+        std::fs::write(&path, &head).unwrap();
+        assert!(matches!(
+            PlanIndex::read(&path),
+            Err(PlanError::Incomplete { .. })
+        ));
+        std::fs::write(&path, b"{\"type\":\"end\",\"users\":0}\n").unwrap();
+        assert!(matches!(
+            PlanIndex::read(&path),
+            Err(PlanError::Malformed { line: 1, .. })
+        ));
+        let mut data = head.clone();
+        data.extend(PlanLine::User(user("a@x.com", &[StepResult::Ok, StepResult::Ok])).to_line());
+        std::fs::write(&path, &data).unwrap();
+        assert!(matches!(
+            PlanIndex::read(&path),
+            Err(PlanError::Malformed { line: 2, .. })
+        ));
+        let mut h = header(1);
+        h.format = 99;
+        std::fs::write(&path, PlanLine::Plan(h).to_line()).unwrap();
+        assert!(matches!(
+            PlanIndex::read(&path),
+            Err(PlanError::Format { found: 99, .. })
+        ));
+    }
+}
