@@ -10,5 +10,6 @@ mod doctor;
 mod emulator;
 mod formats;
 mod graph;
+mod hostile;
 mod run;
 mod schema;
