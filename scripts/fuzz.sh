@@ -5,6 +5,9 @@
 #   scripts/fuzz.sh short                       bounded run for CI (about 2.5 min of fuzzing)
 #   scripts/fuzz.sh long [SECONDS_PER_TARGET]   the long campaign (default 240 s per target)
 #
+# FUZZ_ARGS (optional) adds libFuzzer flags to every run, e.g.
+# FUZZ_ARGS="-max_len=65536".
+#
 # Installs cargo-fuzz if missing, builds the targets in fuzz/ (release, with
 # debug assertions, `--sanitizer none`: no nightly needed), seeds each
 # target's corpus (fuzz/corpus/<target>, kept between runs) from the
@@ -82,15 +85,16 @@ seed_all() {
 seed_all
 mkdir -p fuzz/logs
 
-declare -A execs crashes
+declare -A execs crashes kind
 failed=0
+read -r -a extra <<<"${FUZZ_ARGS:-}"
 for t in "${TARGETS[@]}"; do
     echo "==> fuzzing $t for ${seconds}s"
     log="fuzz/logs/$t.log"
     status=0
     cargo fuzz run "${fuzz_flags[@]}" "$t" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 >"$log" 2>&1 || status=$?
+        -print_final_stats=1 "${extra[@]}" >"$log" 2>&1 || status=$?
 
     # Executions: libFuzzer's final statistics, else its `#N DONE` line,
     # else (after a crash) the last `#N` progress line.
@@ -99,22 +103,26 @@ for t in "${TARGETS[@]}"; do
     [[ -n "$n" ]] || n=$(sed -n 's/^#\([0-9]*\)[[:space:]].*/\1/p' "$log" | tail -n 1)
     execs[$t]=${n:-0}
 
-    c=$(grep -c -E '^==[0-9]+== ERROR: libFuzzer|^SUMMARY: libFuzzer|deadly signal|panicked at' "$log" || true)
+    # libFuzzer stops at the first crash, hang or OOM, so a target has 0
+    # or 1; its SUMMARY line says which (a Rust panic is a "deadly signal").
+    crashes[$t]=0
+    kind[$t]=""
     if ((status != 0)); then
-        ((c > 0)) || c=1
         failed=1
-        echo "    FAILED (exit $status); see $log and fuzz/artifacts/$t/" >&2
-        grep -E 'panicked at|ERROR: libFuzzer|SUMMARY' "$log" | head -n 5 >&2 || true
+        crashes[$t]=1
+        kind[$t]=$(sed -n 's/^SUMMARY: libFuzzer: \(.*\)/\1/p' "$log" | head -n 1)
+        [[ -n "${kind[$t]}" ]] || kind[$t]="exit $status"
+        echo "    FAILED (${kind[$t]}); see $log and fuzz/artifacts/$t/" >&2
+        grep -E 'panicked at|ERROR: libFuzzer' "$log" | head -n 3 >&2 || true
     fi
-    crashes[$t]=$c
 done
 
 echo
-printf '%-12s %15s %9s %8s\n' target executions seconds crashes
+printf '%-12s %15s %9s %8s  %s\n' target executions seconds crashes kind
 total_execs=0
 total_crashes=0
 for t in "${TARGETS[@]}"; do
-    printf '%-12s %15s %9s %8s\n' "$t" "${execs[$t]}" "$seconds" "${crashes[$t]}"
+    printf '%-12s %15s %9s %8s  %s\n' "$t" "${execs[$t]}" "$seconds" "${crashes[$t]}" "${kind[$t]}"
     total_execs=$((total_execs + execs[$t]))
     total_crashes=$((total_crashes + crashes[$t]))
 done
