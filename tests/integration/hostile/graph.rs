@@ -111,6 +111,10 @@ fn token() -> String {
 /// client secret, or (without `authority`) a pre-issued token; Graph at
 /// `graph`.
 fn doctor(graph: &str, authority: Option<&str>) -> Measured {
+    doctor_with_token(graph, authority, &token())
+}
+
+fn doctor_with_token(graph: &str, authority: Option<&str>, token: &str) -> Measured {
     let mut cmd = remedy_cmd(
         &root(),
         &[
@@ -129,7 +133,7 @@ fn doctor(graph: &str, authority: Option<&str>) -> Measured {
             .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
             .env("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555")
             .env("AZURE_CLIENT_SECRET", "hostile-test-secret"),
-        None => cmd.env("AZURE_ACCESS_TOKEN", token()),
+        None => cmd.env("AZURE_ACCESS_TOKEN", token),
     };
     measure(&mut cmd)
 }
@@ -253,4 +257,30 @@ fn garbled_token_answers() {
         let m = doctor(&graph, Some(&serve(Answer::Raw(answer))));
         assert_fails_with(&m, needle);
     }
+}
+
+/// A pre-issued token whose `exp` is the largest or smallest integer used
+/// to panic in the clock arithmetic before any request was made.
+#[test]
+fn pre_issued_token_with_extreme_exp() {
+    let graph = serve(Answer::Raw(http(
+        "404 Not Found",
+        br#"{"error":{"code":"Request_ResourceNotFound","message":"gone"}}"#,
+    )));
+    // {"tid":"0f8fad5b-d9cb-469f-a165-70867728950e","exp":9223372036854775807}
+    let far = "e30.eyJ0aWQiOiIwZjhmYWQ1Yi1kOWNiLTQ2OWYtYTE2NS03MDg2NzcyODk1MGUiLCJleHAiOjkyMjMzNzIwMzY4NTQ3NzU4MDd9.c2ln";
+    let m = doctor_with_token(&graph, None, far);
+    assert_fails_with(&m, "Request_ResourceNotFound");
+    // Capped at 366 days (527,040 minutes), less the time doctor took.
+    assert!(
+        ["527039", "527040"].iter().any(|n| m
+            .stdout
+            .contains(&format!("token acquired (valid for {n} more minutes)"))),
+        "{}",
+        m.stdout
+    );
+    // {"exp":-9223372036854775808}
+    let past = "e30.eyJleHAiOi05MjIzMzcyMDM2ODU0Nzc1ODA4fQ.c2ln";
+    let m = doctor_with_token(&graph, None, past);
+    assert_fails_with(&m, "FAIL token: the pre-issued access token has expired");
 }
