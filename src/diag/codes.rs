@@ -144,6 +144,10 @@ pub const CODES: &[(&str, &str)] = &[
     ),
     ("csv::invalid-utf8", "A field is not valid UTF-8."),
     (
+        "csv::record-too-large",
+        "One record is larger than 16 MiB (a wrong file or a quote left open); reading stops there.",
+    ),
+    (
         "csv::missing-key-column",
         "The header lacks the playbook's `input.key` column.",
     ),

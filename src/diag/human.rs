@@ -1,5 +1,7 @@
 //! `--format human`: rustc-style reports rendered by miette, with the
-//! source line, a caret under the problem and the hint.
+//! source line, a caret under the problem and the hint. Quoted text goes
+//! through [`inert`] first: a file's control characters never reach the
+//! terminal.
 
 use std::fmt;
 
@@ -78,7 +80,7 @@ impl Excerpt {
         if line_end - line_start <= MAX_QUOTED_LINE {
             return Some(Excerpt {
                 name: src.name.clone(),
-                text: text.to_owned(),
+                text: inert(text).into_owned(),
                 first_line: src.first_line,
                 first_column_offset: 0,
                 start,
@@ -94,13 +96,47 @@ impl Excerpt {
         let window = &text[from..to];
         Some(Excerpt {
             name: src.name.clone(),
-            text: window.to_owned(),
+            text: inert(window).into_owned(),
             first_line: line_no,
             first_column_offset: text[line_start..from].chars().count(),
             start: start - from,
             len: len.min(to.saturating_sub(start)),
         })
     }
+}
+
+/// `text` with the characters a terminal would act on made visible: C0 and
+/// C1 controls (ESC sequences can recolour, retitle or rewrite a terminal,
+/// or set its clipboard) and the bidirectional overrides that reorder what
+/// is shown. A CSV cell or a playbook is untrusted input and is quoted in
+/// every diagnostic. Each character is replaced by one of the same UTF-8
+/// length, so byte spans and columns stay right; line breaks and tabs stay.
+pub(crate) fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    let dangerous = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t' && c != '\r')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    let lone_cr = text
+        .match_indices('\r')
+        .any(|(i, _)| !text[i + 1..].starts_with('\n'));
+    if !lone_cr && !text.contains(dangerous) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let keep = match c {
+            '\r' => chars.peek() == Some(&'\n'),
+            c => !dangerous(c),
+        };
+        out.push(match (keep, c.len_utf8()) {
+            (true, _) => c,
+            (false, 1) => '?',
+            (false, 2) => '\u{bf}',
+            (false, _) => '\u{fffd}',
+        });
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn floor_boundary(text: &str, mut i: usize) -> usize {
@@ -121,9 +157,9 @@ impl fmt::Display for Report<'_> {
         let d = self.diag;
         if self.excerpt.is_none() {
             // Without a snippet miette would not name the file.
-            write!(f, "{}: ", d.file)?;
+            write!(f, "{}: ", inert(&d.file))?;
         }
-        f.write_str(&d.message)
+        f.write_str(&inert(&d.message))
     }
 }
 
@@ -145,7 +181,7 @@ impl miette::Diagnostic for Report<'_> {
         self.diag
             .hint
             .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+            .map(|h| Box::new(inert(h)) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -155,7 +191,12 @@ impl miette::Diagnostic for Report<'_> {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let ex = self.excerpt.as_ref()?;
         let label = LabeledSpan::new_primary_with_span(
-            Some(self.diag.label.clone().unwrap_or_else(|| "here".to_owned())),
+            Some(
+                self.diag
+                    .label
+                    .as_deref()
+                    .map_or_else(|| "here".to_owned(), |l| inert(l).into_owned()),
+            ),
             SourceSpan::new(ex.start.into(), ex.len),
         );
         Some(Box::new(std::iter::once(label)))
@@ -231,6 +272,34 @@ mod tests {
         let out = render_human(&[d], false, 100);
         assert!(out.contains("[d.yaml:2:5008]"), "{out}");
         assert!(out.len() < 2000, "{out}");
+    }
+
+    /// A cell holding an OSC title sequence, colours, a bell, a C1 control
+    /// and a bidi override is quoted without any of them, caret in place.
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let line = "bad\u{1b}]0;pwned\u{7}\u{1b}[31m\u{9b}\u{202e}x@contoso.com,B\r\n";
+        let src = Source::whole("u.csv", format!("userPrincipalName,displayName\r\n{line}"));
+        let at = src.text.find('x').unwrap();
+        let d = Diagnostic::error("csv::x", "u.csv", "row 2: `\u{1b}[2J` here")
+            .at(crate::playbook::span::locate(&src.text, at, 1))
+            .with_label("label \u{1b}[1m")
+            .with_hint("hint \u{7}")
+            .with_source(src);
+        let out = render_human(&[d], false, 100);
+        assert!(
+            !out.contains(
+                |c: char| (c.is_control() && c != '\n') || ('\u{202a}'..='\u{202e}').contains(&c)
+            ),
+            "{out:?}"
+        );
+        assert!(
+            out.contains("bad?]0;pwned??[31m\u{bf}\u{fffd}x@contoso.com,B"),
+            "{out}"
+        );
+        assert!(out.contains("[u.csv:2:"), "{out}");
+        assert_eq!(inert("a\r\nb\tc"), "a\r\nb\tc");
+        assert_eq!(inert("a\rb"), "a?b");
     }
 
     #[test]

@@ -141,18 +141,13 @@ impl Context {
     pub fn condition(&self, i: usize, row: &minijinja::Value) -> Result<bool, String> {
         match self.conditions.get(i).and_then(Option::as_ref) {
             None => Ok(true),
-            Some(expr) => expr
-                .eval(minijinja::context! { row => row.clone() })
-                .map(|v| v.is_true())
-                .map_err(|e| e.to_string()),
+            Some(expr) => crate::playbook::expr::eval_condition(expr, row),
         }
     }
 
     /// Renders a `{{ }}` template for a row.
     pub fn render(&self, template: &str, row: &minijinja::Value) -> Result<String, String> {
-        self.env
-            .render_str(template, minijinja::context! { row => row.clone() })
-            .map_err(|e| e.to_string())
+        crate::playbook::expr::render(self.env, template, row)
     }
 
     /// Reads a user with the properties the steps need.

@@ -7,7 +7,6 @@
 //! connection, a timeout, an intent left by a killed run) the user is read
 //! back and the action is repeated only if its timestamp did not move.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -297,11 +296,7 @@ fn journal_outcome(cx: &Context, row: &Row, step: &Step, o: &StepOutcome) {
 }
 
 fn row_context(cx: &Context, row: &Row) -> minijinja::Value {
-    let mut map = BTreeMap::new();
-    for (name, value) in cx.columns.iter().zip(&row.values) {
-        map.insert(name.clone(), value.clone());
-    }
-    minijinja::Value::from(map)
+    crate::playbook::expr::row_value(&cx.columns, &row.values)
 }
 
 async fn read_user(

@@ -18,6 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::Digest;
 
+use crate::graph::client::{ReadError, read_bounded};
 use crate::graph::cloud::Endpoints;
 
 /// How remedy authenticates, resolved from flags and environment.
@@ -291,8 +292,14 @@ impl std::fmt::Debug for AccessToken {
     }
 }
 
+/// No token is trusted for longer than this, whatever its `exp` or
+/// `expires_in` says: a far-future value would overflow the clock
+/// arithmetic, and no real token lives this long.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(366 * 86_400);
+
 impl AccessToken {
     fn new(value: SecretString, lifetime: Duration) -> Self {
+        let lifetime = lifetime.min(MAX_TOKEN_LIFETIME);
         let now = Instant::now();
         // Refresh five minutes early, or halfway through short lifetimes.
         let margin = Duration::from_secs(300).min(lifetime / 2);
@@ -302,6 +309,31 @@ impl AccessToken {
             refresh_at: now + lifetime - margin,
             expires_at: now + lifetime,
         }
+    }
+
+    /// A token given to remedy (`AZURE_ACCESS_TOKEN`, `--token-file`),
+    /// valid until its `exp` claim, or for an hour when it is not a JWT.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::TokenUnusable`] when `exp` has passed.
+    pub fn pre_issued(token: SecretString) -> Result<Self, AuthError> {
+        let claims = TokenClaims::decode(token.expose_secret());
+        let lifetime = match claims.as_ref().and_then(|c| c.exp) {
+            Some(exp) => {
+                let left = exp.saturating_sub(unix_now());
+                if left <= 0 {
+                    return Err(AuthError::TokenUnusable("has expired".into()));
+                }
+                Duration::from_secs(left.unsigned_abs())
+            }
+            // Not a JWT: its lifetime is unknown; Graph will say.
+            None => Duration::from_secs(3600),
+        };
+        let mut t = AccessToken::new(token, lifetime);
+        // A pre-issued token cannot be renewed early: use it to the end.
+        t.refresh_at = t.expires_at;
+        Ok(t)
     }
 
     /// The token itself, for the Authorization header only.
@@ -339,6 +371,9 @@ pub enum AuthError {
     /// The authority answered something that is not a token.
     #[error("the token endpoint {url} answered HTTP {status} without a usable token")]
     InvalidResponse { url: String, status: u16 },
+    /// The authority's answer is larger than any token response.
+    #[error("the token endpoint {url} answered more than {limit} bytes", limit = crate::graph::client::MAX_RESPONSE_BYTES)]
+    TooLarge { url: String },
     /// A pre-issued token expired or was refused; it cannot be refreshed.
     #[error("the pre-issued access token {0}")]
     TokenUnusable(String),
@@ -365,7 +400,7 @@ impl AuthError {
                 Some(crate::graph::tls::UNTRUSTED_HINT.into())
             }
             AuthError::Transport { .. } => Some("check the network, a proxy (HTTPS_PROXY) and --cloud/--authority-url".into()),
-            AuthError::InvalidResponse { .. } => Some("check --authority-url points at a Microsoft identity platform endpoint".into()),
+            AuthError::InvalidResponse { .. } | AuthError::TooLarge { .. } => Some("check --authority-url points at a Microsoft identity platform endpoint".into()),
             AuthError::TokenUnusable(_) => Some("get a new token, or let remedy get its own with AZURE_CLIENT_SECRET or a certificate".into()),
         }
     }
@@ -500,24 +535,7 @@ impl TokenProvider {
 
     async fn acquire(&self) -> Result<AccessToken, AuthError> {
         let (tenant, client_id, mut form) = match &self.credential {
-            Credential::Token { token, .. } => {
-                let claims = TokenClaims::decode(token.expose_secret());
-                let lifetime = match claims.as_ref().and_then(|c| c.exp) {
-                    Some(exp) => {
-                        let left = exp - unix_now();
-                        if left <= 0 {
-                            return Err(AuthError::TokenUnusable("has expired".into()));
-                        }
-                        Duration::from_secs(left.unsigned_abs())
-                    }
-                    // Not a JWT: its lifetime is unknown; Graph will say.
-                    None => Duration::from_secs(3600),
-                };
-                let mut t = AccessToken::new(token.clone(), lifetime);
-                // A pre-issued token cannot be renewed early: use it to the end.
-                t.refresh_at = t.expires_at;
-                return Ok(t);
-            }
+            Credential::Token { token, .. } => return AccessToken::pre_issued(token.clone()),
             Credential::ClientSecret {
                 tenant,
                 client_id,
@@ -575,57 +593,58 @@ impl TokenProvider {
         }
         drop(form);
         let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| AuthError::Transport {
-            url: url.clone(),
-            message: crate::graph::error::transport_message(&e),
+        let body = read_bounded(resp).await.map_err(|e| match e {
+            ReadError::Transport(e) => AuthError::Transport {
+                url: url.clone(),
+                message: crate::graph::error::transport_message(&e),
+            },
+            ReadError::TooLarge => AuthError::TooLarge { url: url.clone() },
         })?;
         // The answer holds the access token: zero it once parsed.
-        let body = BodyGuard(body);
-        if (200..300).contains(&status) {
-            let t: TokenResponse =
-                serde_json::from_slice(&body.0).map_err(|_| AuthError::InvalidResponse {
-                    url: url.clone(),
-                    status,
-                })?;
-            if t.access_token.is_empty() {
-                return Err(AuthError::InvalidResponse { url, status });
-            }
-            return Ok(AccessToken::new(
-                SecretString::from(t.access_token),
-                Duration::from_secs(t.expires_in.clamp(60, 86_400)),
-            ));
-        }
-        match serde_json::from_slice::<OAuthError>(&body.0) {
-            Ok(e) if e.error.is_some() => Err(AuthError::Rejected {
-                status,
-                error: e.error.unwrap_or_default(),
-                // Keep the first line: the rest repeats trace and time.
-                description: e
-                    .error_description
-                    .unwrap_or_default()
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_owned(),
-                codes: e.error_codes,
-                trace_id: e.trace_id,
-            }),
-            _ => Err(AuthError::InvalidResponse { url, status }),
-        }
+        let body = zeroize::Zeroizing::new(body);
+        parse_token_response(&url, status, &body)
     }
 }
 
-/// A response body that is zeroed when dropped, when remedy holds the only
-/// reference to its buffer (reqwest's own buffers are out of reach).
-struct BodyGuard(hyper::body::Bytes);
-
-impl Drop for BodyGuard {
-    fn drop(&mut self) {
-        let body = std::mem::take(&mut self.0);
-        if let Ok(mut owned) = body.try_into_mut() {
-            zeroize::Zeroize::zeroize(&mut owned[..]);
+/// Reads the token endpoint's answer: a token on 2xx, else the OAuth error
+/// it describes. `url` names the endpoint in errors.
+///
+/// # Errors
+///
+/// [`AuthError::Rejected`] for an OAuth error body,
+/// [`AuthError::InvalidResponse`] for anything else that is not a token.
+pub fn parse_token_response(url: &str, status: u16, body: &[u8]) -> Result<AccessToken, AuthError> {
+    let invalid = || AuthError::InvalidResponse {
+        url: url.to_owned(),
+        status,
+    };
+    if (200..300).contains(&status) {
+        let t: TokenResponse = serde_json::from_slice(body).map_err(|_| invalid())?;
+        if t.access_token.is_empty() {
+            return Err(invalid());
         }
+        return Ok(AccessToken::new(
+            SecretString::from(t.access_token),
+            Duration::from_secs(t.expires_in.clamp(60, 86_400)),
+        ));
+    }
+    match serde_json::from_slice::<OAuthError>(body) {
+        Ok(e) if e.error.is_some() => Err(AuthError::Rejected {
+            status,
+            error: e.error.unwrap_or_default(),
+            // Keep the first line: the rest repeats trace and time.
+            description: e
+                .error_description
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+            codes: e.error_codes,
+            trace_id: e.trace_id,
+        }),
+        _ => Err(invalid()),
     }
 }
 
@@ -845,5 +864,62 @@ mod tests {
         assert!(t.fresh());
         let short = AccessToken::new(SecretString::from("x".to_owned()), Duration::from_secs(60));
         assert!(short.refresh_at < short.expires_at);
+    }
+
+    fn jwt_with(payload: &str) -> SecretString {
+        SecretString::from(format!("e30.{}.sig", URL_SAFE_NO_PAD.encode(payload)))
+    }
+
+    /// An `exp` far in the future or the past once overflowed the clock
+    /// arithmetic and panicked; a pre-issued token is only as hostile as
+    /// whoever handed it over, but it must still get an answer.
+    #[test]
+    fn pre_issued_token_with_extreme_exp() {
+        let far = AccessToken::pre_issued(jwt_with(r#"{"exp":9223372036854775807}"#)).unwrap();
+        assert_eq!(far.expires_in().as_secs() / 86_400, 365);
+        let past = AccessToken::pre_issued(jwt_with(r#"{"exp":-9223372036854775808}"#));
+        assert!(matches!(past, Err(AuthError::TokenUnusable(_))));
+        let opaque = AccessToken::pre_issued(SecretString::from("opaque".to_owned())).unwrap();
+        assert!(opaque.expires_in() <= Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn token_responses_of_every_shape() {
+        let url = "https://login/t/oauth2/v2.0/token";
+        let ok = parse_token_response(
+            url,
+            200,
+            br#"{"token_type":"Bearer","expires_in":"99999999999","access_token":"a.b.c"}"#,
+        )
+        .unwrap();
+        assert!(ok.expires_in() <= Duration::from_secs(86_400));
+        for (status, body) in [
+            (200, &b""[..]),
+            (200, b"<html>proxy login</html>"),
+            (200, br#"{"access_token":"","expires_in":1}"#),
+            (200, br#"{"access_token":7,"expires_in":1}"#),
+            (200, br#"{"access_token":"x","expires_in":-1}"#),
+            (200, br#"{"access_token":"x","expires_in":"soon"}"#),
+            (200, br#"{"access_token":"x","expires_in":1"#),
+            (500, b"\xff\xfe"),
+            (400, br#"{"error":null}"#),
+        ] {
+            let e = parse_token_response(url, status, body).unwrap_err();
+            assert!(
+                matches!(e, AuthError::InvalidResponse { status: s, .. } if s == status),
+                "{e}"
+            );
+        }
+        let refused = parse_token_response(
+            url,
+            401,
+            br#"{"error":"invalid_client","error_description":"AADSTS7000215: bad secret.\r\nTrace ID: x","error_codes":[7000215]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "the token request was refused: invalid_client (HTTP 401) AADSTS7000215: AADSTS7000215: bad secret."
+        );
+        assert!(refused.hint().unwrap().contains("Secret ID"));
     }
 }

@@ -247,4 +247,66 @@ mod tests {
         assert!(!e2.is_retryable());
         assert!(out[2].as_ref().unwrap_err().is_retryable());
     }
+
+    /// Answers a proxy, a truncated transfer or a changed service could
+    /// give: each becomes an error for the batch or for its items, never a
+    /// panic, and an item is never matched to another's answer.
+    #[test]
+    fn hostile_batch_answers() {
+        let items: Vec<BatchItem> = ["1", "2"]
+            .into_iter()
+            .map(|id| BatchItem {
+                id: id.into(),
+                request: users::get_user("u"),
+                depends_on: None,
+            })
+            .collect();
+        let answer = |body: &[u8]| {
+            parse_batch(
+                &items,
+                &GraphResponse {
+                    status: 200,
+                    request_id: None,
+                    body: body.to_vec(),
+                },
+            )
+        };
+        for body in [
+            &b""[..],
+            b"<html>502 Bad Gateway</html>",
+            br#"{"responses":[{"id":"1","status":200}"#,
+            br#"{"responses":{"id":"1"}}"#,
+            br#"{"responses":[{"id":1,"status":200}]}"#,
+            br#"{"responses":[{"id":"1","status":"200"}]}"#,
+            br#"{"responses":[{"id":"1","status":70000}]}"#,
+            br#"{"responses":[{"id":"1","status":200,"headers":{"a":1}}]}"#,
+            b"\xff\xfe{}",
+        ] {
+            let e = answer(body).unwrap_err();
+            assert_eq!(
+                e.kind,
+                ErrorKind::InvalidResponse,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            assert!(
+                e.message.starts_with("the $batch answer could not be read"),
+                "{}",
+                e.message
+            );
+        }
+        let out = answer(
+            br#"{"responses":[{"id":"9","status":200},{"id":"1","status":200,"body":"aGVsbG8="},{"id":"1","status":500},{"id":"2","status":0,"headers":{"Retry-After":"99999999","bad header":"x","x":"\u0000"}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 2);
+        let first = out[0].as_ref().map(|r| r.status).map_err(|e| e.status);
+        assert!(matches!(first, Ok(200) | Err(Some(500))), "{first:?}");
+        let second = out[1].as_ref().unwrap_err();
+        assert_eq!((second.kind, second.status), (ErrorKind::Other, Some(0)));
+        assert_eq!(
+            second.retry_after,
+            Some(crate::graph::error::MAX_RETRY_AFTER)
+        );
+    }
 }

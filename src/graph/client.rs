@@ -260,12 +260,15 @@ pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-enum ReadError {
+/// Why a body could not be read.
+pub(crate) enum ReadError {
     Transport(reqwest::Error),
     TooLarge,
 }
 
-async fn read_bounded(mut resp: reqwest::Response) -> Result<Vec<u8>, ReadError> {
+/// Reads a whole body, refusing one larger than [`MAX_RESPONSE_BYTES`]
+/// (counted after decompression) before holding it.
+pub(crate) async fn read_bounded(mut resp: reqwest::Response) -> Result<Vec<u8>, ReadError> {
     if resp
         .content_length()
         .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)

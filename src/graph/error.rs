@@ -293,17 +293,22 @@ fn kind_of(status: u16) -> ErrorKind {
     }
 }
 
-/// `Retry-After`: whole or decimal seconds, or an HTTP date.
+/// The longest `Retry-After` believed; a longer one is read as this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// `Retry-After`: whole or decimal seconds, or an HTTP date; at most
+/// [`MAX_RETRY_AFTER`].
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<f64>() {
         return (secs.is_finite() && secs >= 0.0)
-            .then(|| Duration::from_secs_f64(secs.min(3600.0)));
+            .then(|| Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64())));
     }
     let when = httpdate::parse_http_date(v).ok()?;
     Some(
         when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
     )
 }
 
@@ -435,5 +440,99 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon"), None);
         assert_eq!(parse_retry_after("-1"), None);
+    }
+
+    /// Any JSON value: the shapes an error body can take when a proxy, a
+    /// load balancer or a changed service answers instead of Graph.
+    fn json() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            prop::sample::select(vec![
+                "error",
+                "code",
+                "message",
+                "innerError",
+                "request-id",
+                "TooManyRequests",
+                ""
+            ])
+            .prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec(
+                    (
+                        prop::sample::select(vec![
+                            "error",
+                            "code",
+                            "message",
+                            "innerError",
+                            "innererror",
+                            "request-id",
+                            "client-request-id",
+                            "date",
+                            "x",
+                        ]),
+                        inner,
+                    ),
+                    0..5,
+                )
+                .prop_map(|kv| Value::Object(
+                    kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+        /// Whatever JSON comes back, the error keeps the status, takes
+        /// `error.code` only when it is text, and says something short.
+        #[test]
+        fn arbitrary_json_bodies(value in json(), status in 100u16..1000, wrap in proptest::prelude::any::<bool>()) {
+            let value = if wrap { serde_json::json!({ "error": value }) } else { value };
+            let body = serde_json::to_vec(&value).unwrap();
+            let e = GraphError::from_status(status, &HeaderMap::new(), &body, Some("crid"), None);
+            proptest::prop_assert_eq!(e.status, Some(status));
+            if let Some(code) = &e.code {
+                let quoted = serde_json::to_string(code).unwrap();
+                proptest::prop_assert!(String::from_utf8_lossy(&body).contains(&quoted));
+            }
+            if value["error"]["message"].as_str().is_none() {
+                proptest::prop_assert!(e.message.len() <= 300 || e.message.starts_with("HTTP "));
+            }
+            proptest::prop_assert_eq!(e.client_request_id.is_some(), true);
+            let _ = (e.hint(), e.describe("u@contoso.com", "s"), e.to_string());
+        }
+
+        /// Any header text as `Retry-After`: a duration of at most an hour,
+        /// or none.
+        #[test]
+        fn arbitrary_retry_after(v in ".{0,40}", secs in proptest::prelude::any::<f64>()) {
+            for text in [v, secs.to_string()] {
+                if let Some(d) = parse_retry_after(&text) {
+                    proptest::prop_assert!(d <= MAX_RETRY_AFTER, "{text:?} -> {d:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn far_future_retry_after_dates_are_capped() {
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT"),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(parse_retry_after("1e300"), Some(MAX_RETRY_AFTER));
+        assert_eq!(parse_retry_after("NaN"), None);
+        assert_eq!(parse_retry_after("inf"), None);
     }
 }

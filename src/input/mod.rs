@@ -16,6 +16,8 @@ mod check;
 mod duplicates;
 mod header;
 mod key;
+#[cfg(test)]
+mod proptests;
 mod raw;
 mod reader;
 mod rules;

@@ -19,6 +19,25 @@ const COMPACT_AT: usize = 64 * 1024;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// The largest record read. A user CSV has short rows; a record this big is
+/// a wrong file or a quote left open, and holding it (the `csv` crate's
+/// copy, the tape's and the decoded cells) would cost several times its
+/// size, so reading stops instead. Ten-megabyte cells still fit.
+pub(crate) const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
+
+/// The error [`TapeReader`] returns once one record exceeds
+/// [`MAX_RECORD_BYTES`].
+#[derive(Debug)]
+pub(crate) struct RecordTooLarge;
+
+impl std::fmt::Display for RecordTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a record is larger than {MAX_RECORD_BYTES} bytes")
+    }
+}
+
+impl std::error::Error for RecordTooLarge {}
+
 /// An [`io::Read`] adapter that records every byte it passes on.
 #[derive(Debug)]
 pub(crate) struct TapeReader<R> {
@@ -85,7 +104,13 @@ impl<R> TapeReader<R> {
 }
 
 impl<R: Read> Read for TapeReader<R> {
+    /// Fails with [`RecordTooLarge`] once the tape, which holds the record
+    /// being parsed plus less than [`COMPACT_AT`] of dead bytes and one
+    /// read-ahead, outgrows [`MAX_RECORD_BYTES`].
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.buf.len() > MAX_RECORD_BYTES + COMPACT_AT + out.len() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, RecordTooLarge));
+        }
         let n = self.inner.read(out)?;
         self.buf.extend_from_slice(&out[..n]);
         Ok(n)

@@ -1,5 +1,6 @@
 //! `when` conditions and `{{ }}` templates: compiled with minijinja at
-//! validate time, and the CSV columns they read.
+//! validate time, the CSV columns they read, and their evaluation against
+//! one row at run time.
 //!
 //! The only variable a playbook expression may use is `row`, the current CSV
 //! row; `row.<column>` must name a declared column. Undefined values are
@@ -8,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::{Environment, Expression, UndefinedBehavior, Value};
 
 /// A syntax error inside an expression or template, with the byte range
 /// within the expression text when minijinja gives one.
@@ -48,22 +49,62 @@ pub fn check_condition(env: &Environment<'_>, text: &str) -> Result<References, 
                 .map(|i| i..i + 2),
         });
     }
-    let expr = env.compile_expression(text).map_err(to_expr_error)?;
+    let expr = env
+        .compile_expression(text)
+        .map_err(|e| to_expr_error(text, &e))?;
     Ok(references(expr.undeclared_variables(true)))
 }
 
 /// Compiles a `{{ }}` template.
 pub fn check_template(env: &Environment<'_>, text: &str) -> Result<References, ExprError> {
-    let tmpl = env.template_from_str(text).map_err(to_expr_error)?;
+    let tmpl = env
+        .template_from_str(text)
+        .map_err(|e| to_expr_error(text, &e))?;
     Ok(references(tmpl.undeclared_variables(true)))
 }
 
-fn to_expr_error(e: minijinja::Error) -> ExprError {
+/// The `row` variable of a run: each declared column's cell, by name.
+pub fn row_value<'a>(columns: &[String], cells: impl IntoIterator<Item = &'a String>) -> Value {
+    let map: std::collections::BTreeMap<String, String> = columns
+        .iter()
+        .cloned()
+        .zip(cells.into_iter().cloned())
+        .collect();
+    Value::from(map)
+}
+
+/// Evaluates a compiled `when` condition for one row (Jinja truthiness).
+///
+/// # Errors
+///
+/// The evaluation error in words (an undefined column, a bad operation).
+pub fn eval_condition(expr: &Expression<'_, '_>, row: &Value) -> Result<bool, String> {
+    expr.eval(minijinja::context! { row => row.clone() })
+        .map(|v| v.is_true())
+        .map_err(|e| e.to_string())
+}
+
+/// Renders a `{{ }}` template for one row.
+///
+/// # Errors
+///
+/// The syntax or evaluation error in words.
+pub fn render(env: &Environment<'_>, template: &str, row: &Value) -> Result<String, String> {
+    env.render_str(template, minijinja::context! { row => row.clone() })
+        .map_err(|e| e.to_string())
+}
+
+/// minijinja's error, with its range clamped to `text`: for an unclosed
+/// string it reaches one byte past the end, which would put the caret on
+/// whatever follows the expression in the file.
+fn to_expr_error(text: &str, e: &minijinja::Error) -> ExprError {
     ExprError {
         message: e
             .detail()
             .map_or_else(|| e.kind().to_string(), str::to_owned),
-        range: e.range(),
+        range: e
+            .range()
+            .map(|r| r.start.min(text.len())..r.end.min(text.len())),
     }
 }
 
@@ -124,6 +165,76 @@ mod tests {
         assert!(e.range.is_some());
         let e = check_template(&env, "{{ row.a }").unwrap_err();
         assert_eq!(e.range, Some(9..10));
+        // Found by proptest: an unclosed string's range ended past the text.
+        let e = check_condition(&env, "in\"").unwrap_err();
+        assert_eq!(e.range, Some(3..3));
         assert!(check_condition(&env, "{{ row.a }}").is_err());
+    }
+
+    /// Text made of the pieces expressions are built from, so that most
+    /// cases get past the tokenizer.
+    fn expression_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            prop::sample::select(vec![
+                "row", ".", "a", "b", "row.a", "==", "!=", " and ", " or ", "not ", "(", ")", "[",
+                "]", "'x'", "\"y\"", "1", "|", "lower", "upper", "{{", "}}", "{%", "%}", " if ",
+                " else ", "endif", "~", ",", "in", "none", "true", " ", "\n", "\\",
+            ])
+            .prop_map(str::to_owned),
+            any::<char>().prop_map(String::from),
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+        /// Arbitrary text compiles or fails with an error whose range lies
+        /// inside the text; what compiles evaluates (or fails) for a row
+        /// holding the columns it reads, never panicking.
+        #[test]
+        fn arbitrary_text_compiles_or_errs(text in expression_text(), cell in ".{0,8}") {
+            let env = environment();
+            for result in [check_condition(&env, &text), check_template(&env, &text)] {
+                match result {
+                    Ok(refs) => {
+                        for c in &refs.columns {
+                            proptest::prop_assert!(text.contains(c.as_str()), "{c} not in {text:?}");
+                        }
+                    }
+                    Err(e) => {
+                        proptest::prop_assert!(!e.message.is_empty());
+                        if let Some(r) = e.range {
+                            proptest::prop_assert!(r.start <= r.end && r.end <= text.len(), "{r:?} in {}", text.len());
+                        }
+                    }
+                }
+            }
+            if let Ok(refs) = check_condition(&env, &text) {
+                let columns: Vec<String> = refs.columns.into_iter().collect();
+                let cells = vec![cell.clone(); columns.len()];
+                let row = row_value(&columns, &cells);
+                let compiled = env.compile_expression(&text).expect("compiled once already");
+                let _ = eval_condition(&compiled, &row);
+            }
+            if let Ok(refs) = check_template(&env, &text) {
+                let columns: Vec<String> = refs.columns.into_iter().collect();
+                let cells = vec![cell.clone(); columns.len()];
+                let _ = render(&env, &text, &row_value(&columns, &cells));
+            }
+        }
+    }
+
+    #[test]
+    fn evaluates_against_a_row() {
+        let env = environment();
+        let columns = ["compromised".to_owned(), "temp".to_owned()];
+        let row = row_value(&columns, &["yes".to_owned(), "Pw-1!".to_owned()]);
+        let when = env.compile_expression("row.compromised == 'yes'").unwrap();
+        assert_eq!(eval_condition(&when, &row), Ok(true));
+        let missing = env.compile_expression("row.other == 'yes'").unwrap();
+        assert!(eval_condition(&missing, &row).is_err(), "strict undefined");
+        assert_eq!(render(&env, "{{ row.temp }}", &row).as_deref(), Ok("Pw-1!"));
     }
 }

@@ -148,6 +148,9 @@ fn plain_words(msg: &str) -> String {
     if msg.starts_with("multiple YAML documents") {
         return "the file holds a second YAML document".to_owned();
     }
+    if let Some(rest) = msg.strip_prefix("budget breached: ") {
+        return format!("the document is too complex: {}", budget_words(rest));
+    }
     let rewritten = match msg {
         "expected mapping start" => "expected a mapping (`key: value` lines)",
         "expected sequence start" => "expected a list",
@@ -161,6 +164,28 @@ fn plain_words(msg: &str) -> String {
         m => m,
     };
     rewritten.to_owned()
+}
+
+/// serde-saphyr's budget names (`Aliases { aliases: 50001 }`) in words.
+/// The budgets are what keeps alias bombs and deep nesting from exhausting
+/// memory; the user only needs to know which one was hit.
+fn budget_words(breach: &str) -> String {
+    let name = breach
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or_default();
+    match name {
+        "Aliases" => "too many aliases (`*name`)".to_owned(),
+        "Anchors" => "too many anchors (`&name`)".to_owned(),
+        "AliasAnchorRatio" => "aliases repeat their anchors too often".to_owned(),
+        "ScalarBytes" => "too much text once aliases are expanded".to_owned(),
+        "Depth" => "values nest too deeply".to_owned(),
+        "Events" | "Nodes" => "too many values".to_owned(),
+        "Documents" => "too many YAML documents".to_owned(),
+        "CommentBytes" => "too many comments".to_owned(),
+        "MergeKeys" => "too many merge keys (`<<`)".to_owned(),
+        other => format!("a parser limit was reached ({other})"),
+    }
 }
 
 fn classify(msg: &str) -> (&'static str, Option<String>) {
@@ -187,7 +212,15 @@ fn classify(msg: &str) -> (&'static str, Option<String>) {
             "playbook::tab-indentation",
             hint("YAML indents with spaces only; replace the tab"),
         )
-    } else if msg.contains("recursion limit") || msg.contains("budget") || msg.contains("alias") {
+    } else if msg.contains("unknown anchor") {
+        (
+            "playbook::yaml-syntax",
+            hint("define the anchor (`&name`) before the alias (`*name`) that uses it"),
+        )
+    } else if msg.contains("recursion limit")
+        || msg.starts_with("the document is too complex")
+        || msg.contains("alias")
+    {
         (
             "playbook::too-complex",
             hint("the document nests too deeply or expands aliases too much; write it out plainly"),
@@ -271,6 +304,40 @@ mod tests {
         assert_eq!(d.code, "playbook::not-utf8");
         let loc = d.location.unwrap();
         assert_eq!((loc.line, loc.column), (2, 6));
+    }
+
+    /// Alias bombs made of strings (which strict types cannot stop) and
+    /// aliases to anchors defined later; see docs/fuzzing.md.
+    #[test]
+    fn budget_breaches_and_unknown_anchors_are_explained() {
+        let head = "api_version: remedy/v1\nname: x\ntarget: {provider: graph}\n";
+        let steps = "steps:\n  - id: a\n    ensure: sign_in_allowed\n";
+        let users = |alias: &str, n: usize| vec![alias; n].join(", ");
+        let d = diag(&format!(
+            "{head}description: &a a@contoso.com\nguards:\n  protect:\n    users: [{}]\n{steps}",
+            users("*a", 60_000)
+        ));
+        assert_eq!(d.code, "playbook::too-complex");
+        assert_eq!(
+            d.message,
+            "the document is too complex: too many aliases (`*name`)"
+        );
+        let d = diag(&format!(
+            "{head}description: &a {}\nguards:\n  protect:\n    users: [{}]\n{steps}",
+            "x".repeat(300_000),
+            users("*a", 300)
+        ));
+        assert_eq!(d.code, "playbook::too-complex");
+        assert_eq!(
+            d.message,
+            "the document is too complex: too much text once aliases are expanded"
+        );
+        let d = diag(&format!(
+            "{head}description: *later\nname2: &later x\n{steps}"
+        ));
+        assert_eq!(d.code, "playbook::yaml-syntax");
+        assert_eq!(d.location.unwrap().line, 4);
+        assert!(d.hint.unwrap().contains("before the alias"));
     }
 
     #[test]

@@ -41,7 +41,14 @@ pub fn load(path: &Path, name: &str) -> Loaded {
 
 /// Parses and checks already-read text.
 pub fn load_str(name: &str, text: &str) -> Loaded {
-    match load::from_bytes(name, text.as_bytes().to_vec()) {
+    load_bytes(name, text.as_bytes().to_vec())
+}
+
+/// Parses and checks already-read bytes, which need not be UTF-8 (the
+/// fuzz targets and standard input go through here; files through
+/// [`load`], which also applies the size limit).
+pub fn load_bytes(name: &str, bytes: Vec<u8>) -> Loaded {
+    match load::from_bytes(name, bytes) {
         Ok(src) => load_source(&src),
         Err(d) => Loaded {
             playbook: None,

@@ -12,6 +12,7 @@ mod formats;
 mod graph;
 mod guide;
 mod history;
+mod hostile;
 mod plan;
 mod run;
 mod schema;
