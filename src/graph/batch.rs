@@ -268,6 +268,7 @@ mod tests {
                     status: 200,
                     request_id: None,
                     body: body.to_vec(),
+                    throttle_level: None,
                 },
             )
         };
