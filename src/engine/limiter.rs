@@ -76,6 +76,8 @@ const LEVEL_CUT: f64 = 0.85;
 /// Growth of the first epoch with no level shown (later ones double it),
 /// and of every epoch with a level below [`LEVEL_HOLD`].
 const GROW_UNSEEN: f64 = 0.05;
+/// Each further epoch without a level multiplies the step by this.
+const UNSEEN_STEP_GROWTH: f64 = 2.0;
 const GROW_LOW: f64 = 0.02;
 
 #[derive(Debug)]
@@ -352,7 +354,7 @@ impl State {
             }
             None => {
                 self.rate *= (1.0 + self.unseen_step).powf(epochs);
-                self.unseen_step = (self.unseen_step * 2.0).min(1.0);
+                self.unseen_step = (self.unseen_step * UNSEEN_STEP_GROWTH).min(1.0);
             }
         }
         self.rate = self.rate.min(self.ceiling);
