@@ -16,6 +16,7 @@ use crate::rundir;
 use super::ColorChoice;
 use super::graph_args::GraphArgs;
 use super::run::{Mode, RunArgs, execute, fail};
+use super::send_args::SendArgs;
 
 /// Drifted users listed on stdout; all of them are in the reports.
 const SHOWN: usize = 20;
@@ -61,19 +62,6 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_max_age)]
     pub max_age: std::time::Duration,
 
-    /// Users (and so Graph requests) in flight at once. Default: the
-    /// playbook's `settings.concurrency`, else 16.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=512))]
-    pub concurrency: Option<u32>,
-
-    /// Send one request per step instead of `$batch` calls of up to 20.
-    #[arg(long)]
-    pub no_batch: bool,
-
-    /// Ceiling of the shared request rate, per second.
-    #[arg(long, value_name = "PER_SECOND")]
-    pub max_rate: Option<f64>,
-
     /// Where runs are recorded (journal, secrets, reports).
     #[arg(long, value_name = "DIR", default_value = ".remedy")]
     pub state_dir: PathBuf,
@@ -110,6 +98,9 @@ pub struct ApplyArgs {
     pub no_preflight: bool,
 
     #[command(flatten)]
+    pub send: SendArgs,
+
+    #[command(flatten)]
     pub graph: GraphArgs,
 }
 
@@ -138,9 +129,7 @@ pub fn run(args: &ApplyArgs, color: ColorChoice) -> u8 {
             .clone()
             .unwrap_or_else(|| PathBuf::from(&plan.header.csv_file)),
         dry_run: false,
-        concurrency: args.concurrency,
-        no_batch: args.no_batch,
-        max_rate: args.max_rate,
+        send: args.send.clone(),
         state_dir: args.state_dir.clone(),
         resume: args.resume.clone(),
         yes: args.yes,

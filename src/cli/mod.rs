@@ -16,6 +16,7 @@ mod run_mode;
 mod run_setup;
 mod runs;
 mod schema;
+mod send_args;
 mod validate;
 mod verify;
 

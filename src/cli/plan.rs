@@ -13,6 +13,7 @@ use crate::report::progress::ProgressMode;
 use super::ColorChoice;
 use super::graph_args::GraphArgs;
 use super::run::{Mode, RunArgs, execute};
+use super::send_args::SendArgs;
 
 /// Exit code of `--detailed-exitcode` when the plan has changes.
 pub const CHANGES_PENDING: u8 = 2;
@@ -53,19 +54,6 @@ pub struct PlanArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
 
-    /// Users (and so Graph requests) in flight at once. Default: the
-    /// playbook's `settings.concurrency`, else 16.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=512))]
-    pub concurrency: Option<u32>,
-
-    /// Send one request per user instead of `$batch` calls of up to 20.
-    #[arg(long)]
-    pub no_batch: bool,
-
-    /// Ceiling of the shared request rate, per second.
-    #[arg(long, value_name = "PER_SECOND")]
-    pub max_rate: Option<f64>,
-
     /// Where runs are recorded (the dry run's journal and reports).
     #[arg(long, value_name = "DIR", default_value = ".remedy")]
     pub state_dir: PathBuf,
@@ -84,6 +72,9 @@ pub struct PlanArgs {
     pub emulate: bool,
 
     #[command(flatten)]
+    pub send: SendArgs,
+
+    #[command(flatten)]
     pub graph: GraphArgs,
 }
 
@@ -98,9 +89,7 @@ pub fn run(args: &PlanArgs, color: ColorChoice) -> u8 {
         playbook: args.playbook.clone(),
         users: args.users.clone(),
         dry_run: true,
-        concurrency: args.concurrency,
-        no_batch: args.no_batch,
-        max_rate: args.max_rate,
+        send: args.send.clone(),
         state_dir: args.state_dir.clone(),
         resume: None,
         yes: true,

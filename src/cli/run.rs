@@ -32,6 +32,7 @@ use super::run_setup::{
     applied_plan, check_tenant, confirmation_text, confirmed, open_journal, prepare_resume,
     spawn_reader, start_emulator, watch_signals,
 };
+use super::send_args::SendArgs;
 
 /// Default users in flight when neither the flag nor the playbook says.
 pub const DEFAULT_CONCURRENCY: u32 = 16;
@@ -68,23 +69,6 @@ pub struct RunArgs {
     /// Read every user and report what would change; change nothing.
     #[arg(long)]
     pub dry_run: bool,
-
-    /// Users (and so Graph requests) in flight at once. Default: the
-    /// playbook's `settings.concurrency`, else 16.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=512))]
-    pub concurrency: Option<u32>,
-
-    /// Send one request per step instead of packing requests of many users
-    /// into Graph `$batch` calls of up to 20 (the default; the playbook's
-    /// `settings.batch` can also turn it off).
-    #[arg(long)]
-    pub no_batch: bool,
-
-    /// Ceiling of the shared request rate, in requests (or batch items) per
-    /// second; the rate adapts below it when Graph throttles. Default: the
-    /// playbook's `settings.max_rate`, else no ceiling until Graph throttles.
-    #[arg(long, value_name = "PER_SECOND")]
-    pub max_rate: Option<f64>,
 
     /// Process only shard I of N (1-based): the users whose key (case-folded)
     /// hashes there, so N processes can split one CSV. The whole CSV is still
@@ -129,6 +113,9 @@ pub struct RunArgs {
     /// before the run, and a missing permission fails user by user.
     #[arg(long)]
     pub no_preflight: bool,
+
+    #[command(flatten)]
+    pub send: SendArgs,
 
     #[command(flatten)]
     pub graph: GraphArgs,
@@ -468,14 +455,15 @@ async fn execute_inner(args: &RunArgs, mode: &Mode, color: ColorChoice) -> Resul
         already_done,
     });
     let concurrency = args
+        .send
         .concurrency
         .or(playbook.settings.concurrency)
         .unwrap_or(DEFAULT_CONCURRENCY) as usize;
-    let batch = !args.no_batch && playbook.settings.batch.unwrap_or(true);
+    let batch = !args.send.no_batch && playbook.settings.batch.unwrap_or(true);
     let send = SendOptions {
         concurrency,
         batch,
-        max_rate: args.max_rate.or(playbook.settings.max_rate),
+        max_rate: args.send.max_rate.or(playbook.settings.max_rate),
     };
     // With batching, enough users must be in flight to fill `concurrency`
     // batches of 20.
