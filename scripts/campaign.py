@@ -17,7 +17,7 @@ faults: one run per fault mix (1,000 users; --short: 200):
   session revocation applied twice (emulator counters); secrets.csv holds
   the service's password for every reset user.
 
-kills: one run of 2,000 users (--short: 600), killed again and again at
+kills: one run of 4,000 users (--short: 1,500), killed again and again at
   seeded random points and resumed with --resume until it completes: a
   SIGKILL after a random delay, or a crash half-way through a secrets.csv
   line or a journal group commit (REMEDY_CRASH_AT, see src/crashpoint.rs).
@@ -205,7 +205,9 @@ def faults(args, tmp):
 
 
 def kills(args, tmp):
-    n = 600 if args.short else 2000
+    # Long enough (about 50 ms per 20 users and step) that the kills,
+    # 0.15-0.75 s apart, land well before the run could finish.
+    n = 1500 if args.short else 4000
     want_kills = 12 if args.short else 24
     csv = write_users(tmp, n)
     rng = random.Random(args.seed)
@@ -269,7 +271,8 @@ def kills(args, tmp):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("campaign", choices=["faults", "kills", "all"])
-    ap.add_argument("--short", action="store_true", help="CI sizes: 200 users per mix, 12 kills")
+    ap.add_argument("--short", action="store_true",
+                    help="CI sizes: 200 users per mix; 1,500 users and 12 kills")
     ap.add_argument("--no-build", action="store_true", help="use target/release/remedy as it is")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
