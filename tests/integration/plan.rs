@@ -33,11 +33,7 @@ fn remedy_at(emu: &EmulatorProcess, state: &Path, args: &[&str]) -> Run {
     cmd.args(args)
         .args(["--state-dir"])
         .arg(state)
-        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
-        .env("AZURE_CLIENT_ID", "plan-tests")
-        .env("AZURE_CLIENT_SECRET", "plan-test-secret")
-        .env("REMEDY_GRAPH_URL", &emu.url)
-        .env("REMEDY_AUTHORITY_URL", &emu.url)
+        .envs(emu.client_env("plan-tests", "plan-test-secret"))
         .env_remove("AZURE_ACCESS_TOKEN")
         .env_remove("GITHUB_STEP_SUMMARY")
         .timeout(Duration::from_secs(120));

@@ -30,11 +30,7 @@ fn remedy_run(emu: &EmulatorProcess, state: &Path, args: &[&str]) -> Run {
         .args(args)
         .args(["--yes", "--progress", "counter", "--state-dir"])
         .arg(state)
-        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
-        .env("AZURE_CLIENT_ID", "run-tests")
-        .env("AZURE_CLIENT_SECRET", "run-test-secret")
-        .env("REMEDY_GRAPH_URL", &emu.url)
-        .env("REMEDY_AUTHORITY_URL", &emu.url)
+        .envs(emu.client_env("run-tests", "run-test-secret"))
         .env_remove("AZURE_ACCESS_TOKEN")
         .env_remove("GITHUB_STEP_SUMMARY")
         .timeout(Duration::from_secs(240));
@@ -50,11 +46,7 @@ fn run_process(emu: &EmulatorProcess, state: &Path, args: &[&str]) -> std::proce
         .arg("--yes")
         .arg("--state-dir")
         .arg(state)
-        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
-        .env("AZURE_CLIENT_ID", "process-tests")
-        .env("AZURE_CLIENT_SECRET", "process-test-secret")
-        .env("REMEDY_GRAPH_URL", &emu.url)
-        .env("REMEDY_AUTHORITY_URL", &emu.url)
+        .envs(emu.client_env("process-tests", "process-test-secret"))
         .current_dir(crate::support::root())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
@@ -525,11 +517,7 @@ fn without_yes_and_without_a_terminal_nothing_happens() {
         "--state-dir",
     ])
     .arg(dir.path().join("state"))
-    .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
-    .env("AZURE_CLIENT_ID", "c")
-    .env("AZURE_CLIENT_SECRET", "s")
-    .env("REMEDY_GRAPH_URL", &emu.url)
-    .env("REMEDY_AUTHORITY_URL", &emu.url)
+    .envs(emu.client_env("c", "s"))
     .write_stdin("y\n");
     let r = run(&mut cmd);
     assert_eq!(r.code, 2, "{}", r.stderr);
@@ -809,11 +797,7 @@ fn hygiene_run(
         .arg("--report-dir")
         .arg(reports)
         .args(extra)
-        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
-        .env("AZURE_CLIENT_ID", "hygiene-tests")
-        .env("AZURE_CLIENT_SECRET", HYGIENE_SECRET)
-        .env("REMEDY_GRAPH_URL", &emu.url)
-        .env("REMEDY_AUTHORITY_URL", &emu.url)
+        .envs(emu.client_env("hygiene-tests", HYGIENE_SECRET))
         .env("GITHUB_STEP_SUMMARY", summary)
         .env("NO_COLOR", "1")
         .env_remove("AZURE_ACCESS_TOKEN")

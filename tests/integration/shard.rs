@@ -14,11 +14,7 @@ pub fn remedy_run(emu: &EmulatorProcess, state: &Path, args: &[&str]) -> Run {
         .args(args)
         .args(["--yes", "--progress", "none", "--state-dir"])
         .arg(state)
-        .env("AZURE_TENANT_ID", "contoso.onmicrosoft.com")
-        .env("AZURE_CLIENT_ID", "shard-tests")
-        .env("AZURE_CLIENT_SECRET", "shard-test-secret")
-        .env("REMEDY_GRAPH_URL", &emu.url)
-        .env("REMEDY_AUTHORITY_URL", &emu.url)
+        .envs(emu.client_env("shard-tests", "shard-test-secret"))
         .env_remove("AZURE_ACCESS_TOKEN")
         .env_remove("GITHUB_STEP_SUMMARY")
         .timeout(Duration::from_secs(120));

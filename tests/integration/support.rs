@@ -67,6 +67,18 @@ pub struct EmulatorProcess {
 }
 
 impl EmulatorProcess {
+    /// The environment that points remedy at this emulator with a client
+    /// secret credential for `client_id` (pass to `Command::envs`).
+    pub fn client_env(&self, client_id: &str, secret: &str) -> [(&'static str, String); 5] {
+        [
+            ("AZURE_TENANT_ID", "contoso.onmicrosoft.com".to_owned()),
+            ("AZURE_CLIENT_ID", client_id.to_owned()),
+            ("AZURE_CLIENT_SECRET", secret.to_owned()),
+            ("REMEDY_GRAPH_URL", self.url.clone()),
+            ("REMEDY_AUTHORITY_URL", self.url.clone()),
+        ]
+    }
+
     /// Starts `remedy emulator --listen 127.0.0.1:0 ARGS` and waits for its
     /// `listening on` line (at most 20 s).
     pub fn start(args: &[&str]) -> Self {
