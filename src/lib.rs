@@ -13,6 +13,10 @@
 //!   and its `human`, `json`, `github` and `sarif` renderers.
 //! - [`graph`]: the Microsoft Graph client: clouds, authentication, typed
 //!   user operations, `$batch`, typed errors, permissions.
+//! - [`directory`]: the provider-neutral account, operation, change,
+//!   error and target types, and the [`directory::Directory`] seam.
+//! - [`steps`]: one file per step kind: parameters, decision, operation,
+//!   evidence, dry-run and drift texts.
 //! - [`emulator`]: a Graph-compatible server on 127.0.0.1 for tests,
 //!   benchmarks and `--emulate`.
 //! - [`engine`]: applies a playbook to a stream of rows, concurrently, with
@@ -36,6 +40,7 @@
 pub mod cli;
 pub mod crashpoint;
 pub mod diag;
+pub mod directory;
 pub mod emulator;
 pub mod engine;
 pub mod exit_code;
@@ -49,4 +54,5 @@ pub mod report;
 pub mod rundir;
 pub mod secrets;
 pub mod shard;
+pub mod steps;
 pub mod verify;

@@ -11,9 +11,9 @@ use clap::Args;
 use tokio::sync::mpsc;
 
 use crate::diag::{self, Diagnostic, Severity};
-use crate::engine::{self, Context, RunEvent, SendOptions, StopSignal, Stopped};
+use crate::engine::{self, Context, RunEvent, StopSignal, Stopped};
 use crate::exit_code;
-use crate::graph::batch::MAX_BATCH;
+use crate::graph::{GraphDirectory, SendOptions};
 use crate::input;
 use crate::journal::Journal;
 use crate::operator::Operator;
@@ -465,20 +465,31 @@ async fn execute_inner(args: &RunArgs, mode: &Mode, color: ColorChoice) -> Resul
         batch,
         max_rate: args.send.max_rate.or(playbook.settings.max_rate),
     };
-    // With batching, enough users must be in flight to fill `concurrency`
-    // batches of 20.
-    let users_in_flight = if batch {
-        concurrency * MAX_BATCH
-    } else {
-        concurrency
-    };
     let verify_client = client.clone();
-    let mut cx = match Context::new(
-        client,
-        send,
+    let target = GraphDirectory::target_of(&client, tid.clone(), manifest.app_id.clone());
+    let directory = crate::directory::Directory::Graph(GraphDirectory::new(client, send, target));
+    let users_in_flight = directory.users_in_flight();
+    let engine_mode = match mode {
+        Mode::Run if args.dry_run => engine::Mode::DryRun { plan: None },
+        Mode::Run => engine::Mode::Live,
+        Mode::Plan { out } => {
+            let header = plan_header(&manifest, &playbook);
+            engine::Mode::DryRun {
+                plan: Some(PlanWriter::create(out, &header).map_err(|e| {
+                    fail(
+                        format!("cannot write the plan {}: {e}", out.display()),
+                        None,
+                    )
+                })?),
+            }
+        }
+        Mode::Apply { plan, .. } => engine::Mode::Apply(plan.clone()),
+    };
+    let cx = match Context::new(
+        directory,
         playbook.clone(),
         Some(journal),
-        args.dry_run,
+        engine_mode,
         saved_passwords,
         events_tx.clone(),
     ) {
@@ -490,19 +501,6 @@ async fn execute_inner(args: &RunArgs, mode: &Mode, color: ColorChoice) -> Resul
             ));
         }
     };
-    match mode {
-        Mode::Run => {}
-        Mode::Plan { out } => {
-            let header = plan_header(&manifest, &playbook);
-            cx.plan = Some(PlanWriter::create(out, &header).map_err(|e| {
-                fail(
-                    format!("cannot write the plan {}: {e}", out.display()),
-                    None,
-                )
-            })?);
-        }
-        Mode::Apply { plan, .. } => cx.planned = Some(plan.clone()),
-    }
     let cx = Arc::new(cx);
     let stop = StopSignal::default();
     watch_signals(stop.clone(), events_tx.clone(), run_dir.id.clone());
@@ -531,10 +529,7 @@ async fn execute_inner(args: &RunArgs, mode: &Mode, color: ColorChoice) -> Resul
         .unwrap_or_else(|_| Err("the CSV reader stopped unexpectedly".into()));
 
     // 7. Close the journal (and the plan), then report from it.
-    let mut cx = Arc::into_inner(cx);
-    let journal = cx.as_mut().and_then(|cx| cx.journal.take());
-    let plan_writer = cx.as_mut().and_then(|cx| cx.plan.take());
-    drop(cx);
+    let (journal, plan_writer) = Arc::into_inner(cx).map_or((None, None), Context::finish);
     let journal_ok = match journal.map(Journal::close) {
         Some(Err(e)) => {
             eprintln!("error: the journal could not be completed: {e}");

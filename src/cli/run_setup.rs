@@ -12,15 +12,16 @@ use std::time::Duration;
 use secrecy::SecretString;
 use tokio::sync::mpsc;
 
-use crate::engine::{Row, RunEvent, StopSignal, preflight};
+use crate::engine::{Row, RunEvent, StopSignal};
 use crate::exit_code;
 use crate::graph::GraphClient;
 use crate::graph::auth::{Credential, TokenClaims, TokenProvider};
 use crate::graph::client::{ClientOptions, http_client};
 use crate::graph::cloud::{Cloud, Endpoints};
+use crate::graph::preflight;
 use crate::input::{self, UserReader};
 use crate::journal::{self, Header, Journal, Record, Replay};
-use crate::playbook::{PasswordSource, Playbook, StepKind};
+use crate::playbook::Playbook;
 use crate::rundir::{Manifest, RunDir, RunStatus, StateDir};
 use crate::secrets::SecretsFile;
 use crate::shard::Shard;
@@ -286,7 +287,7 @@ pub(super) fn open_journal(
         && playbook
             .steps
             .iter()
-            .any(|s| matches!(&s.kind, StepKind::ResetPassword(r) if r.password == PasswordSource::Generate));
+            .any(|s| s.kind.kind().generates_secrets());
     let secrets = match (generates, resumed, run.secrets().exists()) {
         (false, _, _) => None,
         (true, true, true) => Some(SecretsFile::open_append(&run.secrets())?),
@@ -325,10 +326,7 @@ pub(super) fn confirmation_text(
     }
     s.push('\n');
     for (i, step) in p.steps.iter().enumerate() {
-        let scope = match &step.kind {
-            StepKind::Ensure(_) => "changes only users not already in that state",
-            _ => "acts once on every user",
-        };
+        let scope = step.kind.kind().scope();
         s.push_str(&format!(
             "  step {}    {} ({}): {scope}",
             i + 1,

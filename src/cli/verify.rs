@@ -175,16 +175,17 @@ pub(super) async fn verify_after_run(
     batch: bool,
 ) -> u8 {
     eprintln!("verifying: reading back every user run {} acted on", run.id);
-    match verify_run(
-        client,
-        &run.journal(),
-        playbook,
-        &run.path,
+    let send = crate::graph::SendOptions {
         concurrency,
         batch,
-    )
-    .await
-    {
+        max_rate: None,
+    };
+    let directory = crate::directory::Directory::Graph(crate::graph::GraphDirectory::new(
+        client.clone(),
+        send,
+        crate::graph::GraphDirectory::target_of(client, None, None),
+    ));
+    match verify_run(&directory, &run.journal(), playbook, &run.path).await {
         Ok(summary) => {
             print!("{}", table(&summary));
             eprintln!(

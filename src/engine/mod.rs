@@ -1,21 +1,17 @@
-//! The run engine: streams rows from the CSV into a bounded pool of
-//! concurrent per-user tasks, applies the playbook to each (`user`), sends
-//! their requests alone or packed into `$batch` calls (`dispatch`) under one
-//! adaptive rate budget (`limiter`), retries transient failures with
-//! jittered backoff (`backoff`, `retry`), enforces `max_failures`, and
-//! reports progress as [`RunEvent`]s (`events`). A dry run can also write a
-//! plan, and `apply` restricts the run to a plan (`planned`); `preflight`
-//! finds the permissions a playbook needs that a token lacks. It never
-//! prints and never exits.
+//! The run engine, provider-agnostic: streams rows from the CSV into a
+//! bounded pool of concurrent per-user tasks, applies the playbook to each
+//! (`user`) through the [`Directory`] seam, retries transient failures with
+//! jittered backoff and confirms one-shot actions whose fate is unknown
+//! (`backoff`, `retry`), enforces `max_failures`, and reports progress as
+//! [`RunEvent`]s (`events`). Its [`Mode`] says whether it changes
+//! accounts, only reads them (optionally writing a plan), or applies a
+//! plan (`planned`). It never prints and never exits.
 
 pub mod backoff;
-pub mod dispatch;
 pub mod events;
-pub mod limiter;
 mod outcome;
 mod planned;
-pub mod preflight;
-mod retry;
+pub mod retry;
 pub mod user;
 
 use std::collections::HashMap;
@@ -29,13 +25,10 @@ use tokio::sync::mpsc;
 
 pub use events::RunEvent;
 
-use crate::graph::users::{self, DirectoryRole, UserState};
-use crate::graph::{GraphClient, GraphError};
+use crate::directory::{Account, Directory};
 use crate::journal::{Journal, Replay};
 use crate::plan::{PlanIndex, PlanWriter};
 use crate::playbook::{FailureLimit, Playbook};
-use dispatch::Dispatcher;
-use limiter::Limiter;
 
 /// How often the display hears the shared budget's pace.
 const PACE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
@@ -62,31 +55,47 @@ impl std::fmt::Debug for Row {
     }
 }
 
-/// How requests are sent.
-#[derive(Debug, Clone, Copy)]
-pub struct SendOptions {
-    /// HTTP requests in flight.
-    pub concurrency: usize,
-    /// Pack requests into `$batch` calls of up to 20.
-    pub batch: bool,
-    /// Ceiling of the shared rate, units (requests or batch items) per second.
-    pub max_rate: Option<f64>,
+/// What the run does to accounts.
+pub enum Mode {
+    /// Changes accounts.
+    Live,
+    /// Reads every account and reports what would change; with a plan
+    /// writer, also saves one plan line per user.
+    DryRun { plan: Option<PlanWriter> },
+    /// Does only what this plan says would change, re-checking each user.
+    Apply(Arc<PlanIndex>),
+}
+
+impl Mode {
+    pub fn is_dry_run(&self) -> bool {
+        matches!(self, Mode::DryRun { .. })
+    }
+
+    fn planned(&self) -> Option<&PlanIndex> {
+        match self {
+            Mode::Apply(plan) => Some(plan),
+            Mode::Live | Mode::DryRun { .. } => None,
+        }
+    }
+
+    fn plan_writer(&self) -> Option<&PlanWriter> {
+        match self {
+            Mode::DryRun { plan } => plan.as_ref(),
+            Mode::Live | Mode::Apply(_) => None,
+        }
+    }
 }
 
 /// Everything a user task needs, shared by all of them.
 pub struct Context {
-    pub dispatch: Dispatcher,
+    pub directory: Directory,
     pub playbook: Arc<Playbook>,
     /// Declared columns, in the order of `Row::values`.
     pub columns: Vec<String>,
     pub journal: Option<Journal>,
-    pub dry_run: bool,
+    pub mode: Mode,
     /// Passwords already in `secrets.csv` (a resumed run reuses them).
     pub saved_passwords: HashMap<String, SecretString>,
-    /// A dry run that makes a plan: one line per user, as users finish.
-    pub plan: Option<PlanWriter>,
-    /// `apply`: only what this plan says would change is done.
-    pub planned: Option<Arc<PlanIndex>>,
     events: mpsc::UnboundedSender<RunEvent>,
     env: &'static Environment<'static>,
     conditions: Vec<Option<Expression<'static, 'static>>>,
@@ -95,11 +104,10 @@ pub struct Context {
 impl Context {
     /// Compiles the playbook's conditions once for the whole run.
     pub fn new(
-        client: GraphClient,
-        send: SendOptions,
+        directory: Directory,
         playbook: Arc<Playbook>,
         journal: Option<Journal>,
-        dry_run: bool,
+        mode: Mode,
         saved_passwords: HashMap<String, SecretString>,
         events: mpsc::UnboundedSender<RunEvent>,
     ) -> Result<Self, String> {
@@ -121,16 +129,13 @@ impl Context {
                     .transpose()
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let limiter = Arc::new(Limiter::new(send.max_rate));
         Ok(Context {
-            dispatch: Dispatcher::new(client, limiter, send.concurrency, send.batch),
+            directory,
             columns: playbook.input.columns.clone(),
             playbook,
             journal,
-            dry_run,
+            mode,
             saved_passwords,
-            plan: None,
-            planned: None,
             events,
             env,
             conditions,
@@ -150,64 +155,26 @@ impl Context {
         crate::playbook::expr::render(self.env, template, row)
     }
 
-    /// Reads a user with the properties the steps need.
-    pub async fn get_user(&self, key: &str) -> Result<UserState, GraphError> {
-        users::parse_user(&self.dispatch.send(users::get_user(key)).await?)
-    }
-
-    /// Every directory role the user holds, following pages.
-    pub async fn directory_roles(&self, id: &str) -> Result<Vec<DirectoryRole>, GraphError> {
-        let mut req = users::list_directory_roles(id);
-        let prefix = self.dispatch.client().graph_url("");
-        let mut roles = Vec::new();
-        for _ in 0..users::MAX_ROLE_PAGES {
-            let resp = self.dispatch.send(req.clone()).await?;
-            match users::parse_roles_page(&resp, &prefix, &mut roles)? {
-                Some(next) => req.path = next,
-                None => return Ok(roles),
-            }
-        }
-        Err(users::too_many_pages())
-    }
-
-    pub async fn reset_password(
-        &self,
-        id: &str,
-        password: &SecretString,
-        force_change: bool,
-        with_mfa: bool,
-    ) -> Result<(), GraphError> {
-        self.dispatch
-            .send(users::reset_password(id, password, force_change, with_mfa))
-            .await
-            .map(drop)
-    }
-
-    pub async fn set_account_enabled(&self, id: &str, enabled: bool) -> Result<(), GraphError> {
-        self.dispatch
-            .send(users::set_account_enabled(id, enabled))
-            .await
-            .map(drop)
-    }
-
-    pub async fn revoke_sessions(&self, id: &str) -> Result<(), GraphError> {
-        self.dispatch
-            .send(users::revoke_sessions(id))
-            .await
-            .map(drop)
+    /// Takes the journal and the plan writer back once the run is over.
+    pub fn finish(self) -> (Option<Journal>, Option<PlanWriter>) {
+        let plan = match self.mode {
+            Mode::DryRun { plan } => plan,
+            Mode::Live | Mode::Apply(_) => None,
+        };
+        (self.journal, plan)
     }
 
     /// Adds a finished user to the plan being made, if any.
     fn plan_user(
         &self,
         row: &Row,
-        state: Option<&UserState>,
+        account: Option<&Account>,
         outcomes: &[Option<outcome::StepOutcome>],
     ) {
-        if let Some(plan) = &self.plan {
+        if let Some(plan) = self.mode.plan_writer() {
             plan.write(planned::plan_line(
                 row,
-                state,
+                account,
                 &self.playbook.steps,
                 outcomes,
             ));
@@ -287,7 +254,7 @@ pub async fn drive(
             let mut tick = tokio::time::interval(PACE_EVERY);
             loop {
                 tick.tick().await;
-                let (per_second, _) = cx.dispatch.limiter().status();
+                let per_second = cx.directory.pace();
                 cx.event(RunEvent::Pace { per_second });
             }
         })

@@ -1,10 +1,9 @@
 //! How one step of one user ended, as the engine records it: the journal's
 //! status and reason, plus why a step was skipped or failed and the
-//! `accountEnabled` change an `ensure:` step found, which a plan records.
+//! property change a desired-state step found, which a plan records.
 
-use crate::graph::GraphError;
+use crate::directory::{Change, DirError};
 use crate::journal::StepStatus;
-use crate::plan::Change;
 
 /// Why a step has its status, where the status alone does not say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +43,7 @@ pub struct StepOutcome {
     pub request_id: Option<String>,
     pub attempts: u32,
     pub why: Why,
-    /// Before → after of `accountEnabled`, for `ensure:` steps.
+    /// Before → after of the property a desired-state step sets.
     pub change: Option<Change>,
 }
 
@@ -78,29 +77,22 @@ impl StepOutcome {
         }
     }
 
-    pub fn failed(e: &GraphError, attempts: u32) -> Self {
+    pub fn failed(e: &DirError, attempts: u32) -> Self {
         let mut reason = e.to_string();
-        if let Some(h) = e.hint() {
+        if let Some(h) = &e.hint {
             reason.push_str("; hint: ");
-            reason.push_str(&h);
+            reason.push_str(h);
         }
         StepOutcome {
-            code: e
-                .code
-                .clone()
-                .or_else(|| e.status.map(|s| format!("HTTP {s}"))),
+            code: e.code.clone(),
             request_id: e.request_id.clone(),
             attempts,
             ..StepOutcome::new(StepStatus::Failed, reason)
         }
     }
 
-    pub fn with_change(mut self, before: Option<bool>, after: bool) -> Self {
-        self.change = Some(Change {
-            property: "accountEnabled".into(),
-            before,
-            after,
-        });
+    pub fn with_change(mut self, change: Option<Change>) -> Self {
+        self.change = change;
         self
     }
 }

@@ -2,27 +2,27 @@
 //! guards, then each step in order, each with its intent journaled before
 //! the request and its outcome after.
 //!
-//! The one-shot actions (reset, revoke) are where a repeat would hurt, so
-//! whenever their request may or may not have reached Graph (a dropped
-//! connection, a timeout, an intent left by a killed run) the user is read
-//! back and the action is repeated only if its timestamp did not move.
+//! What a step means comes from its kind (`steps/`): whether the account
+//! needs it, the operation, and the evidence that it happened. One-shot
+//! actions are where a repeat would hurt, so whenever their request may or
+//! may not have reached the directory (a dropped connection, a timeout, an
+//! intent left by a killed run) the account is read back and the action is
+//! repeated only if its evidence says it did not happen.
 
 use std::time::Duration;
 
 use secrecy::SecretString;
 use tokio::time::Instant;
 
+use crate::directory::{Account, DirError, ErrorKind};
 use crate::engine::events::RunEvent;
 use crate::engine::outcome::{StepOutcome, Why};
 use crate::engine::planned;
 use crate::engine::retry::{once_only, retrying};
 use crate::engine::{Context, Row};
-use crate::graph::users::UserState;
-use crate::graph::{ErrorKind, GraphError};
 use crate::journal::{Before, Record, StepStatus, UserProgress, UserStatus};
-use crate::playbook::model::EnsureKind;
-use crate::playbook::{PasswordSource, Step, StepKind};
-use crate::secrets::generate_password;
+use crate::playbook::Step;
+use crate::steps::{Decision, Evidence, Prepare};
 
 /// Default extra attempts of a step after a transient failure.
 pub const DEFAULT_RETRIES: u32 = 5;
@@ -57,7 +57,7 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
     }
 
     // Apply: a user the plan has nothing for is not even read.
-    let planned = match cx.planned.as_deref().map(|p| p.get(&row.key)) {
+    let planned = match cx.mode.planned().map(|p| p.get(&row.key)) {
         Some(None) => {
             let o = planned::not_planned();
             return finish_all(cx, row, None, &mut outcomes, &o, UserStatus::Skipped);
@@ -97,7 +97,7 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
     }
 
     if cx.playbook.guards.protect_privileged {
-        match list_roles(cx, &state.id, deadline).await {
+        match privileges(cx, &state.id, deadline).await {
             Ok(roles) if !roles.is_empty() => {
                 let o = StepOutcome::because(
                     StepStatus::Skipped,
@@ -161,9 +161,9 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
                     let pending = progress.and_then(|p| p.pending.get(&step.id));
                     // A step whose intent is journaled was already under
                     // way: it is finished, not held against the plan.
-                    let gate = planned
-                        .filter(|_| pending.is_none())
-                        .and_then(|p| planned::gate_step(p, i, step, &state));
+                    let gate = planned.filter(|_| pending.is_none()).and_then(|p| {
+                        planned::gate_step(p, i, step, &state, cx.directory.label_fn())
+                    });
                     match gate {
                         Some(o) => o,
                         None => {
@@ -215,7 +215,7 @@ fn fail_remaining(
 fn finish_all(
     cx: &Context,
     row: &Row,
-    state: Option<&UserState>,
+    state: Option<&Account>,
     outcomes: &mut [Option<StepOutcome>],
     outcome: &StepOutcome,
     user_status: UserStatus,
@@ -236,7 +236,7 @@ fn finish_all(
 fn record_all(
     cx: &Context,
     row: &Row,
-    state: Option<&UserState>,
+    state: Option<&Account>,
     outcomes: Vec<Option<StepOutcome>>,
     failed: bool,
 ) -> UserResult {
@@ -299,193 +299,118 @@ fn row_context(cx: &Context, row: &Row) -> minijinja::Value {
     crate::playbook::expr::row_value(&cx.columns, &row.values)
 }
 
+fn notify(cx: &Context) -> impl Fn(RunEvent) + Sync + '_ {
+    move |e| cx.event(e)
+}
+
 async fn read_user(
     cx: &Context,
     key: &str,
     deadline: Instant,
-) -> Result<(UserState, u32), (GraphError, u32)> {
-    retrying(cx, DEFAULT_RETRIES, deadline, || cx.get_user(key)).await
+) -> Result<(Account, u32), (DirError, u32)> {
+    let notify = notify(cx);
+    retrying(&cx.directory, &notify, DEFAULT_RETRIES, deadline, || {
+        cx.directory.read(key)
+    })
+    .await
 }
 
-async fn list_roles(
+async fn privileges(
     cx: &Context,
     id: &str,
     deadline: Instant,
-) -> Result<Vec<String>, (GraphError, u32)> {
-    let (roles, _) = retrying(cx, DEFAULT_RETRIES, deadline, || cx.directory_roles(id)).await?;
-    Ok(roles
-        .into_iter()
-        .map(|r| r.display_name.or(r.role_template_id).unwrap_or(r.id))
-        .collect())
+) -> Result<Vec<String>, (DirError, u32)> {
+    let notify = notify(cx);
+    retrying(&cx.directory, &notify, DEFAULT_RETRIES, deadline, || {
+        cx.directory.privileges(id)
+    })
+    .await
+    .map(|(roles, _)| roles)
 }
 
 async fn run_step(
     cx: &Context,
     row: &Row,
     step: &Step,
-    state: &mut UserState,
+    state: &mut Account,
     pending: Option<&Before>,
     row_context: &minijinja::Value,
     deadline: Instant,
 ) -> StepOutcome {
     let retries = step.retries.unwrap_or(DEFAULT_RETRIES);
-    match &step.kind {
-        StepKind::Ensure(kind) => {
-            let want = *kind == EnsureKind::SignInAllowed;
-            let have = state.account_enabled;
-            if have == Some(want) {
-                return StepOutcome::new(StepStatus::Ok, format!("accountEnabled already {want}"));
-            }
-            let change = format!(
-                "accountEnabled: {} → {want}",
-                have.map_or("unknown".into(), |b| b.to_string())
-            );
-            if cx.dry_run {
-                return StepOutcome::new(StepStatus::WouldChange, change).with_change(have, want);
-            }
-            if let Err(e) = intent(cx, row, step, state, None).await {
-                return StepOutcome::new(
-                    StepStatus::Failed,
-                    format!("journal write failed, request not sent: {e}"),
-                );
-            }
-            // Setting a value is idempotent: a retry after a dropped
-            // connection cannot do harm.
-            match retrying(cx, retries, deadline, || {
-                cx.set_account_enabled(&state.id, want)
-            })
-            .await
-            {
-                Ok(((), attempts)) => {
-                    state.account_enabled = Some(want);
-                    StepOutcome {
-                        attempts,
-                        ..StepOutcome::new(StepStatus::Changed, change).with_change(have, want)
-                    }
-                }
-                Err((e, attempts)) => StepOutcome::failed(&e, attempts),
-            }
+    let kind = step.kind.kind();
+    let label = cx.directory.label_fn();
+    let evidence = kind.evidence();
+    let (would, change) = match kind.decide(state, label) {
+        Decision::Satisfied(reason) => return StepOutcome::new(StepStatus::Ok, reason),
+        Decision::Change { would, change } => (would, change),
+    };
+    if cx.mode.is_dry_run() {
+        return StepOutcome::new(StepStatus::WouldChange, would).with_change(change);
+    }
+    if let Some(b) = pending
+        && matches!(evidence, Evidence::Moves(_))
+        && evidence.happened(b, state)
+    {
+        // A killed run sent this action: trust the evidence.
+        return StepOutcome::new(StepStatus::Changed, kind.confirmed(label));
+    }
+    let saved_password = pending.and_then(|_| {
+        cx.saved_passwords
+            .get(&row.key.to_ascii_lowercase())
+            .cloned()
+    });
+    let render = |t: &str| cx.render(t, row_context);
+    let prepared = match kind.prepare(Prepare {
+        render: &render,
+        saved_password,
+    }) {
+        Ok(p) => p,
+        Err(reason) => return StepOutcome::new(StepStatus::Failed, reason),
+    };
+    if let Err(e) = intent(cx, row, step, state, prepared.secret.as_ref()).await {
+        return StepOutcome::new(
+            StepStatus::Failed,
+            format!("{} write failed, request not sent: {e}", kind.journaled()),
+        );
+    }
+    let notify = notify(cx);
+    let dir = &cx.directory;
+    let op = &prepared.op;
+    let sent = match &evidence {
+        // Setting a state is idempotent: a retry after a dropped
+        // connection cannot do harm.
+        Evidence::Holds { .. } => {
+            retrying(dir, &notify, retries, deadline, || dir.apply(&state.id, op))
+                .await
+                .map(|((), attempts)| attempts)
         }
-        StepKind::ResetPassword(reset) => {
-            if cx.dry_run {
-                let how = match &reset.password {
-                    PasswordSource::Generate => "generated, saved to secrets.csv",
-                    PasswordSource::Template(_) => "from the CSV template",
-                };
-                return StepOutcome::new(
-                    StepStatus::WouldChange,
-                    format!("password would be reset ({how})"),
-                );
-            }
-            let before = state.last_password_change_date_time.clone();
-            if let Some(b) = pending {
-                // A killed run may have sent this reset: trust the timestamp.
-                if state.last_password_change_date_time != b.last_password_change {
-                    return StepOutcome::new(
-                        StepStatus::Changed,
-                        "password reset (confirmed after resume: lastPasswordChangeDateTime moved)",
-                    );
-                }
-            }
-            let (password, generated) = match &reset.password {
-                PasswordSource::Generate => {
-                    let saved = pending.and(
-                        cx.saved_passwords
-                            .get(&row.key.to_ascii_lowercase())
-                            .cloned(),
-                    );
-                    (saved.unwrap_or_else(generate_password), true)
-                }
-                PasswordSource::Template(t) => match cx.render(t, row_context) {
-                    Ok(p) if !p.is_empty() => (SecretString::from(p), false),
-                    Ok(_) => {
-                        return StepOutcome::new(
-                            StepStatus::Failed,
-                            "the password template rendered an empty password",
-                        );
-                    }
-                    Err(e) => {
-                        return StepOutcome::new(
-                            StepStatus::Failed,
-                            format!("the password template failed: {e}"),
-                        );
-                    }
-                },
-            };
-            let secret = generated.then_some(&password);
-            if let Err(e) = intent(cx, row, step, state, secret).await {
-                return StepOutcome::new(
-                    StepStatus::Failed,
-                    format!("journal or secrets.csv write failed, request not sent: {e}"),
-                );
-            }
-            let result = once_only(
-                cx,
+        Evidence::Moves(_) => {
+            let before = Before::of(state);
+            once_only(
+                dir,
+                &notify,
                 retries,
                 deadline,
                 &state.id,
-                |s| s.last_password_change_date_time != before,
-                || {
-                    cx.reset_password(
-                        &state.id,
-                        &password,
-                        reset.force_change_at_next_sign_in,
-                        reset.force_change_with_mfa,
-                    )
-                },
-            )
-            .await;
-            match result {
-                Ok(attempts) => {
-                    let how = if generated {
-                        "password reset (generated, in secrets.csv)"
-                    } else {
-                        "password reset (from the CSV)"
-                    };
-                    StepOutcome {
-                        attempts,
-                        ..StepOutcome::new(StepStatus::Changed, how)
-                    }
-                }
-                Err((e, attempts)) => StepOutcome::failed(&e, attempts),
-            }
-        }
-        StepKind::RevokeSessions => {
-            if cx.dry_run {
-                return StepOutcome::new(StepStatus::WouldChange, "sessions would be revoked");
-            }
-            let before = state.sign_in_sessions_valid_from_date_time.clone();
-            if let Some(b) = pending
-                && state.sign_in_sessions_valid_from_date_time != b.sign_in_sessions_valid_from
-            {
-                return StepOutcome::new(
-                    StepStatus::Changed,
-                    "sessions revoked (confirmed after resume: signInSessionsValidFromDateTime moved)",
-                );
-            }
-            if let Err(e) = intent(cx, row, step, state, None).await {
-                return StepOutcome::new(
-                    StepStatus::Failed,
-                    format!("journal write failed, request not sent: {e}"),
-                );
-            }
-            match once_only(
-                cx,
-                retries,
-                deadline,
-                &state.id,
-                |s| s.sign_in_sessions_valid_from_date_time != before,
-                || cx.revoke_sessions(&state.id),
+                |now| evidence.happened(&before, now),
+                || dir.apply(&state.id, op),
             )
             .await
-            {
-                Ok(attempts) => StepOutcome {
-                    attempts,
-                    ..StepOutcome::new(StepStatus::Changed, "sessions revoked")
-                },
-                Err((e, attempts)) => StepOutcome::failed(&e, attempts),
+        }
+    };
+    match sent {
+        Ok(attempts) => {
+            if let Evidence::Holds { property, want } = &evidence {
+                state.set(*property, want.clone());
+            }
+            let text = prepared.done.unwrap_or(would);
+            StepOutcome {
+                attempts,
+                ..StepOutcome::new(StepStatus::Changed, text).with_change(change)
             }
         }
+        Err((e, attempts)) => StepOutcome::failed(&e, attempts),
     }
 }
 
@@ -495,7 +420,7 @@ async fn intent(
     cx: &Context,
     row: &Row,
     step: &Step,
-    state: &UserState,
+    state: &Account,
     password: Option<&SecretString>,
 ) -> std::io::Result<()> {
     let Some(j) = &cx.journal else { return Ok(()) };
@@ -504,11 +429,7 @@ async fn intent(
         user: row.key.clone(),
         step: step.id.clone(),
         user_id: state.id.clone(),
-        before: Before {
-            account_enabled: state.account_enabled,
-            last_password_change: state.last_password_change_date_time.clone(),
-            sign_in_sessions_valid_from: state.sign_in_sessions_valid_from_date_time.clone(),
-        },
+        before: Before::of(state),
         at: Some(crate::rundir::now_rfc3339()),
     };
     j.write_durable(&record, password.map(|p| (row.key.as_str(), p)))

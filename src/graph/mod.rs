@@ -9,15 +9,24 @@
 //! - `error`: typed errors, retry classification, hints.
 //! - `tls`: which servers are trusted (system roots, `--ca-file`, loopback escape hatch).
 //! - `permissions`: which app permissions each operation needs.
+//! - `dispatch`: sends requests alone or packed into `$batch` calls.
+//! - `limiter`: the one adaptive rate budget shared by every request.
+//! - `preflight`: the permissions a run needs that the token lacks.
+//! - `directory`: Graph behind the directory seam ([`GraphDirectory`]).
 
 pub mod auth;
 pub mod batch;
 pub mod client;
 pub mod cloud;
+pub mod directory;
+pub mod dispatch;
 pub mod error;
+pub mod limiter;
 pub mod permissions;
+pub mod preflight;
 pub mod tls;
 pub mod users;
 
 pub use client::{ClientOptions, GraphClient, GraphRequest, GraphResponse};
+pub use directory::{GraphDirectory, SendOptions};
 pub use error::{ErrorKind, GraphError};

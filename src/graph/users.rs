@@ -201,18 +201,33 @@ impl GraphClient {
     /// `@odata.nextLink` (only on this Graph host: the token never goes
     /// elsewhere).
     pub async fn directory_roles(&self, id: &str) -> Result<Vec<DirectoryRole>, GraphError> {
-        let mut req = list_directory_roles(id);
-        let mut roles = Vec::new();
         let prefix = self.graph_url("");
-        for _ in 0..MAX_ROLE_PAGES {
-            let resp = self.send(&req).await?;
-            match parse_roles_page(&resp, &prefix, &mut roles)? {
-                Some(next) => req.path = next,
-                None => return Ok(roles),
-            }
-        }
-        Err(too_many_pages())
+        follow_role_pages(id, &prefix, |req| async move { self.send(&req).await }).await
     }
+}
+
+/// Lists the directory roles of user `id`, sending each page's request
+/// with `send` (directly or through the dispatcher) and following
+/// `@odata.nextLink` on `prefix` only, for at most [`MAX_ROLE_PAGES`].
+pub async fn follow_role_pages<F, Fut>(
+    id: &str,
+    prefix: &str,
+    mut send: F,
+) -> Result<Vec<DirectoryRole>, GraphError>
+where
+    F: FnMut(GraphRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<GraphResponse, GraphError>>,
+{
+    let mut req = list_directory_roles(id);
+    let mut roles = Vec::new();
+    for _ in 0..MAX_ROLE_PAGES {
+        let resp = send(req.clone()).await?;
+        match parse_roles_page(&resp, prefix, &mut roles)? {
+            Some(next) => req.path = next,
+            None => return Ok(roles),
+        }
+    }
+    Err(too_many_pages())
 }
 
 /// Pages of directory roles remedy follows before giving up.

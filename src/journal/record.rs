@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::directory::{Account, Property, Value};
+
 /// The first line: what run this journal belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
@@ -13,8 +15,9 @@ pub struct Header {
     pub remedy_version: String,
 }
 
-/// The user's state read before an action, so a resumed run can tell
-/// whether the action happened (the timestamp moved) or not.
+/// The account as read before an action, so a resumed run can tell
+/// whether the action happened (the timestamp moved) or not. The field
+/// names are the journal format's and do not change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Before {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -23,6 +26,28 @@ pub struct Before {
     pub last_password_change: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in_sessions_valid_from: Option<String>,
+}
+
+impl Before {
+    /// The properties of `account` a step's evidence may need.
+    pub fn of(account: &Account) -> Self {
+        Before {
+            account_enabled: account.enabled,
+            last_password_change: account.password_changed.clone(),
+            sign_in_sessions_valid_from: account.sessions_valid_from.clone(),
+        }
+    }
+
+    /// The value of `p` as journaled, `None` when unknown.
+    pub fn get(&self, p: Property) -> Option<Value> {
+        match p {
+            Property::Enabled => self.account_enabled.map(Value::Bool),
+            Property::PasswordChanged => self.last_password_change.clone().map(Value::Text),
+            Property::SessionsValidFrom => {
+                self.sign_in_sessions_valid_from.clone().map(Value::Text)
+            }
+        }
+    }
 }
 
 /// How a step ended, in Ansible's vocabulary (plus the dry run's).

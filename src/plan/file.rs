@@ -15,6 +15,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::directory::Change;
 use crate::journal::Before;
 
 /// Version of the plan format, in the header line.
@@ -129,14 +130,6 @@ pub enum StepResult {
     /// Not run because an earlier step of the user failed.
     Skipped,
     Failed,
-}
-
-/// The property an `ensure:` step sets, before and after.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Change {
-    pub property: String,
-    pub before: Option<bool>,
-    pub after: bool,
 }
 
 /// The last line: totals, and proof that the plan is complete.
@@ -304,8 +297,8 @@ mod tests {
                 result,
                 change: Some(Change {
                     property: "accountEnabled".into(),
-                    before: Some(false),
-                    after: true,
+                    before: Some(crate::directory::Value::Bool(false)),
+                    after: crate::directory::Value::Bool(true),
                 }),
                 detail: None,
             }],

@@ -1,8 +1,9 @@
 //! A plan read back for `remedy apply`: the header, the end line's totals,
 //! and, for each user with something to do or to re-check, what each step
 //! was planned to be. Users are kept by the 64-bit hash of their key (like
-//! `--resume`), with one byte per step, so a million-user plan fits in a
-//! few tens of megabytes.
+//! `--resume`), with a mark per step and the property change the plan
+//! recorded for desired-state steps, so a million-user plan fits in a few
+//! tens of megabytes.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -10,7 +11,7 @@ use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use crate::journal::key_hash;
-use crate::plan::file::{FORMAT, PlanEnd, PlanHeader, PlanLine, PlanUser, StepResult};
+use crate::plan::file::{Change, FORMAT, PlanEnd, PlanHeader, PlanLine, PlanUser, StepResult};
 
 /// Longest plan line read; a longer one is damage.
 const MAX_LINE: usize = 1 << 20;
@@ -26,16 +27,23 @@ pub enum Mark {
     Nothing,
 }
 
+/// What the plan says about one step of a planned user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedStep {
+    pub mark: Mark,
+    /// The property change the plan recorded (desired states that would
+    /// change): what apply's drift check compares with the account now.
+    pub change: Option<Change>,
+}
+
 /// A user the plan has something for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedUser {
     /// Hash of the object id read when planning: a different id now means
     /// the account was replaced.
     pub user_id: Option<u64>,
-    /// `accountEnabled` when planning.
-    pub account_enabled: Option<bool>,
-    /// One mark per playbook step.
-    pub marks: Box<[Mark]>,
+    /// One entry per playbook step.
+    pub steps: Box<[PlannedStep]>,
 }
 
 /// A plan loaded for `apply`.
@@ -204,25 +212,35 @@ impl PlanIndex {
 }
 
 impl PlannedUser {
-    /// The marks of a plan line, or `None` when every step is `Nothing`.
+    /// The steps of a plan line, or `None` when every step is `Nothing`.
     fn of(u: &PlanUser) -> Option<Self> {
-        let marks: Box<[Mark]> = u
+        let steps: Box<[PlannedStep]> = u
             .steps
             .iter()
-            .map(|s| match s.result {
-                StepResult::WouldChange => Mark::Change,
-                StepResult::Ok => Mark::Ok,
-                _ => Mark::Nothing,
+            .map(|s| {
+                let mark = match s.result {
+                    StepResult::WouldChange => Mark::Change,
+                    StepResult::Ok => Mark::Ok,
+                    _ => Mark::Nothing,
+                };
+                PlannedStep {
+                    mark,
+                    change: (mark == Mark::Change).then(|| s.change.clone()).flatten(),
+                }
             })
             .collect();
-        marks
+        steps
             .iter()
-            .any(|m| *m != Mark::Nothing)
+            .any(|s| s.mark != Mark::Nothing)
             .then(|| PlannedUser {
                 user_id: u.user_id.as_deref().map(key_hash),
-                account_enabled: u.before.as_ref().and_then(|b| b.account_enabled),
-                marks,
+                steps,
             })
+    }
+
+    /// Step `i`'s mark (`Nothing` past the end).
+    pub fn mark(&self, i: usize) -> Mark {
+        self.steps.get(i).map_or(Mark::Nothing, |s| s.mark)
     }
 
     /// Whether `id` is the account the plan read.
@@ -298,8 +316,8 @@ mod tests {
         w.finish().unwrap();
         let ix = PlanIndex::read(&path).unwrap();
         let a = ix.get("a@X.com").unwrap();
-        assert_eq!(&*a.marks, &[Mark::Change, Mark::Ok]);
-        assert_eq!(a.account_enabled, Some(false));
+        assert_eq!((a.mark(0), a.mark(1)), (Mark::Change, Mark::Ok));
+        assert_eq!(a.steps[0].change, None);
         assert!(a.same_account("id-A@x.com"));
         assert!(!a.same_account("someone-else"));
         assert!(ix.get("b@x.com").is_none());

@@ -21,4 +21,4 @@ pub use file::{
     StepResult, UserResult,
 };
 pub use fresh::{Binding, parse_max_age, refuse_stale};
-pub use index::{Mark, PlanError, PlanIndex, PlannedUser};
+pub use index::{Mark, PlanError, PlanIndex, PlannedStep, PlannedUser};

@@ -407,7 +407,7 @@ impl Checker<'_> {
                     .hint = Some("remove `with:`".into());
                 }
                 self.closed_set_kind(e, EnsureKind::ALL, ActionKind::ALL, "ensure", "action")
-                    .map(StepKind::Ensure)
+                    .map(StepKind::ensure)
             }
             (None, None) => {
                 self.error(
@@ -511,7 +511,7 @@ impl Checker<'_> {
                     )
                     .hint = Some("remove `with:`".into());
                 }
-                Some(StepKind::RevokeSessions)
+                Some(StepKind::RevokeSessions(crate::steps::RevokeSessions))
             }
             ActionKind::ResetPassword => {
                 let with = step.with.as_ref().map(|w| &w.value);

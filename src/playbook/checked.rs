@@ -7,6 +7,7 @@
 use crate::diag::Location;
 pub use crate::input::InputSpec;
 pub use crate::playbook::model::{ActionKind, ApiVersion, EnsureKind, Provider};
+pub use crate::steps::{PasswordSource, ResetPassword, StepKind};
 
 /// Default for `input.key`.
 pub const DEFAULT_KEY: &str = "userPrincipalName";
@@ -83,39 +84,4 @@ impl Step {
     pub fn title(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
     }
-}
-
-/// What a step does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StepKind {
-    Ensure(EnsureKind),
-    ResetPassword(ResetPassword),
-    RevokeSessions,
-}
-
-impl StepKind {
-    /// `ensure: x` or `action: y`, as written in a playbook.
-    pub fn describe(&self) -> String {
-        match self {
-            StepKind::Ensure(e) => format!("ensure: {}", e.as_str()),
-            StepKind::ResetPassword(_) => "action: reset_password".to_owned(),
-            StepKind::RevokeSessions => "action: revoke_sessions".to_owned(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResetPassword {
-    pub password: PasswordSource,
-    pub force_change_at_next_sign_in: bool,
-    pub force_change_with_mfa: bool,
-}
-
-/// Where a new password comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PasswordSource {
-    /// A fresh random password per user.
-    Generate,
-    /// A template over the row, e.g. `{{ row.temp_password }}`.
-    Template(String),
 }

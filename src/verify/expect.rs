@@ -1,49 +1,12 @@
 //! What a finished run should have left behind, user by user, read from
-//! its journal; and [`evaluate`], which compares one expectation with the
-//! user as Graph shows it now.
+//! its journal: each step kind's evidence (`steps/`) turned into an
+//! [`Expect`] from the step's outcome and its intent's before-state.
 
 use std::collections::HashMap;
 
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-
-use crate::graph::users::UserState;
 use crate::journal::{Before, Record, StepStatus};
-use crate::playbook::model::EnsureKind;
-use crate::playbook::{Playbook, StepKind};
-
-/// Clock skew tolerated between this machine (the intent's time) and
-/// Graph (the timestamps it sets).
-const SKEW: time::Duration = time::Duration::minutes(5);
-
-/// What one step should have left behind.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Expect {
-    /// `ensure:` (changed or already ok): `accountEnabled` is `want`.
-    AccountEnabled { want: bool },
-    /// A reset: `lastPasswordChangeDateTime` moved past its value before
-    /// the intent, and not to before the intent's time.
-    PasswordChanged {
-        before: Option<String>,
-        at: Option<String>,
-    },
-    /// A revocation: `signInSessionsValidFromDateTime` likewise.
-    SessionsRevoked {
-        before: Option<String>,
-        at: Option<String>,
-    },
-}
-
-impl Expect {
-    /// The Graph property the expectation is about.
-    pub fn property(&self) -> &'static str {
-        match self {
-            Expect::AccountEnabled { .. } => "accountEnabled",
-            Expect::PasswordChanged { .. } => "lastPasswordChangeDateTime",
-            Expect::SessionsRevoked { .. } => "signInSessionsValidFromDateTime",
-        }
-    }
-}
+use crate::playbook::Playbook;
+use crate::steps::{Evidence, Expect};
 
 /// One step's expectation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,17 +37,17 @@ struct Open {
 /// Turns a journal, record by record, into [`UserChecks`]; memory holds
 /// only users whose `user_done` record has not been seen yet.
 pub struct Collector {
-    kinds: HashMap<String, StepKind>,
+    evidence: HashMap<String, Evidence>,
     open: HashMap<String, Open>,
 }
 
 impl Collector {
     pub fn new(playbook: &Playbook) -> Self {
         Collector {
-            kinds: playbook
+            evidence: playbook
                 .steps
                 .iter()
-                .map(|s| (s.id.clone(), s.kind.clone()))
+                .map(|s| (s.id.clone(), s.kind.kind().evidence()))
                 .collect(),
             open: HashMap::new(),
         }
@@ -114,28 +77,14 @@ impl Collector {
                 status,
                 ..
             } => {
-                let kind = self.kinds.get(&step).cloned()?;
+                let evidence = self.evidence.get(&step)?.clone();
                 let open = self.entry(row, &user);
-                let intent = open.intents.get(&step).cloned().unwrap_or_default();
-                let expect = match (kind, status) {
-                    (StepKind::Ensure(k), StepStatus::Changed | StepStatus::Ok) => {
-                        Some(Expect::AccountEnabled {
-                            want: k == EnsureKind::SignInAllowed,
-                        })
+                let (before, at) = open.intents.get(&step).cloned().unwrap_or_default();
+                let expect = match status {
+                    StepStatus::Changed | StepStatus::Ok => {
+                        evidence.expect(status == StepStatus::Changed, Some(&before), at)
                     }
-                    (StepKind::ResetPassword(_), StepStatus::Changed) => {
-                        Some(Expect::PasswordChanged {
-                            before: intent.0.last_password_change,
-                            at: intent.1,
-                        })
-                    }
-                    (StepKind::RevokeSessions, StepStatus::Changed) => {
-                        Some(Expect::SessionsRevoked {
-                            before: intent.0.sign_in_sessions_valid_from,
-                            at: intent.1,
-                        })
-                    }
-                    _ => None,
+                    StepStatus::WouldChange | StepStatus::Failed | StepStatus::Skipped => None,
                 };
                 if let Some(expect) = expect {
                     open.checks.push(StepCheck { step, expect });
@@ -173,101 +122,11 @@ impl Open {
     }
 }
 
-/// One expectation compared with the user now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    pub holds: bool,
-    pub expected: String,
-    pub actual: String,
-}
-
-/// Compares `expect` with `now`.
-pub fn evaluate(expect: &Expect, now: &UserState) -> Verdict {
-    let shown = |v: Option<&str>| v.unwrap_or("(none)").to_owned();
-    match expect {
-        Expect::AccountEnabled { want } => Verdict {
-            holds: now.account_enabled == Some(*want),
-            expected: want.to_string(),
-            actual: now
-                .account_enabled
-                .map_or_else(|| "(none)".to_owned(), |b| b.to_string()),
-        },
-        Expect::PasswordChanged { before, at } | Expect::SessionsRevoked { before, at } => {
-            let value = match expect {
-                Expect::PasswordChanged { .. } => now.last_password_change_date_time.as_deref(),
-                _ => now.sign_in_sessions_valid_from_date_time.as_deref(),
-            };
-            Verdict {
-                holds: moved(value, before.as_deref(), at.as_deref()),
-                expected: match at {
-                    Some(at) => format!("after {} (was {})", at, shown(before.as_deref())),
-                    None => format!("not {}", shown(before.as_deref())),
-                },
-                actual: shown(value),
-            }
-        }
-    }
-}
-
-/// Whether a timestamp moved: it differs from (and is not earlier than)
-/// its value before the action, and is not earlier than the action's
-/// intent, give or take [`SKEW`].
-fn moved(now: Option<&str>, before: Option<&str>, at: Option<&str>) -> bool {
-    let Some(now) = now else { return false };
-    if Some(now) == before {
-        return false;
-    }
-    let parse = |s: &str| OffsetDateTime::parse(s, &Rfc3339).ok();
-    let now = parse(now);
-    let later_than = |other: Option<&str>, slack: time::Duration| match (now, other.and_then(parse))
-    {
-        (Some(n), Some(o)) => n >= o - slack,
-        _ => true,
-    };
-    later_than(before, time::Duration::ZERO) && later_than(at, SKEW)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::directory::{Property, Value};
     use crate::journal::UserStatus;
-
-    fn state(enabled: bool, pw: Option<&str>, sessions: Option<&str>) -> UserState {
-        UserState {
-            id: "id".into(),
-            user_principal_name: None,
-            account_enabled: Some(enabled),
-            on_premises_sync_enabled: false,
-            last_password_change_date_time: pw.map(Into::into),
-            sign_in_sessions_valid_from_date_time: sessions.map(Into::into),
-            user_type: None,
-        }
-    }
-
-    #[test]
-    fn timestamps_must_move_past_the_intent() {
-        let e = Expect::SessionsRevoked {
-            before: Some("2026-01-01T00:00:00Z".into()),
-            at: Some("2026-02-01T10:00:00.5Z".into()),
-        };
-        // Graph sets whole seconds, a moment after the intent.
-        assert!(evaluate(&e, &state(true, None, Some("2026-02-01T10:00:00Z"))).holds);
-        // Not moved at all.
-        let v = evaluate(&e, &state(true, None, Some("2026-01-01T00:00:00Z")));
-        assert!(!v.holds);
-        assert_eq!(v.actual, "2026-01-01T00:00:00Z");
-        // Moved, but to long before the intent.
-        assert!(!evaluate(&e, &state(true, None, Some("2026-01-15T00:00:00Z"))).holds);
-        assert!(!evaluate(&e, &state(true, None, None)).holds);
-        let reset = Expect::PasswordChanged {
-            before: None,
-            at: None,
-        };
-        assert!(evaluate(&reset, &state(true, Some("2026-01-01T00:00:00Z"), None)).holds);
-        let enabled = Expect::AccountEnabled { want: true };
-        assert!(evaluate(&enabled, &state(true, None, None)).holds);
-        assert!(!evaluate(&enabled, &state(false, None, None)).holds);
-    }
 
     #[test]
     fn the_journal_says_what_to_check() {
@@ -331,14 +190,18 @@ mod tests {
             [
                 StepCheck {
                     step: "reset-password".into(),
-                    expect: Expect::PasswordChanged {
+                    expect: Expect::Moved {
+                        property: Property::PasswordChanged,
                         before: Some("t0".into()),
                         at: Some("t1".into())
                     }
                 },
                 StepCheck {
                     step: "allow-sign-in".into(),
-                    expect: Expect::AccountEnabled { want: true }
+                    expect: Expect::Holds {
+                        property: Property::Enabled,
+                        want: Value::Bool(true)
+                    }
                 }
             ]
         );

@@ -6,13 +6,16 @@
 //! # Layout
 //!
 //! - `expect`: what to check, derived from the run's journal (outcomes,
-//!   with the intents' before-state and time) and the run's playbook; and
-//!   the pure comparison of one expectation with a user read now.
-//! - `runner`: reads the users concurrently through the engine's
-//!   dispatcher, writes `verify.jsonl` and `verify.md`, and sums up.
+//!   with the intents' before-state and time), the run's playbook and each
+//!   step kind's evidence; the comparison itself is the kind's
+//!   (`steps::evaluate`).
+//! - `runner`: reads the accounts concurrently through the directory seam
+//!   with the engine's retries, writes `verify.jsonl` and `verify.md`, and
+//!   sums up.
 
 mod expect;
 mod runner;
 
-pub use expect::{Collector, Expect, StepCheck, UserChecks, Verdict, evaluate};
+pub use crate::steps::{Expect, Verdict, evaluate};
+pub use expect::{Collector, StepCheck, UserChecks};
 pub use runner::{Check, CheckStatus, VerifySummary, verify_run};

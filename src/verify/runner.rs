@@ -1,28 +1,23 @@
 //! Runs the verify pass: streams the journal into per-user expectations on
-//! a reader thread, reads those users concurrently through the engine's
-//! dispatcher (batched, under the shared rate budget), and writes one
-//! `verify.jsonl` line per check plus `verify.md`, in bounded memory.
+//! a reader thread, reads those accounts concurrently through the
+//! directory (batched, under the shared rate budget) with the engine's
+//! retries, and writes one `verify.jsonl` line per check plus `verify.md`,
+//! in bounded memory.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
-use std::sync::Arc;
 
 use futures::StreamExt;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::engine::backoff::backoff;
-use crate::engine::dispatch::Dispatcher;
-use crate::engine::limiter::Limiter;
-use crate::graph::batch::MAX_BATCH;
-use crate::graph::users::{self, UserState};
-use crate::graph::{ErrorKind, GraphClient, GraphError};
+use crate::directory::{Account, DirError, Directory, ErrorKind};
+use crate::engine::retry::{quiet, retrying};
+use crate::engine::user::{DEFAULT_RETRIES, USER_DEADLINE};
 use crate::playbook::Playbook;
-use crate::verify::expect::{Collector, UserChecks, evaluate};
-
-/// Attempts of a read after transient failures.
-const ATTEMPTS: u32 = 6;
+use crate::steps::evaluate;
+use crate::verify::expect::{Collector, UserChecks};
 /// Checks that did not hold kept for the terminal and `verify.md`.
 const SHOWN: usize = 50;
 
@@ -79,12 +74,10 @@ impl VerifySummary {
 /// Verifies the run whose journal is `journal` (its steps described by
 /// `playbook`), writing `verify.jsonl` and `verify.md` into `out_dir`.
 pub async fn verify_run(
-    client: &GraphClient,
+    directory: &Directory,
     journal: &Path,
     playbook: &Playbook,
     out_dir: &Path,
-    concurrency: usize,
-    batch: bool,
 ) -> io::Result<VerifySummary> {
     let (tx, mut rx) = mpsc::channel::<UserChecks>(1024);
     let reader = {
@@ -105,33 +98,20 @@ pub async fn verify_run(
             Ok(())
         })
     };
-    let dispatch = Dispatcher::new(
-        client.clone(),
-        Arc::new(Limiter::new(None)),
-        concurrency,
-        batch,
-    );
-    let in_flight = if batch {
-        concurrency * MAX_BATCH
-    } else {
-        concurrency
-    };
+    let in_flight = directory.users_in_flight();
     let mut out = BufWriter::new(File::create(out_dir.join("verify.jsonl"))?);
     let mut summary = VerifySummary::default();
     let mut write_error: Option<io::Error> = None;
     let source = futures::stream::poll_fn(|cx| rx.poll_recv(cx));
     source
-        .map(|user| {
-            let dispatch = &dispatch;
-            async move {
-                let key = user.user_id.clone().unwrap_or_else(|| user.user.clone());
-                (read(dispatch, &key).await, user)
-            }
+        .map(|user| async move {
+            let key = user.user_id.clone().unwrap_or_else(|| user.user.clone());
+            (read(directory, &key).await, user)
         })
         .buffer_unordered(in_flight.max(1))
         .for_each(|(read, user)| {
             summary.users += 1;
-            for check in checks(&user, &read) {
+            for check in checks(&user, &read, directory.label_fn()) {
                 summary.add(&check);
                 let line = serde_json::to_vec(&check).unwrap_or_default();
                 if write_error.is_none()
@@ -156,29 +136,25 @@ pub async fn verify_run(
     Ok(summary)
 }
 
-/// Reads a user, retrying transient failures.
-async fn read(dispatch: &Dispatcher, key: &str) -> Result<UserState, GraphError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let result = match dispatch.send(users::get_user(key)).await {
-            Ok(resp) => users::parse_user(&resp),
-            Err(e) => Err(e),
-        };
-        match result {
-            Err(e) if e.is_retryable() && attempt < ATTEMPTS => {
-                // A throttle already paused every sender in the limiter.
-                if e.kind != ErrorKind::Throttled {
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-            }
-            other => return other,
-        }
-    }
+/// Reads an account with the engine's retries: a throttle waits in the
+/// shared pause, an unavailable service for its own `Retry-After`, within
+/// the same deadline a run gives one user.
+async fn read(directory: &Directory, key: &str) -> Result<Account, DirError> {
+    let deadline = tokio::time::Instant::now() + USER_DEADLINE;
+    retrying(directory, &quiet, DEFAULT_RETRIES, deadline, || {
+        directory.read(key)
+    })
+    .await
+    .map(|(account, _)| account)
+    .map_err(|(e, _)| e)
 }
 
 /// The user's checks against what was read.
-fn checks(user: &UserChecks, read: &Result<UserState, GraphError>) -> Vec<Check> {
+fn checks(
+    user: &UserChecks,
+    read: &Result<Account, DirError>,
+    label: fn(crate::directory::Property) -> &'static str,
+) -> Vec<Check> {
     user.checks
         .iter()
         .map(|c| {
@@ -207,7 +183,7 @@ fn checks(user: &UserChecks, read: &Result<UserState, GraphError>) -> Vec<Check>
                 row: user.row,
                 user: user.user.clone(),
                 step: c.step.clone(),
-                property: c.expect.property(),
+                property: label(c.expect.property()),
                 status,
                 expected,
                 actual,

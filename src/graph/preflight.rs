@@ -3,8 +3,9 @@
 //! step) and which of them the access token's `roles` claim lacks, found
 //! before the first change so that a run never fails halfway on a 403.
 
+use crate::directory::OpKind;
 use crate::graph::permissions::Operation;
-use crate::playbook::{Playbook, StepKind};
+use crate::playbook::Playbook;
 
 /// One use of Graph that the token does not allow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,27 +41,35 @@ impl Missing {
     }
 }
 
+/// The Graph operation that performs a neutral one.
+pub fn operation(op: OpKind) -> Operation {
+    match op {
+        OpKind::ReadAccount => Operation::ReadUser,
+        OpKind::ReadPrivileges => Operation::ListDirectoryRoles,
+        OpKind::ResetPassword => Operation::ResetPassword,
+        OpKind::SetEnabled => Operation::SetAccountEnabled,
+        OpKind::RevokeSessions => Operation::RevokeSessions,
+    }
+}
+
 /// Every Graph operation a run of `playbook` performs, with what needs it.
 /// A dry run (or a plan) only reads.
 pub fn operations(playbook: &Playbook, writes: bool) -> Vec<(String, Operation)> {
-    let mut ops = vec![("reading each user".to_owned(), Operation::ReadUser)];
+    let mut ops = vec![("reading each user".to_owned(), OpKind::ReadAccount)];
     if playbook.guards.protect_privileged {
         ops.push((
             "guards.protect.privileged_roles".to_owned(),
-            Operation::ListDirectoryRoles,
+            OpKind::ReadPrivileges,
         ));
     }
     if writes {
-        for step in &playbook.steps {
-            let op = match &step.kind {
-                StepKind::Ensure(_) => Operation::SetAccountEnabled,
-                StepKind::ResetPassword(_) => Operation::ResetPassword,
-                StepKind::RevokeSessions => Operation::RevokeSessions,
-            };
-            ops.push((format!("step `{}`", step.id), op));
-        }
+        ops.extend(crate::steps::operations(
+            playbook.steps.iter().map(|s| (s.id.as_str(), &s.kind)),
+        ));
     }
-    ops
+    ops.into_iter()
+        .map(|(by, op)| (by, operation(op)))
+        .collect()
 }
 
 /// What the granted `roles` do not cover, in playbook order.

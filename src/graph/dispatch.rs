@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::engine::limiter::Limiter;
 use crate::graph::batch::{BatchItem, MAX_BATCH};
+use crate::graph::limiter::Limiter;
 use crate::graph::{ErrorKind, GraphClient, GraphError, GraphRequest, GraphResponse};
 
 /// How long the packer waits for more requests to fill a batch.

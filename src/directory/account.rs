@@ -1,0 +1,147 @@
+//! An account as a directory shows it, reduced to the properties remedy's
+//! steps decide on and confirm with, and the typed value of one property
+//! (what a plan records as "before → after").
+
+use serde::{Deserialize, Serialize};
+
+/// The properties remedy reads. Providers name them their own way
+/// ([`crate::directory::Directory::label`]); the engine and the steps
+/// speak of them only through this enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Property {
+    /// Whether the account may sign in.
+    Enabled,
+    /// When the password was last set (a time the directory sets).
+    PasswordChanged,
+    /// Sign-in sessions issued before this time are invalid (a time the
+    /// directory sets when sessions are revoked).
+    SessionsValidFrom,
+}
+
+/// One property's value. Serialises as a plain JSON boolean or string, so
+/// a plan's `"before": false` reads back unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Bool(bool),
+    Text(String),
+}
+
+impl Value {
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            Value::Text(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// `value`, or `unknown` when the directory did not say.
+pub fn shown_value(value: Option<&Value>) -> String {
+    value.map_or_else(|| "unknown".to_owned(), Value::to_string)
+}
+
+/// An account as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The directory's stable id of the account (Graph: the object id).
+    pub id: String,
+    /// The sign-in name, when the directory returned one.
+    pub name: Option<String>,
+    /// `None` only when the directory did not return it.
+    pub enabled: Option<bool>,
+    /// Mastered in another directory and synchronised here.
+    pub synced: bool,
+    pub password_changed: Option<String>,
+    pub sessions_valid_from: Option<String>,
+    /// Member, guest, …, as the directory calls it.
+    pub kind: Option<String>,
+}
+
+impl Account {
+    /// The value of `p`, `None` when unknown.
+    pub fn get(&self, p: Property) -> Option<Value> {
+        match p {
+            Property::Enabled => self.enabled.map(Value::Bool),
+            Property::PasswordChanged => self.password_changed.clone().map(Value::Text),
+            Property::SessionsValidFrom => self.sessions_valid_from.clone().map(Value::Text),
+        }
+    }
+
+    /// Records that `p` now holds `v` (after a successful change).
+    pub fn set(&mut self, p: Property, v: Value) {
+        match (p, v) {
+            (Property::Enabled, Value::Bool(b)) => self.enabled = Some(b),
+            (Property::PasswordChanged, Value::Text(t)) => self.password_changed = Some(t),
+            (Property::SessionsValidFrom, Value::Text(t)) => self.sessions_valid_from = Some(t),
+            // A value of the wrong type says nothing about the property.
+            (Property::Enabled, Value::Text(_))
+            | (Property::PasswordChanged | Property::SessionsValidFrom, Value::Bool(_)) => {}
+        }
+    }
+}
+
+/// The property a desired-state step sets, before and after: what a plan
+/// records and shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    /// The provider's name of the property (`accountEnabled` on Graph).
+    pub property: String,
+    pub before: Option<Value>,
+    pub after: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_serialise_as_plain_json() {
+        let c = Change {
+            property: "accountEnabled".into(),
+            before: Some(Value::Bool(false)),
+            after: Value::Bool(true),
+        };
+        let text = serde_json::to_string(&c).unwrap();
+        assert_eq!(
+            text,
+            r#"{"property":"accountEnabled","before":false,"after":true}"#
+        );
+        let unknown: Change =
+            serde_json::from_str(r#"{"property":"p","before":null,"after":"t"}"#).unwrap();
+        assert_eq!(unknown.before, None);
+        assert_eq!(unknown.after, Value::Text("t".into()));
+        assert_eq!(serde_json::from_str::<Change>(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn get_and_set_follow_the_property() {
+        let mut a = Account {
+            id: "1".into(),
+            name: None,
+            enabled: None,
+            synced: false,
+            password_changed: None,
+            sessions_valid_from: Some("t0".into()),
+            kind: None,
+        };
+        assert_eq!(a.get(Property::Enabled), None);
+        a.set(Property::Enabled, Value::Bool(true));
+        a.set(Property::Enabled, Value::Text("x".into()));
+        assert_eq!(a.get(Property::Enabled), Some(Value::Bool(true)));
+        assert_eq!(
+            a.get(Property::SessionsValidFrom),
+            Some(Value::Text("t0".into()))
+        );
+        assert_eq!(shown_value(None), "unknown");
+    }
+}

@@ -1,0 +1,27 @@
+//! The directory seam: the provider-neutral types the engine, the journal,
+//! plans, verify and reports speak ([`Account`], [`Op`], [`Change`],
+//! [`DirError`], [`Target`]), and [`Directory`], the one type behind which
+//! each provider (today Microsoft Graph) plugs in.
+//!
+//! # Layout
+//!
+//! - `account`: an account as read, its properties and their values.
+//! - `op`: an operation on an account (reset, enable/disable, revoke) and
+//!   its kind, which the permission preflight maps to a provider's rights.
+//! - `error`: the neutral error (kind, code, message, request id,
+//!   retry-after, hint) every provider error becomes.
+//! - `target`: which directory a run addresses (provider, endpoint, realm,
+//!   principal), as the manifest and the plan header record it.
+//! - `provider`: [`Directory`], an enum over the providers' implementations.
+
+mod account;
+mod error;
+mod op;
+mod provider;
+mod target;
+
+pub use account::{Account, Change, Property, Value, shown_value};
+pub use error::{DirError, ErrorKind};
+pub use op::{Op, OpKind};
+pub use provider::Directory;
+pub use target::Target;

@@ -1,0 +1,80 @@
+//! [`Directory`]: the seam between the engine and a provider. An enum
+//! over the implementations rather than a trait object, because the
+//! calls are `async` (async trait methods are not object-safe) and the
+//! set of providers is closed and known at compile time.
+
+use std::time::Duration;
+
+use crate::directory::{Account, DirError, Op, Property, Target};
+use crate::graph::GraphDirectory;
+
+/// A directory a run reads and changes accounts in.
+pub enum Directory {
+    /// Microsoft Entra ID through Microsoft Graph.
+    Graph(GraphDirectory),
+}
+
+impl Directory {
+    /// Reads the account named by a CSV key (a sign-in name or an id).
+    pub async fn read(&self, key: &str) -> Result<Account, DirError> {
+        match self {
+            Directory::Graph(g) => g.read(key).await,
+        }
+    }
+
+    /// What makes the account privileged (the names of the roles it
+    /// holds); empty when nothing does.
+    pub async fn privileges(&self, id: &str) -> Result<Vec<String>, DirError> {
+        match self {
+            Directory::Graph(g) => g.privileges(id).await,
+        }
+    }
+
+    /// Performs `op` on the account with directory id `id`.
+    pub async fn apply(&self, id: &str, op: &Op) -> Result<(), DirError> {
+        match self {
+            Directory::Graph(g) => g.apply(id, op).await,
+        }
+    }
+
+    /// The provider's name of a property, as reports and plans show it.
+    pub fn label(&self, p: Property) -> &'static str {
+        self.label_fn()(p)
+    }
+
+    /// [`Directory::label`] as a function, for step kinds' texts.
+    pub fn label_fn(&self) -> fn(Property) -> &'static str {
+        match self {
+            Directory::Graph(_) => GraphDirectory::label,
+        }
+    }
+
+    /// What the run addresses.
+    pub fn target(&self) -> &Target {
+        match self {
+            Directory::Graph(g) => g.target(),
+        }
+    }
+
+    /// How long every worker waits now because the service throttled the
+    /// app (zero when it does not).
+    pub fn pause(&self) -> Duration {
+        match self {
+            Directory::Graph(g) => g.pace().1,
+        }
+    }
+
+    /// The shared request rate now, per second (for the display).
+    pub fn pace(&self) -> f64 {
+        match self {
+            Directory::Graph(g) => g.pace().0,
+        }
+    }
+
+    /// How many users must be in flight to keep the provider busy.
+    pub fn users_in_flight(&self) -> usize {
+        match self {
+            Directory::Graph(g) => g.users_in_flight(),
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Microsoft Graph behind the directory seam: [`GraphDirectory`] reads
+//! and changes users through the [`Dispatcher`] (alone or in `$batch`
+//! calls, under the shared [`Limiter`]) and turns Graph's users and errors
+//! into the neutral [`Account`] and [`DirError`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::directory::{Account, DirError, ErrorKind as DirKind, Op, Property, Target};
+use crate::graph::batch::MAX_BATCH;
+use crate::graph::dispatch::Dispatcher;
+use crate::graph::limiter::Limiter;
+use crate::graph::users::{self, UserState};
+use crate::graph::{ErrorKind, GraphClient, GraphError};
+
+/// How requests are sent to Graph.
+#[derive(Debug, Clone, Copy)]
+pub struct SendOptions {
+    /// HTTP requests in flight.
+    pub concurrency: usize,
+    /// Pack requests into `$batch` calls of up to 20.
+    pub batch: bool,
+    /// Ceiling of the shared rate, units (requests or batch items) per second.
+    pub max_rate: Option<f64>,
+}
+
+/// Graph as a [`crate::directory::Directory`].
+pub struct GraphDirectory {
+    dispatch: Dispatcher,
+    target: Target,
+    users_in_flight: usize,
+}
+
+impl GraphDirectory {
+    /// A directory over `client`, sending as `send` says; `target` is
+    /// what the manifest records (endpoint, tenant, app id).
+    pub fn new(client: GraphClient, send: SendOptions, target: Target) -> Self {
+        let limiter = Arc::new(Limiter::new(send.max_rate));
+        GraphDirectory {
+            dispatch: Dispatcher::new(client, limiter, send.concurrency, send.batch),
+            target,
+            // With batching, enough users must be in flight to fill
+            // `concurrency` batches of 20.
+            users_in_flight: if send.batch {
+                send.concurrency * MAX_BATCH
+            } else {
+                send.concurrency
+            },
+        }
+    }
+
+    /// The neutral target of a Graph run.
+    pub fn target_of(
+        client: &GraphClient,
+        tenant: Option<String>,
+        app_id: Option<String>,
+    ) -> Target {
+        Target {
+            provider: "graph".to_owned(),
+            endpoint: client.endpoints().graph.clone(),
+            realm: tenant,
+            principal: app_id,
+        }
+    }
+
+    pub async fn read(&self, key: &str) -> Result<Account, DirError> {
+        let resp = self
+            .dispatch
+            .send(users::get_user(key))
+            .await
+            .map_err(dir_error)?;
+        users::parse_user(&resp).map(account).map_err(dir_error)
+    }
+
+    /// The directory roles the user holds directly, by display name.
+    pub async fn privileges(&self, id: &str) -> Result<Vec<String>, DirError> {
+        let prefix = self.dispatch.client().graph_url("");
+        let roles = users::follow_role_pages(id, &prefix, |req| self.dispatch.send(req))
+            .await
+            .map_err(dir_error)?;
+        Ok(roles
+            .into_iter()
+            .map(|r| r.display_name.or(r.role_template_id).unwrap_or(r.id))
+            .collect())
+    }
+
+    pub async fn apply(&self, id: &str, op: &Op) -> Result<(), DirError> {
+        let req = match op {
+            Op::ResetPassword {
+                password,
+                force_change,
+                with_mfa,
+            } => users::reset_password(id, password, *force_change, *with_mfa),
+            Op::SetEnabled(enabled) => users::set_account_enabled(id, *enabled),
+            Op::RevokeSessions => users::revoke_sessions(id),
+        };
+        self.dispatch.send(req).await.map(drop).map_err(dir_error)
+    }
+
+    /// Graph's property names.
+    pub fn label(p: Property) -> &'static str {
+        match p {
+            Property::Enabled => "accountEnabled",
+            Property::PasswordChanged => "lastPasswordChangeDateTime",
+            Property::SessionsValidFrom => "signInSessionsValidFromDateTime",
+        }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The shared rate per second and the pause every worker is in.
+    pub fn pace(&self) -> (f64, Duration) {
+        self.dispatch.limiter().status()
+    }
+
+    pub fn users_in_flight(&self) -> usize {
+        self.users_in_flight
+    }
+}
+
+/// A Graph user as a neutral account.
+pub fn account(u: UserState) -> Account {
+    Account {
+        id: u.id,
+        name: u.user_principal_name,
+        enabled: u.account_enabled,
+        synced: u.on_premises_sync_enabled,
+        password_changed: u.last_password_change_date_time,
+        sessions_valid_from: u.sign_in_sessions_valid_from_date_time,
+        kind: u.user_type,
+    }
+}
+
+/// A Graph error in neutral terms: its text, code (Graph's, else the HTTP
+/// status), request id, `Retry-After` and hint are kept as they are.
+pub fn dir_error(e: GraphError) -> DirError {
+    let kind = match e.kind {
+        ErrorKind::Throttled => DirKind::Throttled,
+        ErrorKind::Server => DirKind::Unavailable,
+        ErrorKind::Timeout => DirKind::Timeout,
+        ErrorKind::Connection => DirKind::Connection,
+        ErrorKind::NotFound => DirKind::NotFound,
+        ErrorKind::BadRequest
+        | ErrorKind::Unauthorized
+        | ErrorKind::Forbidden
+        | ErrorKind::Conflict
+        | ErrorKind::FailedDependency
+        | ErrorKind::Other
+        | ErrorKind::InvalidResponse
+        | ErrorKind::Auth => DirKind::Refused,
+    };
+    DirError {
+        kind,
+        code: e
+            .code
+            .clone()
+            .or_else(|| e.status.map(|s| format!("HTTP {s}"))),
+        message: e.to_string(),
+        request_id: e.request_id.clone(),
+        retry_after: e.retry_after,
+        hint: e.hint(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graph_errors_keep_their_text_code_and_class() {
+        let mut e = GraphError::invalid_response("broken".into(), Some("rid".into()), None);
+        let d = dir_error(e.clone());
+        assert_eq!(d.kind, DirKind::Refused);
+        assert_eq!(d.message, e.to_string());
+        assert_eq!(d.request_id.as_deref(), Some("rid"));
+        e.kind = ErrorKind::Server;
+        e.status = Some(503);
+        e.retry_after = Some(Duration::from_secs(2));
+        let d = dir_error(e);
+        assert!(d.is_retryable() && !d.fate_unknown());
+        assert_eq!(d.code.as_deref(), Some("HTTP 503"));
+        assert_eq!(d.retry_after, Some(Duration::from_secs(2)));
+    }
+}

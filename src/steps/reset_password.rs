@@ -1,0 +1,94 @@
+//! `action: reset_password`: set a new password, generated per user
+//! (saved to the run's `secrets.csv` before the request is sent) or read
+//! from the CSV through a template. One-shot: evidence is the
+//! password-changed time moving; a repeated reset reuses the saved
+//! password, so `secrets.csv` always matches the directory.
+
+use secrecy::SecretString;
+
+use crate::directory::{Account, Op, OpKind, Property};
+use crate::secrets::generate_password;
+use crate::steps::{Decision, Evidence, Kind, Label, Prepare, Prepared};
+
+/// The parameters (`with:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetPassword {
+    pub password: PasswordSource,
+    pub force_change_at_next_sign_in: bool,
+    pub force_change_with_mfa: bool,
+}
+
+/// Where a new password comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// A fresh random password per user.
+    Generate,
+    /// A template over the row, e.g. `{{ row.temp_password }}`.
+    Template(String),
+}
+
+impl Kind for ResetPassword {
+    fn describe(&self) -> String {
+        "action: reset_password".to_owned()
+    }
+
+    fn operation(&self) -> OpKind {
+        OpKind::ResetPassword
+    }
+
+    fn past(&self) -> &'static str {
+        "password reset"
+    }
+
+    fn evidence(&self) -> Evidence {
+        Evidence::Moves(Property::PasswordChanged)
+    }
+
+    fn decide(&self, _: &Account, _: Label) -> Decision {
+        let how = match &self.password {
+            PasswordSource::Generate => "generated, saved to secrets.csv",
+            PasswordSource::Template(_) => "from the CSV template",
+        };
+        Decision::Change {
+            would: format!("password would be reset ({how})"),
+            change: None,
+        }
+    }
+
+    fn prepare(&self, input: Prepare<'_>) -> Result<Prepared, String> {
+        let (password, secret, done) = match &self.password {
+            PasswordSource::Generate => {
+                let p = input.saved_password.unwrap_or_else(generate_password);
+                (
+                    p.clone(),
+                    Some(p),
+                    "password reset (generated, in secrets.csv)",
+                )
+            }
+            PasswordSource::Template(t) => match (input.render)(t) {
+                Ok(p) if !p.is_empty() => {
+                    (SecretString::from(p), None, "password reset (from the CSV)")
+                }
+                Ok(_) => return Err("the password template rendered an empty password".to_owned()),
+                Err(e) => return Err(format!("the password template failed: {e}")),
+            },
+        };
+        Ok(Prepared {
+            op: Op::ResetPassword {
+                password,
+                force_change: self.force_change_at_next_sign_in,
+                with_mfa: self.force_change_with_mfa,
+            },
+            secret,
+            done: Some(done.to_owned()),
+        })
+    }
+
+    fn generates_secrets(&self) -> bool {
+        self.password == PasswordSource::Generate
+    }
+
+    fn journaled(&self) -> &'static str {
+        "journal or secrets.csv"
+    }
+}

@@ -1,0 +1,43 @@
+//! `action: revoke_sessions`: invalidate the account's refresh tokens and
+//! session cookies, signing the user out everywhere. One-shot: evidence is
+//! the sessions-valid-from time moving.
+
+use crate::directory::{Account, Op, OpKind, Property};
+use crate::steps::{Decision, Evidence, Kind, Label, Prepare, Prepared};
+
+/// Takes no parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RevokeSessions;
+
+impl Kind for RevokeSessions {
+    fn describe(&self) -> String {
+        "action: revoke_sessions".to_owned()
+    }
+
+    fn operation(&self) -> OpKind {
+        OpKind::RevokeSessions
+    }
+
+    fn past(&self) -> &'static str {
+        "sessions revoked"
+    }
+
+    fn evidence(&self) -> Evidence {
+        Evidence::Moves(Property::SessionsValidFrom)
+    }
+
+    fn decide(&self, _: &Account, _: Label) -> Decision {
+        Decision::Change {
+            would: "sessions would be revoked".to_owned(),
+            change: None,
+        }
+    }
+
+    fn prepare(&self, _: Prepare<'_>) -> Result<Prepared, String> {
+        Ok(Prepared {
+            op: Op::RevokeSessions,
+            secret: None,
+            done: Some("sessions revoked".to_owned()),
+        })
+    }
+}

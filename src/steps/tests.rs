@@ -1,0 +1,258 @@
+//! Per-kind tests: each kind's evidence, dry-run text and drift rules,
+//! and the comparison `verify` makes.
+
+use super::*;
+use crate::directory::{Change, Value};
+use crate::graph::GraphDirectory;
+use crate::journal::Before;
+
+const LABEL: Label = GraphDirectory::label;
+
+fn account(enabled: bool, pw: Option<&str>, sessions: Option<&str>) -> Account {
+    Account {
+        id: "id".into(),
+        name: None,
+        enabled: Some(enabled),
+        synced: false,
+        password_changed: pw.map(Into::into),
+        sessions_valid_from: sessions.map(Into::into),
+        kind: None,
+    }
+}
+
+fn no_render(_: &str) -> Result<String, String> {
+    Err("no row".into())
+}
+
+fn prepare(kind: &dyn Kind, saved: Option<&str>) -> Result<Prepared, String> {
+    kind.prepare(Prepare {
+        render: &no_render,
+        saved_password: saved.map(|s| SecretString::from(s.to_owned())),
+    })
+}
+
+#[test]
+fn sign_in_changes_only_what_differs_and_drifts_on_its_property() {
+    let allow = SignIn::ALLOWED;
+    assert_eq!(allow.describe(), "ensure: sign_in_allowed");
+    assert_eq!(SignIn::BLOCKED.describe(), "ensure: sign_in_blocked");
+    assert_eq!(allow.operation(), OpKind::SetEnabled);
+    assert_eq!(
+        allow.scope(),
+        "changes only users not already in that state"
+    );
+    assert_eq!(
+        allow.decide(&account(true, None, None), LABEL),
+        Decision::Satisfied("accountEnabled already true".into())
+    );
+    let Decision::Change { would, change } = allow.decide(&account(false, None, None), LABEL)
+    else {
+        panic!("a disabled account needs enabling");
+    };
+    assert_eq!(would, "accountEnabled: false → true");
+    let change = change.unwrap();
+    assert_eq!(change.before, Some(Value::Bool(false)));
+    assert!(matches!(
+        prepare(&allow, None).unwrap().op,
+        Op::SetEnabled(true)
+    ));
+    assert!(matches!(
+        prepare(&SignIn::BLOCKED, None).unwrap().op,
+        Op::SetEnabled(false)
+    ));
+
+    // Evidence: the state holds; verify expects it after `ok` too.
+    let e = allow.evidence();
+    assert!(e.happened(&Before::default(), &account(true, None, None)));
+    assert!(!e.happened(&Before::default(), &account(false, None, None)));
+    assert!(e.expect(false, None, None).is_some());
+
+    // Drift: what the plan saw of accountEnabled must still hold.
+    assert!(
+        e.drifted(Some(&change), &account(false, None, None), "accountEnabled")
+            .is_none()
+    );
+    assert!(
+        e.drifted(Some(&change), &account(true, None, None), "accountEnabled")
+            .is_some()
+    );
+    assert!(
+        e.drifted(None, &account(false, None, None), "accountEnabled")
+            .is_some()
+    );
+    assert!(
+        e.still_ok(&account(true, None, None), "accountEnabled")
+            .is_ok()
+    );
+    assert_eq!(
+        e.still_ok(&account(false, None, None), "accountEnabled"),
+        Err("drifted since the plan: accountEnabled is now false, the plan found it already true; not changed".into())
+    );
+}
+
+#[test]
+fn reset_password_moves_its_timestamp_and_reuses_a_saved_password() {
+    let generate = ResetPassword {
+        password: PasswordSource::Generate,
+        force_change_at_next_sign_in: true,
+        force_change_with_mfa: false,
+    };
+    assert_eq!(generate.describe(), "action: reset_password");
+    assert_eq!(generate.operation(), OpKind::ResetPassword);
+    assert!(generate.generates_secrets());
+    assert_eq!(generate.scope(), "acts once on every user");
+    assert_eq!(
+        generate.decide(&account(true, None, None), LABEL),
+        Decision::Change {
+            would: "password would be reset (generated, saved to secrets.csv)".into(),
+            change: None
+        }
+    );
+    assert_eq!(
+        generate.confirmed(LABEL),
+        "password reset (confirmed after resume: lastPasswordChangeDateTime moved)"
+    );
+    // A pending reset reuses the password saved with its intent.
+    let p = prepare(&generate, Some("Saved-Pw-1234567!")).unwrap();
+    use secrecy::ExposeSecret;
+    assert_eq!(p.secret.unwrap().expose_secret(), "Saved-Pw-1234567!");
+    let Op::ResetPassword {
+        force_change,
+        with_mfa,
+        ..
+    } = p.op
+    else {
+        panic!()
+    };
+    assert!(force_change && !with_mfa);
+    assert_eq!(
+        p.done.as_deref(),
+        Some("password reset (generated, in secrets.csv)")
+    );
+
+    let template = ResetPassword {
+        password: PasswordSource::Template("{{ row.pw }}".into()),
+        ..generate.clone()
+    };
+    assert!(!template.generates_secrets());
+    assert_eq!(template.journaled(), "journal or secrets.csv");
+    assert_eq!(
+        prepare(&template, None).err().as_deref(),
+        Some("the password template failed: no row")
+    );
+    let empty = |_: &str| Ok(String::new());
+    let r = template.prepare(Prepare {
+        render: &empty,
+        saved_password: None,
+    });
+    assert_eq!(
+        r.err().as_deref(),
+        Some("the password template rendered an empty password")
+    );
+
+    // Evidence: the password-changed time moved; no drift on timestamps.
+    let e = generate.evidence();
+    let before = Before::of(&account(true, Some("t0"), None));
+    assert!(!e.happened(&before, &account(true, Some("t0"), None)));
+    assert!(e.happened(&before, &account(true, Some("t1"), None)));
+    assert!(e.expect(false, Some(&before), None).is_none());
+    assert!(
+        e.drifted(None, &account(true, Some("t9"), None), "x")
+            .is_none()
+    );
+    assert_eq!(
+        e.still_ok(&account(false, None, None), "x"),
+        Ok("ok in the plan".into())
+    );
+}
+
+#[test]
+fn revoke_sessions_moves_its_timestamp() {
+    let k = RevokeSessions;
+    assert_eq!(k.describe(), "action: revoke_sessions");
+    assert_eq!(k.operation(), OpKind::RevokeSessions);
+    assert!(!k.generates_secrets());
+    assert_eq!(k.journaled(), "journal");
+    assert_eq!(
+        k.decide(&account(true, None, None), LABEL),
+        Decision::Change {
+            would: "sessions would be revoked".into(),
+            change: None
+        }
+    );
+    assert_eq!(
+        k.confirmed(LABEL),
+        "sessions revoked (confirmed after resume: signInSessionsValidFromDateTime moved)"
+    );
+    assert!(matches!(prepare(&k, None).unwrap().op, Op::RevokeSessions));
+    let e = k.evidence();
+    let before = Before::of(&account(true, None, Some("t0")));
+    assert!(e.happened(&before, &account(true, None, Some("t1"))));
+    assert!(!e.happened(&before, &account(true, None, Some("t0"))));
+    assert_eq!(
+        e.expect(true, Some(&before), Some("at".into())),
+        Some(Expect::Moved {
+            property: Property::SessionsValidFrom,
+            before: Some("t0".into()),
+            at: Some("at".into())
+        })
+    );
+    assert!(e.drifted(None, &account(false, None, None), "x").is_none());
+}
+
+#[test]
+fn the_only_match_gives_every_kind() {
+    for (kind, text) in [
+        (
+            StepKind::ensure(EnsureKind::SignInAllowed),
+            "ensure: sign_in_allowed",
+        ),
+        (
+            StepKind::ensure(EnsureKind::SignInBlocked),
+            "ensure: sign_in_blocked",
+        ),
+        (
+            StepKind::RevokeSessions(RevokeSessions),
+            "action: revoke_sessions",
+        ),
+    ] {
+        assert_eq!(kind.describe(), text);
+    }
+    let change = Change {
+        property: "accountEnabled".into(),
+        before: None,
+        after: Value::Bool(true),
+    };
+    assert_eq!(change.after.as_bool(), Some(true));
+}
+
+#[test]
+fn timestamps_must_move_past_the_intent() {
+    let e = Expect::Moved {
+        property: Property::SessionsValidFrom,
+        before: Some("2026-01-01T00:00:00Z".into()),
+        at: Some("2026-02-01T10:00:00.5Z".into()),
+    };
+    let state = |enabled, pw, sessions| account(enabled, pw, sessions);
+    // Graph sets whole seconds, a moment after the intent.
+    assert!(evaluate(&e, &state(true, None, Some("2026-02-01T10:00:00Z"))).holds);
+    // Not moved at all.
+    let v = evaluate(&e, &state(true, None, Some("2026-01-01T00:00:00Z")));
+    assert!(!v.holds);
+    assert_eq!(v.actual, "2026-01-01T00:00:00Z");
+    // Moved, but to long before the intent.
+    assert!(!evaluate(&e, &state(true, None, Some("2026-01-15T00:00:00Z"))).holds);
+    assert!(!evaluate(&e, &state(true, None, None)).holds);
+    let reset = Expect::Moved {
+        property: Property::PasswordChanged,
+        before: None,
+        at: None,
+    };
+    assert!(evaluate(&reset, &state(true, Some("2026-01-01T00:00:00Z"), None)).holds);
+    let enabled = Expect::Holds {
+        property: Property::Enabled,
+        want: Value::Bool(true),
+    };
+    assert!(evaluate(&enabled, &state(true, None, None)).holds);
+    assert!(!evaluate(&enabled, &state(false, None, None)).holds);
+}
