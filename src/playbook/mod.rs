@@ -3,7 +3,7 @@
 //! semantic rules (`check`, with expressions compiled by `expr`) → a checked
 //! [`Playbook`] (`checked`).
 
-mod check;
+pub(crate) mod check;
 pub mod checked;
 pub mod expr;
 pub mod load;

@@ -1,5 +1,6 @@
 //! Step kinds: what each `ensure:` state and `action:` operation means.
-//! Each kind lives in its own file and owns, there, its parameters, the
+//! Each kind lives in its own file and owns, there, its parameters and
+//! their `with:` rules, the
 //! operation and permissions it needs, how it decides whether an account
 //! needs it, its dry-run and outcome texts, how it is sent, and the
 //! evidence that it happened (used by reconcile-on-doubt, `apply`'s drift
@@ -19,7 +20,8 @@ pub use sign_in::SignIn;
 use secrecy::SecretString;
 
 use crate::directory::{Account, Change, Op, OpKind, Property};
-use crate::playbook::model::EnsureKind;
+use crate::playbook::check::Params;
+use crate::playbook::model::{ActionKind, EnsureKind};
 
 /// What a step does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +55,25 @@ impl StepKind {
         match k {
             EnsureKind::SignInAllowed => StepKind::SignIn(SignIn::ALLOWED),
             EnsureKind::SignInBlocked => StepKind::SignIn(SignIn::BLOCKED),
+        }
+    }
+
+    /// The `ensure:` value no playbook may ask for beside `k`.
+    pub fn contradicting(k: EnsureKind) -> Option<EnsureKind> {
+        match k {
+            EnsureKind::SignInAllowed => Some(EnsureKind::SignInBlocked),
+            EnsureKind::SignInBlocked => Some(EnsureKind::SignInAllowed),
+        }
+    }
+
+    /// The kind of an `action:` value, its `with:` parameters checked by
+    /// the kind's own rules (diagnostics go to the checker).
+    pub(crate) fn action(k: ActionKind, params: Params<'_, '_>) -> Option<StepKind> {
+        match k {
+            ActionKind::ResetPassword => ResetPassword::check(params).map(StepKind::ResetPassword),
+            ActionKind::RevokeSessions => {
+                RevokeSessions::check(params).map(StepKind::RevokeSessions)
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 use secrecy::SecretString;
 
 use crate::directory::{Account, Op, OpKind, Property};
+use crate::playbook::check::Params;
 use crate::secrets::generate_password;
 use crate::steps::{Decision, Evidence, Kind, Label, Prepare, Prepared};
 
@@ -25,6 +26,50 @@ pub enum PasswordSource {
     Generate,
     /// A template over the row, e.g. `{{ row.temp_password }}`.
     Template(String),
+}
+
+impl ResetPassword {
+    /// `with:` rules: `password` is `generate` (the default) or a
+    /// template, never a literal; not forcing a change is allowed but
+    /// warned.
+    pub(crate) fn check(p: Params<'_, '_>) -> Option<Self> {
+        let Params { cx, step, input } = p;
+        let with = step.with.as_ref().map(|w| &w.value);
+        let password = match with.and_then(|w| w.password.as_ref()) {
+            None => PasswordSource::Generate,
+            Some(p) if p.value.trim() == "generate" => PasswordSource::Generate,
+            Some(p) if p.value.contains("{{") => {
+                cx.expression(p, input, false)?;
+                PasswordSource::Template(p.value.clone())
+            }
+            Some(p) => {
+                // Never echo the value: it may be a real password.
+                cx.error(
+                    "playbook::literal-password",
+                    p,
+                    "`password` must be `generate` or a template; a literal password is refused".into(),
+                )
+                .hint = Some("a password written in a playbook ends up in version control and is shared by every user; use `generate`, or `\"{{ row.<column> }}\"` to read it from the CSV".into());
+                return None;
+            }
+        };
+        let force = with
+            .and_then(|w| w.force_change_at_next_sign_in)
+            .unwrap_or(true);
+        if !force && let Some(w) = &step.with {
+            cx.warning(
+                "playbook::no-forced-change",
+                w,
+                "`force_change_at_next_sign_in: false` leaves the user with a password someone else knows".into(),
+            )
+            .hint = Some("Microsoft advises forcing a change after an admin reset".into());
+        }
+        Some(ResetPassword {
+            password,
+            force_change_at_next_sign_in: force,
+            force_change_with_mfa: with.and_then(|w| w.force_change_with_mfa).unwrap_or(false),
+        })
+    }
 }
 
 impl Kind for ResetPassword {

@@ -3,11 +3,20 @@
 //! the sessions-valid-from time moving.
 
 use crate::directory::{Account, Op, OpKind, Property};
+use crate::playbook::check::Params;
 use crate::steps::{Decision, Evidence, Kind, Label, Prepare, Prepared};
 
 /// Takes no parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RevokeSessions;
+
+impl RevokeSessions {
+    /// `with:` rules: it takes no parameters.
+    pub(crate) fn check(mut p: Params<'_, '_>) -> Option<Self> {
+        p.no_parameters("action: revoke_sessions");
+        Some(RevokeSessions)
+    }
+}
 
 impl Kind for RevokeSessions {
     fn describe(&self) -> String {
