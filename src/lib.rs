@@ -19,6 +19,8 @@
 //!   evidence, dry-run and drift texts.
 //! - [`emulator`]: a Graph-compatible server on 127.0.0.1 for tests,
 //!   benchmarks and `--emulate`.
+//! - [`session`]: one run, plan, apply or verify between the CLI and the
+//!   engine: config → prepare → execute → outcome (the one exit code).
 //! - [`engine`]: applies a playbook to a stream of rows, concurrently, with
 //!   a shared pace; emits [`engine::RunEvent`]s.
 //! - [`journal`]: the append-only, group-committed run journal and its
@@ -53,6 +55,7 @@ pub mod playbook;
 pub mod report;
 pub mod rundir;
 pub mod secrets;
+pub mod session;
 pub mod shard;
 pub mod steps;
 pub mod verify;

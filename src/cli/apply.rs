@@ -2,24 +2,18 @@
 //! machinery (journal, secrets, resume, reports, confirmation), doing only
 //! the planned changes and reporting users that drifted since the plan.
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::journal::{Record, key_hash};
-use crate::plan::{PlanIndex, parse_max_age};
+use crate::plan::parse_max_age;
 use crate::report::progress::ProgressMode;
-use crate::rundir;
+use crate::session::{Purpose, RunConfig};
 
 use super::ColorChoice;
 use super::graph_args::GraphArgs;
-use super::run::{Mode, RunArgs, execute, fail};
 use super::send_args::SendArgs;
-
-/// Drifted users listed on stdout; all of them are in the reports.
-const SHOWN: usize = 20;
+use super::session::{connection, run_session};
 
 /// Do exactly what a saved plan says would change.
 ///
@@ -105,128 +99,25 @@ pub struct ApplyArgs {
 }
 
 pub fn run(args: &ApplyArgs, color: ColorChoice) -> u8 {
-    let plan = match PlanIndex::read(&args.plan) {
-        Ok(p) => p,
-        Err(e) => return fail(&e, Some(e.hint())),
-    };
-    let sha256 = match rundir::sha256_file(&args.plan) {
-        Ok(s) => s,
-        Err(e) => return fail(format!("cannot read {}: {e}", args.plan.display()), None),
-    };
-    let runtime = match super::runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    let run_args = RunArgs {
+    let config = RunConfig {
+        purpose: Purpose::Apply {
+            plan: args.plan.clone(),
+            max_age: args.max_age,
+        },
+        playbook: args.playbook.clone(),
+        users: args.users.clone(),
         // Plans and their application cover the whole CSV.
         shard: None,
-        playbook: args
-            .playbook
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(&plan.header.playbook_file)),
-        users: args
-            .users
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(&plan.header.csv_file)),
-        dry_run: false,
-        send: args.send.clone(),
         state_dir: args.state_dir.clone(),
         resume: args.resume.clone(),
         yes: args.yes,
         progress: args.progress,
+        color: color.stderr_enabled(),
         report_dir: args.report_dir.clone(),
-        emulate: args.emulate,
+        connection: connection(args.emulate, &args.graph),
         verify: args.verify,
-        no_preflight: args.no_preflight,
-        graph: args.graph.clone(),
+        preflight: !args.no_preflight,
+        send: args.send.overrides(),
     };
-    let mode = Mode::Apply {
-        plan: Arc::new(plan),
-        file: args.plan.clone(),
-        sha256,
-        max_age: args.max_age,
-    };
-    runtime.block_on(execute(&run_args, &mode, color)).code
-}
-
-/// Lists (on stdout) the users an apply left alone because they drifted
-/// since the plan, and returns how many there were.
-pub(super) fn report_drift(journal: &Path) -> u64 {
-    let mut users = HashSet::new();
-    let mut shown = Vec::new();
-    let scanned = crate::report::for_each_record(journal, |record| {
-        if let Record::Outcome {
-            user,
-            step,
-            code: Some(code),
-            reason,
-            ..
-        } = record
-            && code == "drifted"
-            && users.insert(key_hash(&user))
-            && shown.len() < SHOWN
-        {
-            shown.push(format!("  {user} ({step}): {}", reason.unwrap_or_default()));
-        }
-        Ok(())
-    });
-    if let Err(e) = scanned {
-        eprintln!("error: cannot read the journal to list drifted users: {e}");
-        return 0;
-    }
-    let n = users.len() as u64;
-    if n > 0 {
-        println!(
-            "\n{n} user{} drifted since the plan and {} not changed:",
-            if n == 1 { "" } else { "s" },
-            if n == 1 { "was" } else { "were" }
-        );
-        for line in &shown {
-            println!("{line}");
-        }
-        if n > shown.len() as u64 {
-            println!(
-                "  … and {} more (code `drifted` in results.csv)",
-                n - shown.len() as u64
-            );
-        }
-    }
-    n
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::journal::StepStatus;
-
-    #[test]
-    fn drifted_users_are_counted_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal.jsonl");
-        let outcome = |user: &str, step: &str, code: Option<&str>| Record::Outcome {
-            row: 2,
-            user: user.into(),
-            step: step.into(),
-            status: StepStatus::Skipped,
-            reason: Some("drifted since the plan".into()),
-            code: code.map(Into::into),
-            request_id: None,
-            attempts: 0,
-        };
-        let records = [
-            outcome("a@x.com", "s1", Some("drifted")),
-            outcome("a@x.com", "s2", Some("drifted")),
-            outcome("b@x.com", "s1", Some("not_planned")),
-            outcome("c@x.com", "s1", None),
-        ];
-        std::fs::write(
-            &path,
-            records
-                .iter()
-                .flat_map(Record::to_line)
-                .collect::<Vec<u8>>(),
-        )
-        .unwrap();
-        assert_eq!(report_drift(&path), 1);
-    }
+    run_session(&config, color).map_or_else(|code| code, |o| o.exit_code())
 }

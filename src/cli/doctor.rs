@@ -58,7 +58,7 @@ async fn check(args: &DoctorArgs) -> (String, bool) {
     let mut out = String::new();
     let mut ok = true;
     let _ = writeln!(out, "remedy doctor {}", env!("CARGO_PKG_VERSION"));
-    let endpoints = match args.graph.endpoints() {
+    let endpoints = match args.graph.options().endpoints() {
         Ok(e) => e,
         Err(e) => {
             let _ = writeln!(out, "{BAD} endpoints: {e}");
@@ -68,7 +68,7 @@ async fn check(args: &DoctorArgs) -> (String, bool) {
     let _ = writeln!(out, "     cloud       {:?}", args.graph.cloud);
     let _ = writeln!(out, "     graph       {}", endpoints.graph);
     let _ = writeln!(out, "     authority   {}", endpoints.authority);
-    match args.graph.tls(&endpoints) {
+    match args.graph.options().tls(&endpoints) {
         Ok(trust) => {
             let _ = writeln!(out, "     tls         {}", trust.describe());
         }

@@ -1,21 +1,18 @@
 //! The Graph connection flags shared by every command that talks to Graph
-//! (`doctor`, `run`), and their resolution into a client.
+//! (`doctor`, `run`, `plan`, `apply`, `verify`), turned into
+//! [`ConnectOptions`].
 //!
 //! Credentials never come from flags: only identifiers (tenant, client id)
-//! and file paths do; secrets come from the environment or files. TLS trust
-//! (`--ca-file`, `--insecure-loopback-tls`) is resolved here too, against
-//! the resolved endpoints, so one rule holds for every command.
+//! and file paths do; secrets come from the environment or files.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 
-use crate::graph::auth::{AuthConfig, AuthError, Credential, TokenProvider};
-use crate::graph::client::{ClientOptions, GraphClient, http_client};
-use crate::graph::cloud::{Cloud, EndpointError, Endpoints};
-use crate::graph::tls::{TlsError, TlsTrust};
+use crate::graph::GraphClient;
+use crate::graph::cloud::Cloud;
+pub use crate::graph::connect::{ConnectError, ConnectOptions};
 
 #[derive(Debug, Clone, Args)]
 pub struct GraphArgs {
@@ -92,71 +89,25 @@ pub struct GraphArgs {
     pub timeout: u64,
 }
 
-/// Why a Graph client could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    #[error(transparent)]
-    Endpoint(#[from] EndpointError),
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error(transparent)]
-    Tls(#[from] TlsError),
-}
-
-impl ConnectError {
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            ConnectError::Endpoint(_) => Some("give a root such as `https://graph.microsoft.com`, or `http://127.0.0.1:PORT` for the emulator".into()),
-            ConnectError::Auth(e) => e.hint(),
-            ConnectError::Tls(e) => Some(e.hint()),
-        }
-    }
-}
-
 impl GraphArgs {
-    pub fn endpoints(&self) -> Result<Endpoints, EndpointError> {
-        let authority = self.authority_url.clone().or_else(|| {
-            std::env::var("AZURE_AUTHORITY_HOST")
-                .ok()
-                .filter(|v| !v.is_empty())
-        });
-        Endpoints::resolve(self.cloud, self.graph_url.as_deref(), authority.as_deref())
-    }
-
-    pub fn auth_config(&self) -> AuthConfig {
-        AuthConfig {
-            token_file: self.token_file.clone(),
+    /// The connection these flags describe (plain data; nothing is read
+    /// or sent until [`ConnectOptions::connect`]).
+    pub fn options(&self) -> ConnectOptions {
+        ConnectOptions {
+            cloud: self.cloud,
+            graph_url: self.graph_url.clone(),
+            authority_url: self.authority_url.clone(),
             tenant: self.tenant.clone(),
             client_id: self.client_id.clone(),
+            token_file: self.token_file.clone(),
+            ca_file: self.ca_file.clone(),
+            insecure_loopback_tls: self.insecure_loopback_tls,
+            timeout: Duration::from_secs(self.timeout.max(1)),
         }
-    }
-
-    /// Which server certificates to trust when talking to `endpoints`.
-    pub fn tls(&self, endpoints: &Endpoints) -> Result<TlsTrust, TlsError> {
-        let mut trust = TlsTrust::system();
-        if let Some(path) = &self.ca_file {
-            trust = trust.with_ca_file(path)?;
-        }
-        if self.insecure_loopback_tls {
-            trust = trust.insecure_loopback(endpoints)?;
-        }
-        Ok(trust)
     }
 
     /// Endpoints, credential and client, without any network call.
     pub fn connect(&self) -> Result<GraphClient, ConnectError> {
-        let endpoints = self.endpoints()?;
-        let tls = self.tls(&endpoints)?;
-        let credential = Credential::resolve(&self.auth_config(), &|k| std::env::var(k).ok())?;
-        let http = http_client(&ClientOptions {
-            timeout: Duration::from_secs(self.timeout.max(1)),
-            tls,
-        })?;
-        let tokens = Arc::new(TokenProvider::new(
-            http.clone(),
-            endpoints.clone(),
-            credential,
-        ));
-        Ok(GraphClient::new(http, endpoints, tokens))
+        self.options().connect()
     }
 }

@@ -10,13 +10,14 @@ mod graph_args;
 mod logging;
 mod man;
 mod plan;
+mod render;
 mod report;
 mod run;
-mod run_mode;
-mod run_setup;
 mod runs;
 mod schema;
 mod send_args;
+mod session;
+mod ui;
 mod validate;
 mod verify;
 

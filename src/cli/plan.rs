@@ -2,18 +2,19 @@
 //! plan file bound to the playbook, the CSV, the tenant and a time, for
 //! `remedy apply` to carry out exactly.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
 use crate::exit_code;
 use crate::plan::PlanEnd;
 use crate::report::progress::ProgressMode;
+use crate::session::{Outcome, Purpose, RunConfig};
 
 use super::ColorChoice;
 use super::graph_args::GraphArgs;
-use super::run::{Mode, RunArgs, execute};
 use super::send_args::SendArgs;
+use super::session::{connection, run_session};
 
 /// Exit code of `--detailed-exitcode` when the plan has changes.
 pub const CHANGES_PENDING: u8 = 2;
@@ -79,35 +80,31 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: &PlanArgs, color: ColorChoice) -> u8 {
-    let runtime = match super::runtime() {
-        Ok(rt) => rt,
-        Err(code) => return code,
-    };
-    let run_args = RunArgs {
+    let config = RunConfig {
+        purpose: Purpose::Plan {
+            out: args.out.clone(),
+        },
+        playbook: Some(args.playbook.clone()),
+        users: Some(args.users.clone()),
         // Plans and their application cover the whole CSV.
         shard: None,
-        playbook: args.playbook.clone(),
-        users: args.users.clone(),
-        dry_run: true,
-        send: args.send.clone(),
         state_dir: args.state_dir.clone(),
         resume: None,
         yes: true,
         progress: args.progress,
+        color: color.stderr_enabled(),
         report_dir: args.report_dir.clone(),
-        emulate: args.emulate,
+        connection: connection(args.emulate, &args.graph),
         verify: false,
-        no_preflight: false,
-        graph: args.graph.clone(),
+        preflight: true,
+        send: args.send.overrides(),
     };
-    let mode = Mode::Plan {
-        out: args.out.clone(),
-    };
-    let finished = runtime.block_on(execute(&run_args, &mode, color));
+    let outcome = run_session(&config, color);
+    let code = outcome.as_ref().map_or_else(|c| *c, Outcome::exit_code);
     if !args.detailed_exitcode {
-        return finished.code;
+        return code;
     }
-    detailed(finished.code, finished.plan.as_ref())
+    detailed(code, outcome.as_ref().ok().and_then(Outcome::plan))
 }
 
 /// `--detailed-exitcode`: 0 nothing to do, 2 changes pending, 1 errors.
@@ -118,33 +115,6 @@ fn detailed(code: u8, plan: Option<&PlanEnd>) -> u8 {
         (exit_code::INTERRUPTED, _) => exit_code::INTERRUPTED,
         _ => exit_code::PROBLEMS,
     }
-}
-
-/// The closing lines of `remedy plan` on stdout.
-pub(super) fn summary(end: &PlanEnd, out: &Path) -> String {
-    let mut s = format!(
-        "\nPlan: {} change{} for {} of {} users",
-        end.changes,
-        if end.changes == 1 { "" } else { "s" },
-        end.would_change,
-        end.users
-    );
-    for (n, what) in [
-        (end.no_change, "nothing to do"),
-        (end.not_found, "not found"),
-        (end.protected, "protected"),
-        (end.failed, "could not be read"),
-    ] {
-        if n > 0 {
-            s.push_str(&format!("; {n} {what}"));
-        }
-    }
-    s.push_str(&format!(".\nSaved to {}", out.display()));
-    if end.changes > 0 {
-        s.push_str(&format!("; apply it with `remedy apply {}`", out.display()));
-    }
-    s.push('\n');
-    s
 }
 
 #[cfg(test)]

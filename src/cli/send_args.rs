@@ -22,3 +22,14 @@ pub struct SendArgs {
     #[arg(long, value_name = "PER_SECOND")]
     pub max_rate: Option<f64>,
 }
+
+impl SendArgs {
+    /// The flags as the session's overrides of the playbook's settings.
+    pub fn overrides(&self) -> crate::session::SendOverrides {
+        crate::session::SendOverrides {
+            concurrency: self.concurrency,
+            no_batch: self.no_batch,
+            max_rate: self.max_rate,
+        }
+    }
+}

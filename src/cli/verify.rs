@@ -7,14 +7,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::exit_code;
-use crate::graph::GraphClient;
-use crate::playbook::{self, Playbook};
-use crate::rundir::{self, RunDir, StateDir};
-use crate::verify::{CheckStatus, VerifySummary, verify_run};
+use crate::session::{self, VerifyConfig};
 
 use super::graph_args::GraphArgs;
-use super::run::{DEFAULT_CONCURRENCY, fail};
+use super::ui::{Terminal, report_error};
 
 /// Check that a run's changes still hold.
 ///
@@ -58,213 +54,16 @@ pub fn run(args: &VerifyArgs) -> u8 {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    runtime.block_on(execute(args))
-}
-
-async fn execute(args: &VerifyArgs) -> u8 {
-    let state = match StateDir::open(&args.state_dir) {
-        Ok(s) => s,
-        Err(e) => return fail(&e, Some(e.hint())),
+    let config = VerifyConfig {
+        run: args.run.clone(),
+        state_dir: args.state_dir.clone(),
+        connect: args.graph.options(),
+        concurrency: args.concurrency,
+        no_batch: args.no_batch,
     };
-    let run = match state.find_run(args.run.as_deref()) {
-        Ok(r) => r,
-        Err(e) => return fail(&e, Some(e.hint())),
-    };
-    let manifest = match run.read_manifest() {
-        Ok(m) => m,
-        Err(e) => {
-            return fail(
-                format!("cannot read {}: {e}", run.manifest().display()),
-                None,
-            );
-        }
-    };
-    if manifest.dry_run {
-        return fail(
-            format!("run {} was a dry run; it changed nothing to verify", run.id),
-            Some("name a run that made changes"),
-        );
+    let ui = Terminal { color: false };
+    match runtime.block_on(session::verify(&config, &ui)) {
+        Ok(outcome) => outcome.exit_code(),
+        Err(e) => report_error(&e),
     }
-    if manifest.emulated {
-        return fail(
-            format!(
-                "run {} ran against the built-in emulator, which is gone",
-                run.id
-            ),
-            Some("verify emulated runs in the same invocation: `remedy run … --emulate --verify`"),
-        );
-    }
-    let copy = run.path.join("playbook.yaml");
-    let pb_path = if copy.is_file() {
-        copy
-    } else {
-        PathBuf::from(&manifest.playbook_file)
-    };
-    let Some(playbook) = load_playbook(&pb_path, &manifest.playbook_sha256) else {
-        return exit_code::USAGE;
-    };
-    let client = match args.graph.connect() {
-        Ok(c) => c,
-        Err(e) => return fail(&e, e.hint().as_deref()),
-    };
-    let token = match client.tokens().token().await {
-        Ok(t) => t,
-        Err(e) => {
-            return fail(
-                format!("cannot get an access token: {e}"),
-                e.hint().as_deref(),
-            );
-        }
-    };
-    let tid = token.claims.as_ref().and_then(|c| c.tid.clone());
-    if let (Some(run_tenant), Some(tid)) = (&manifest.tenant, &tid)
-        && !run_tenant.eq_ignore_ascii_case(tid)
-    {
-        eprintln!(
-            "error: run {} changed tenant {run_tenant}, but the credentials are for tenant {tid}",
-            run.id
-        );
-        eprintln!("  hint: use the credentials of the run's tenant");
-        return exit_code::GUARD;
-    }
-    let concurrency = args
-        .concurrency
-        .or(playbook.settings.concurrency)
-        .unwrap_or(DEFAULT_CONCURRENCY) as usize;
-    let batch = !args.no_batch && playbook.settings.batch.unwrap_or(true);
-    verify_after_run(&client, &run, &playbook, concurrency, batch).await
-}
-
-/// The run's playbook, if it still has the run's SHA-256.
-fn load_playbook(path: &std::path::Path, sha256: &str) -> Option<Playbook> {
-    match rundir::sha256_file(path) {
-        Ok(h) if h == sha256 => {}
-        Ok(_) => {
-            fail(
-                format!(
-                    "{} is not the playbook the run used (SHA-256 differs)",
-                    path.display()
-                ),
-                Some("verify needs the run's playbook to know what each step meant"),
-            );
-            return None;
-        }
-        Err(e) => {
-            fail(format!("cannot read {}: {e}", path.display()), None);
-            return None;
-        }
-    }
-    let name = path.display().to_string();
-    let loaded = playbook::load(path, &name);
-    if loaded.playbook.is_none() {
-        fail(
-            format!("{name} no longer loads"),
-            Some("check it with `remedy validate`"),
-        );
-    }
-    loaded.playbook
-}
-
-/// Runs the verify pass over `run`, prints its table, and returns the exit
-/// code: 0 no drift, 1 drift or unreadable users, 2 the pass failed.
-pub(super) async fn verify_after_run(
-    client: &GraphClient,
-    run: &RunDir,
-    playbook: &Playbook,
-    concurrency: usize,
-    batch: bool,
-) -> u8 {
-    eprintln!("verifying: reading back every user run {} acted on", run.id);
-    let send = crate::graph::SendOptions {
-        concurrency,
-        batch,
-        max_rate: None,
-    };
-    let directory = crate::directory::Directory::Graph(crate::graph::GraphDirectory::new(
-        client.clone(),
-        send,
-        crate::graph::GraphDirectory::target_of(client, None, None),
-    ));
-    match verify_run(&directory, &run.journal(), playbook, &run.path).await {
-        Ok(summary) => {
-            print!("{}", table(&summary));
-            eprintln!(
-                "verify report: {} and {}",
-                run.path.join("verify.jsonl").display(),
-                run.path.join("verify.md").display()
-            );
-            if summary.drift + summary.errors > 0 {
-                exit_code::PROBLEMS
-            } else {
-                exit_code::OK
-            }
-        }
-        Err(e) => fail(format!("the verify pass failed: {e}"), None),
-    }
-}
-
-/// The terminal table: counts, then the checks that did not hold.
-fn table(s: &VerifySummary) -> String {
-    let mut out = format!(
-        "\nVerify: {} users, {} checks: {} ok, {} drift, {} errors\n",
-        s.users, s.checks, s.ok, s.drift, s.errors
-    );
-    if s.shown.is_empty() {
-        return out;
-    }
-    let rows: Vec<[String; 6]> = s
-        .shown
-        .iter()
-        .map(|c| {
-            [
-                if c.status == CheckStatus::Drift {
-                    "DRIFT"
-                } else {
-                    "ERROR"
-                }
-                .to_owned(),
-                c.user.clone(),
-                c.step.clone(),
-                c.property.to_owned(),
-                c.expected.clone(),
-                c.actual.clone(),
-            ]
-        })
-        .collect();
-    let head = ["STATUS", "USER", "STEP", "PROPERTY", "EXPECTED", "ACTUAL"];
-    let widths: Vec<usize> = (0..6)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([head[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |cells: &[&str]| {
-        let mut l = String::new();
-        for (i, c) in cells.iter().enumerate() {
-            let clean: String = c
-                .chars()
-                .map(|ch| if ch.is_control() { ' ' } else { ch })
-                .collect();
-            if i + 1 == cells.len() {
-                l.push_str(&clean);
-            } else {
-                l.push_str(&format!("{clean:<w$}  ", w = widths[i]));
-            }
-        }
-        l.push('\n');
-        l
-    };
-    out.push_str(&line(&head));
-    for r in &rows {
-        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
-        out.push_str(&line(&cells));
-    }
-    let more = s.drift + s.errors - s.shown.len() as u64;
-    if more > 0 {
-        out.push_str(&format!("… and {more} more in verify.jsonl\n"));
-    }
-    out
 }

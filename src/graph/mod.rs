@@ -2,6 +2,7 @@
 //! its authentication, and the facts (permissions) shared with the emulator.
 //!
 //! - `cloud`: national clouds and endpoint roots (http only on loopback).
+//! - `connect`: connection options → endpoints, TLS trust, credential, client.
 //! - `auth`: credentials from the environment or files, token cache.
 //! - `client`: the one place that sends HTTP requests to Graph.
 //! - `users`: typed user operations (request builders and parsers).
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod batch;
 pub mod client;
 pub mod cloud;
+pub mod connect;
 pub mod directory;
 pub mod dispatch;
 pub mod error;

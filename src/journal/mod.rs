@@ -10,10 +10,12 @@
 
 mod record;
 mod replay;
+mod scan;
 mod writer;
 
 pub use record::{Before, Header, Record, StepStatus, UserStatus, key_hash};
 pub use replay::{Replay, ReplayError, UserProgress};
+pub use scan::for_each_record;
 pub use writer::{Journal, JournalStats};
 
 /// Version of the journal format, in the header line.

@@ -15,6 +15,20 @@ pub struct Header {
     pub remedy_version: String,
 }
 
+impl Header {
+    /// The header of a new run's journal, from its manifest.
+    pub fn of(m: &crate::rundir::Manifest) -> Self {
+        Header {
+            format: crate::journal::FORMAT,
+            run_id: m.run_id.clone(),
+            playbook_sha256: m.playbook_sha256.clone(),
+            csv_sha256: m.csv_sha256.clone(),
+            dry_run: m.dry_run,
+            remedy_version: m.remedy_version.clone(),
+        }
+    }
+}
+
 /// The account as read before an action, so a resumed run can tell
 /// whether the action happened (the timestamp moved) or not. The field
 /// names are the journal format's and do not change.

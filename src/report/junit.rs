@@ -11,8 +11,9 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use crate::journal::StepStatus;
+use crate::journal::for_each_record;
+use crate::report::outcome::OutcomeRef;
 use crate::report::results::{ReportSummary, RunInfo, StepSummary};
-use crate::report::scan::{OutcomeRef, for_each_record};
 use crate::report::text::xml;
 
 /// Writes `junit.xml` at `path` for the run whose `summary` was read from

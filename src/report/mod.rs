@@ -21,18 +21,19 @@
 mod counts;
 mod junit;
 mod markdown;
+mod outcome;
 pub mod progress;
 pub mod results;
 mod rows;
-mod scan;
 mod table;
 mod text;
+mod verify;
 
 pub use markdown::render as render_markdown;
 pub use progress::{ProgressMode, ProgressTotals, spawn};
 pub use results::{
     FailedStep, MAX_FAILURES, ReportSummary, RunInfo, StepSummary, summarize, write_reports,
 };
-pub use scan::for_each_record;
 pub use table::render_table;
 pub use text::one_line;
+pub use verify::{render_verify_markdown, render_verify_table};

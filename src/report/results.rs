@@ -14,8 +14,9 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::Path;
 
+use crate::journal::for_each_record;
 use crate::journal::{Record, StepStatus, UserStatus};
-use crate::report::scan::{OutcomeRef, for_each_record};
+use crate::report::outcome::OutcomeRef;
 use crate::report::{junit, markdown, rows};
 
 /// Failed outcomes kept in a [`ReportSummary`]; the rest are only counted.

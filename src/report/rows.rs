@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write as _};
 use std::path::Path;
 
-use crate::report::scan::OutcomeRef;
+use crate::report::outcome::OutcomeRef;
 
 /// The `results.csv` header.
 pub const CSV_HEADER: [&str; 8] = [

@@ -72,7 +72,7 @@ impl VerifySummary {
 }
 
 /// Verifies the run whose journal is `journal` (its steps described by
-/// `playbook`), writing `verify.jsonl` and `verify.md` into `out_dir`.
+/// `playbook`), writing `verify.jsonl` into `out_dir`.
 pub async fn verify_run(
     directory: &Directory,
     journal: &Path,
@@ -84,7 +84,7 @@ pub async fn verify_run(
         let journal = journal.to_owned();
         let mut collector = Collector::new(playbook);
         std::thread::spawn(move || -> io::Result<()> {
-            crate::report::for_each_record(&journal, |record| {
+            crate::journal::for_each_record(&journal, |record| {
                 if let Some(user) = collector.feed(record) {
                     tx.blocking_send(user)
                         .map_err(|_| io::Error::other("the verify pass stopped"))?;
@@ -132,7 +132,6 @@ pub async fn verify_run(
     out.into_inner()
         .map_err(io::IntoInnerError::into_error)?
         .sync_all()?;
-    std::fs::write(out_dir.join("verify.md"), markdown(&summary))?;
     Ok(summary)
 }
 
@@ -190,37 +189,4 @@ fn checks(
             }
         })
         .collect()
-}
-
-/// `verify.md`: the counts, then the checks that did not hold.
-fn markdown(s: &VerifySummary) -> String {
-    let cell = |t: &str| t.replace('|', "\\|").replace(['\n', '\r'], " ");
-    let mut out = format!(
-        "# remedy verify\n\n| users | checks | ok | drift | errors |\n|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} |\n",
-        s.users, s.checks, s.ok, s.drift, s.errors
-    );
-    if !s.shown.is_empty() {
-        out.push_str("\n| row | user | step | property | status | expected | actual |\n|---:|---|---|---|---|---|---|\n");
-        for c in &s.shown {
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} |\n",
-                c.row,
-                cell(&c.user),
-                cell(&c.step),
-                c.property,
-                if c.status == CheckStatus::Drift {
-                    "drift"
-                } else {
-                    "error"
-                },
-                cell(&c.expected),
-                cell(&c.actual)
-            ));
-        }
-        let more = s.drift + s.errors - s.shown.len() as u64;
-        if more > 0 {
-            out.push_str(&format!("\n… and {more} more in verify.jsonl.\n"));
-        }
-    }
-    out
 }

@@ -1,5 +1,5 @@
-//! Streaming a journal for the reports: one record at a time, in file
-//! order, in bounded memory.
+//! Streaming a journal: one record at a time, in file order, in bounded
+//! memory, for the reports, `verify` and `apply`'s drift list.
 //!
 //! Like `--resume`, a torn or unparseable **last** line (the process was
 //! killed mid-write) is ignored; a damaged line with more lines after it is
@@ -9,54 +9,10 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
-use serde::Serialize;
-
-use crate::journal::{Record, StepStatus};
+use crate::journal::Record;
 
 /// Longest journal line read; a longer one is damage, not a record.
 const MAX_LINE: usize = 1 << 20;
-
-/// An `Outcome` record, borrowed: one line of `results.csv` and
-/// `results.jsonl`, one test case of `junit.xml`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct OutcomeRef<'a> {
-    pub row: u64,
-    pub user: &'a str,
-    pub step: &'a str,
-    pub status: StepStatus,
-    pub reason: Option<&'a str>,
-    pub code: Option<&'a str>,
-    pub request_id: Option<&'a str>,
-    pub attempts: u32,
-}
-
-impl<'a> OutcomeRef<'a> {
-    /// The outcome in `record`, if it is one.
-    pub fn of(record: &'a Record) -> Option<Self> {
-        match record {
-            Record::Outcome {
-                row,
-                user,
-                step,
-                status,
-                reason,
-                code,
-                request_id,
-                attempts,
-            } => Some(OutcomeRef {
-                row: *row,
-                user,
-                step,
-                status: *status,
-                reason: reason.as_deref(),
-                code: code.as_deref(),
-                request_id: request_id.as_deref(),
-                attempts: *attempts,
-            }),
-            _ => None,
-        }
-    }
-}
 
 /// Calls `f` with every record of the journal at `path`, in order.
 pub fn for_each_record(path: &Path, mut f: impl FnMut(Record) -> io::Result<()>) -> io::Result<()> {

@@ -1,0 +1,167 @@
+//! Reaching the directory: a Graph client from the connection options, or
+//! the in-process emulator seeded from the CSV; the access token; and the
+//! playbook's tenant pin, checked against the token's tenant.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::graph::GraphClient;
+use crate::graph::auth::{AccessToken, Credential, TokenProvider};
+use crate::graph::client::{ClientOptions, http_client};
+use crate::graph::cloud::{Cloud, Endpoints};
+use crate::input;
+use crate::session::config::Connection;
+use crate::session::error::SessionError;
+use crate::session::ui::{Notice, Ui};
+
+/// A client, its token, and the emulator behind it when emulated.
+pub(super) struct Connected {
+    pub client: GraphClient,
+    pub token: Arc<AccessToken>,
+    pub emulator: Option<crate::emulator::RunningEmulator>,
+}
+
+impl Connected {
+    /// The token's tenant id.
+    pub fn tenant(&self) -> Option<String> {
+        self.token.claims.as_ref().and_then(|c| c.tid.clone())
+    }
+
+    /// The token's application id.
+    pub fn app_id(&self) -> Option<String> {
+        self.token
+            .claims
+            .as_ref()
+            .and_then(|c| c.app_id().map(str::to_owned))
+    }
+}
+
+/// Connects as `connection` says and gets a token; checks the tenant pin.
+pub(super) async fn connect(
+    connection: &Connection,
+    users: &Path,
+    pin: Option<&str>,
+    ui: &dyn Ui,
+) -> Result<Connected, SessionError> {
+    let (client, emulator) = match connection {
+        Connection::Emulate => {
+            let (emu, client) = start_emulator(users)
+                .await
+                .map_err(SessionError::Emulator)?;
+            ui.notice(Notice::Emulator {
+                url: emu.url(),
+                tenant: emu.tenant_domain().to_owned(),
+            });
+            (client, Some(emu))
+        }
+        Connection::Graph(options) => (options.connect()?, None),
+    };
+    let token = client.tokens().token().await.map_err(SessionError::Token)?;
+    let connected = Connected {
+        client,
+        token,
+        emulator,
+    };
+    if let Some(pin) = pin {
+        let tid = connected.tenant();
+        check_tenant(
+            &connected.client,
+            pin,
+            tid.as_deref(),
+            connected.emulator.as_ref().map(|e| e.tenant_domain()),
+        )
+        .await
+        .map_err(|message| SessionError::TenantPin {
+            message,
+            pin: pin.to_owned(),
+        })?;
+    }
+    Ok(connected)
+}
+
+/// Starts the in-process emulator seeded from the CSV, and a client for it.
+async fn start_emulator(
+    users: &Path,
+) -> Result<(crate::emulator::RunningEmulator, GraphClient), String> {
+    let config = crate::emulator::EmulatorConfig {
+        users: crate::emulator::UserSource::Csv(users.to_owned()),
+        ..crate::emulator::EmulatorConfig::default()
+    };
+    let emu = crate::emulator::start(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let endpoints = Endpoints::resolve(Cloud::Global, Some(&emu.url()), Some(&emu.url()))
+        .map_err(|e| e.to_string())?;
+    let credential = Credential::ClientSecret {
+        tenant: emu.tenant_id().to_owned(),
+        client_id: "remedy-emulate".to_owned(),
+        secret: SecretString::from("emulator".to_owned()),
+    };
+    let http = http_client(&ClientOptions::default()).map_err(|e| e.to_string())?;
+    let tokens = Arc::new(TokenProvider::new(
+        http.clone(),
+        endpoints.clone(),
+        credential,
+    ));
+    Ok((emu, GraphClient::new(http, endpoints, tokens)))
+}
+
+/// The tenant pin holds when the token's tenant is the pinned GUID, or the
+/// pinned domain resolves (OpenID metadata) to the token's tenant.
+async fn check_tenant(
+    client: &GraphClient,
+    pin: &str,
+    tid: Option<&str>,
+    emulated_domain: Option<&str>,
+) -> Result<(), String> {
+    let Some(tid) = tid else {
+        return Err(
+            "the access token does not name its tenant, so the tenant pin cannot be checked".into(),
+        );
+    };
+    if pin.eq_ignore_ascii_case(tid) || emulated_domain.is_some_and(|d| d.eq_ignore_ascii_case(pin))
+    {
+        return Ok(());
+    }
+    if input::is_guid(pin) {
+        return Err(format!(
+            "the credentials are for tenant {tid}, not the pinned {pin}"
+        ));
+    }
+    let url = format!(
+        "{}/{pin}/v2.0/.well-known/openid-configuration",
+        client.endpoints().authority
+    );
+    // The run's own client: the same TLS trust (`--ca-file`) as every other
+    // call to the authority.
+    let issuer = async {
+        let v: serde_json::Value = client
+            .http()
+            .get(&url)
+            .timeout(Duration::from_secs(15))
+            .send()
+            .await
+            .ok()?
+            .error_for_status()
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        v.get("issuer")?.as_str().map(str::to_owned)
+    }
+    .await
+    .ok_or_else(|| format!("cannot resolve the pinned tenant domain {pin} ({url})"))?;
+    if issuer
+        .to_ascii_lowercase()
+        .contains(&tid.to_ascii_lowercase())
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "the credentials are for tenant {tid}, but {pin} belongs to another tenant ({issuer})"
+        ))
+    }
+}

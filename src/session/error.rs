@@ -1,0 +1,133 @@
+//! Why a session stopped before (or instead of) running: one typed error
+//! per cause, each with the hint an operator needs and the exit code it
+//! maps to. Nothing was changed when any of these is returned.
+
+use crate::exit_code;
+use crate::graph::auth::AuthError;
+use crate::graph::connect::ConnectError;
+use crate::graph::preflight::Missing;
+use crate::plan::PlanError;
+use crate::rundir::StateError;
+
+/// A session that could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The playbook does not load (its diagnostics were shown).
+    #[error("the playbook has errors; nothing was changed")]
+    Playbook,
+    /// The playbook or the CSV has problems (their diagnostics were shown).
+    #[error("{problems} problem{} in the input; nothing was changed", if *problems == 1 { "" } else { "s" })]
+    Input { problems: usize },
+    #[error("{users} users exceed the playbook's `guards.max_users` ({max}); nothing was changed")]
+    TooManyUsers { users: u64, max: u64 },
+    /// An input, a run directory or a file the session writes.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    /// The shard's rows could not be counted.
+    #[error("{0}")]
+    Shard(String),
+    #[error("cannot start the emulator: {0}")]
+    Emulator(String),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("cannot get an access token: {0}")]
+    Token(AuthError),
+    #[error("{message}; nothing was changed")]
+    TenantPin { message: String, pin: String },
+    /// A saved plan that no longer applies, or cannot be read.
+    #[error("{0}; nothing was changed")]
+    Plan(PlanError),
+    #[error("{0}")]
+    PlanFile(PlanError),
+    #[error("the access token lacks Graph permissions this run needs; nothing was changed")]
+    Permissions(Vec<Missing>),
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// An earlier run that cannot be resumed as asked.
+    #[error("{message}")]
+    Resume { message: String, hint: &'static str },
+    #[error("stdin is not a terminal, so remedy cannot ask for confirmation; nothing was changed")]
+    NoTerminal,
+    /// The operator answered no.
+    #[error("aborted; nothing was changed")]
+    Declined,
+    #[error("a `when` condition does not compile: {0}")]
+    Condition(String),
+    /// `remedy verify` of a run that cannot be verified.
+    #[error("{message}")]
+    Verify { message: String, hint: &'static str },
+    #[error("run {run} changed tenant {ran}, but the credentials are for tenant {now}")]
+    VerifyTenant {
+        run: String,
+        ran: String,
+        now: String,
+    },
+}
+
+impl SessionError {
+    /// Wraps an I/O error with what was being done (`cannot write …`).
+    pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        SessionError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// What to do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SessionError::Playbook => Some("check it with `remedy validate`".into()),
+            SessionError::Input { .. } => Some(
+                "fix them (`remedy validate PLAYBOOK --users CSV` shows the same list)".into(),
+            ),
+            SessionError::TooManyUsers { .. } => Some(
+                "split the CSV, or raise `max_users` if this many users is intended".into(),
+            ),
+            SessionError::Connect(e) => e.hint(),
+            SessionError::Token(e) => e.hint(),
+            SessionError::TenantPin { pin, .. } => Some(format!(
+                "the playbook pins `target.tenant: {pin}`; check AZURE_TENANT_ID and the credentials"
+            )),
+            SessionError::Plan(e) | SessionError::PlanFile(e) => Some(e.hint().into()),
+            SessionError::Permissions(_) => Some(
+                "grant these application permissions to the app (with admin consent), then run again; `remedy doctor` shows what the token carries".into(),
+            ),
+            SessionError::State(e) => Some(e.hint().into()),
+            SessionError::Resume { hint, .. } | SessionError::Verify { hint, .. } => {
+                Some((*hint).into())
+            }
+            SessionError::NoTerminal => {
+                Some("pass --yes to confirm non-interactively (after a --dry-run)".into())
+            }
+            SessionError::VerifyTenant { .. } => {
+                Some("use the credentials of the run's tenant".into())
+            }
+            SessionError::Io { .. }
+            | SessionError::Shard(_)
+            | SessionError::Emulator(_)
+            | SessionError::Declined
+            | SessionError::Condition(_) => None,
+        }
+    }
+
+    /// The documented exit code: 3 when a guard refused (too many users,
+    /// another tenant, a stale plan), else 2 (usage or input; nothing
+    /// was changed).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SessionError::TooManyUsers { .. }
+            | SessionError::TenantPin { .. }
+            | SessionError::VerifyTenant { .. } => exit_code::GUARD,
+            SessionError::Plan(e) if e.is_stale() => exit_code::GUARD,
+            _ => exit_code::USAGE,
+        }
+    }
+}
+
+/// `cannot write to DIR: …` and friends, for a path.
+pub fn cannot(verb: &str, path: &std::path::Path, source: std::io::Error) -> SessionError {
+    SessionError::io(format!("cannot {verb} {}", path.display()), source)
+}

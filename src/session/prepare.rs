@@ -1,0 +1,268 @@
+//! Everything before the first change, in order: the plan (for `apply`),
+//! the playbook and the CSV (all their problems at once), the guards that
+//! need only the inputs, the connection and the tenant pin, the plan's
+//! freshness, the permission preflight, the state directory, and a new or
+//! resumed run directory. Any failure here has changed nothing.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+
+use crate::diag::Severity;
+use crate::graph::auth::TokenClaims;
+use crate::graph::preflight;
+use crate::input;
+use crate::journal::Replay;
+use crate::plan::{Binding, PlanIndex};
+use crate::playbook::{self, Playbook};
+use crate::rundir::{self, RunDir, StateDir};
+use crate::session::config::{Purpose, RunConfig};
+use crate::session::connect::{Connected, connect};
+use crate::session::error::{SessionError, cannot};
+use crate::session::resume::{self, Found, Resume};
+use crate::session::ui::{Notice, Ui};
+
+/// The plan an apply carries out.
+pub(super) struct ApplyPlan {
+    pub index: Arc<PlanIndex>,
+    pub file: PathBuf,
+    pub sha256: String,
+}
+
+/// The inputs as named and as hashed.
+pub(super) struct Inputs {
+    pub playbook: PathBuf,
+    pub users: PathBuf,
+    /// How the operator named them (diagnostics, manifest, reports).
+    pub playbook_name: String,
+    pub csv_name: String,
+    pub playbook_sha256: String,
+    pub csv_sha256: String,
+}
+
+/// A session ready to confirm and run.
+pub(super) struct Prepared {
+    pub inputs: Inputs,
+    pub playbook: Arc<Playbook>,
+    /// Users this run covers (the shard's, when sharded).
+    pub users: u64,
+    pub csv_rows: u64,
+    pub connected: Connected,
+    pub plan: Option<ApplyPlan>,
+    /// Held (locked) for the whole run.
+    pub state: StateDir,
+    pub run: RunDir,
+    pub replay: Option<Replay>,
+    pub saved_passwords: HashMap<String, SecretString>,
+    pub started: String,
+}
+
+/// What preparation found.
+pub(super) enum Ready {
+    Run(Box<Prepared>),
+    /// `--resume` of a run that already completed: nothing to do.
+    Completed {
+        run: RunDir,
+        users: u64,
+        failed: u64,
+    },
+}
+
+pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, SessionError> {
+    let plan = match &config.purpose {
+        Purpose::Apply { plan, .. } => Some(ApplyPlan {
+            index: Arc::new(PlanIndex::read(plan).map_err(SessionError::PlanFile)?),
+            file: plan.clone(),
+            sha256: rundir::sha256_file(plan).map_err(|e| cannot("read", plan, e))?,
+        }),
+        Purpose::Run { .. } | Purpose::Plan { .. } => None,
+    };
+    let from_plan = |pick: fn(&ApplyPlan) -> &str| plan.as_ref().map(|p| PathBuf::from(pick(p)));
+    let (Some(pb_path), Some(csv_path)) = (
+        config
+            .playbook
+            .clone()
+            .or_else(|| from_plan(|p| &p.index.header.playbook_file)),
+        config
+            .users
+            .clone()
+            .or_else(|| from_plan(|p| &p.index.header.csv_file)),
+    ) else {
+        return Err(SessionError::Playbook);
+    };
+
+    // 1. Validate everything before touching anything.
+    let pb_name = pb_path.display().to_string();
+    let csv_name = csv_path.display().to_string();
+    let loaded = playbook::load(&pb_path, &pb_name);
+    let mut diags = loaded.diagnostics;
+    let checked = loaded
+        .playbook
+        .as_ref()
+        .map(|p| input::check_csv(&csv_path, &csv_name, &p.input));
+    if let Some(c) = &checked {
+        diags.extend(c.diagnostics.iter().cloned());
+    }
+    let problems = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if !diags.is_empty() {
+        ui.notice(Notice::Diagnostics(diags));
+    }
+    let (Some(playbook), Some(checked)) = (loaded.playbook, checked) else {
+        return Err(SessionError::Playbook);
+    };
+    if problems > 0 {
+        return Err(SessionError::Input { problems });
+    }
+    let csv_rows = checked.rows;
+    let mut users = csv_rows;
+    if let Some(max) = playbook.guards.max_users
+        && users > max
+    {
+        return Err(SessionError::TooManyUsers { users, max });
+    }
+    if let Some(shard) = config.shard {
+        users = shard
+            .count_rows(&csv_path, &csv_name, &playbook.input.key)
+            .map_err(|e| SessionError::Shard(e.to_string()))?;
+        ui.notice(Notice::Shard {
+            shard,
+            users,
+            csv_rows,
+        });
+    }
+    let hash = |p: &PathBuf| {
+        rundir::sha256_file(p).map_err(|e| SessionError::io("cannot read the inputs", e))
+    };
+    let inputs = Inputs {
+        playbook_sha256: hash(&pb_path)?,
+        csv_sha256: hash(&csv_path)?,
+        playbook: pb_path,
+        users: csv_path,
+        playbook_name: pb_name,
+        csv_name,
+    };
+    tracing::info!(
+        playbook = %inputs.playbook_name,
+        csv = %inputs.csv_name,
+        users,
+        csv_rows,
+        shard = config.shard.map(tracing::field::display),
+        "inputs validated"
+    );
+
+    // 2. Connect (or start the emulator) and check the tenant pin.
+    let connected = connect(
+        &config.connection,
+        &inputs.users,
+        playbook.tenant.as_deref(),
+        ui,
+    )
+    .await?;
+    let tid = connected.tenant();
+
+    // A saved plan must still hold: same inputs, same tenant, not too old.
+    if let (Some(p), Purpose::Apply { max_age, .. }) = (&plan, &config.purpose) {
+        let binding = Binding {
+            playbook_sha256: &inputs.playbook_sha256,
+            csv_sha256: &inputs.csv_sha256,
+            tenant: tid.as_deref(),
+            now: time::OffsetDateTime::now_utc(),
+            max_age: *max_age,
+        };
+        crate::plan::refuse_stale(&p.index.header, &binding).map_err(SessionError::Plan)?;
+    }
+    let dry_run = config.purpose.is_dry_run();
+    if config.preflight {
+        check_permissions(connected.token.claims.as_ref(), &playbook, dry_run, ui)?;
+    } else {
+        ui.notice(Notice::PreflightSkipped);
+    }
+    tracing::info!(
+        graph = %connected.client.endpoints().graph,
+        tenant = tid.as_deref(),
+        app_id = connected.app_id().as_deref(),
+        "connected"
+    );
+
+    // 3. State directory, and what an earlier run already did.
+    let state = StateDir::open(&config.state_dir)?;
+    let plan_sha = plan.as_ref().map(|p| p.sha256.as_str());
+    let (run, replay, saved_passwords, started) = match &config.resume {
+        Some(id) => {
+            let asked = Resume {
+                id,
+                playbook_sha256: &inputs.playbook_sha256,
+                csv_sha256: &inputs.csv_sha256,
+                dry_run,
+                plan_sha256: plan_sha,
+                shard: config.shard,
+            };
+            match resume::prepare(&state, &asked, ui)? {
+                Found::Completed { run, users, failed } => {
+                    return Ok(Ready::Completed { run, users, failed });
+                }
+                Found::Resume(r) => (r.run, Some(r.replay), r.saved_passwords, r.started),
+            }
+        }
+        None => (
+            state.new_run()?,
+            None,
+            HashMap::new(),
+            rundir::now_rfc3339(),
+        ),
+    };
+    if config.resume.is_none() {
+        // The playbook travels with the run (for `remedy verify`), and an
+        // apply names its plan before anything can change.
+        let copied = std::fs::copy(&inputs.playbook, run.path.join("playbook.yaml"));
+        let marked = plan_sha.map_or(Ok(()), |sha| {
+            std::fs::write(resume::applied_plan(&run), format!("{sha}\n"))
+        });
+        if let Err(e) = copied.and(marked) {
+            return Err(cannot("write to", &run.path, e));
+        }
+    }
+    Ok(Ready::Run(Box::new(Prepared {
+        inputs,
+        playbook: Arc::new(playbook),
+        users,
+        csv_rows,
+        connected,
+        plan,
+        state,
+        run,
+        replay,
+        saved_passwords,
+        started,
+    })))
+}
+
+/// The permission preflight: every Graph operation the run performs must
+/// be granted by the token's `roles`, checked before anything changes. A
+/// dry run needs only reads, and is warned about what applying would lack.
+fn check_permissions(
+    claims: Option<&TokenClaims>,
+    playbook: &Playbook,
+    dry_run: bool,
+    ui: &dyn Ui,
+) -> Result<(), SessionError> {
+    let Some(claims) = claims else {
+        ui.notice(Notice::OpaqueToken);
+        return Ok(());
+    };
+    let missing = preflight::missing(playbook, !dry_run, &claims.roles);
+    if !missing.is_empty() {
+        return Err(SessionError::Permissions(missing));
+    }
+    if dry_run {
+        for m in preflight::missing(playbook, true, &claims.roles) {
+            ui.notice(Notice::WouldBeRefused(m.describe()));
+        }
+    }
+    Ok(())
+}
