@@ -18,8 +18,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use sha2::Digest;
 
-use crate::graph::client::{ReadError, read_bounded};
 use crate::graph::cloud::Endpoints;
+use crate::graph::transport::{ReadError, is_tls_failure, read_bounded, transport_message};
 
 /// How remedy authenticates, resolved from flags and environment.
 #[derive(Debug, Clone, Default)]
@@ -372,7 +372,7 @@ pub enum AuthError {
     #[error("the token endpoint {url} answered HTTP {status} without a usable token")]
     InvalidResponse { url: String, status: u16 },
     /// The authority's answer is larger than any token response.
-    #[error("the token endpoint {url} answered more than {limit} bytes", limit = crate::graph::client::MAX_RESPONSE_BYTES)]
+    #[error("the token endpoint {url} answered more than {limit} bytes", limit = crate::graph::transport::MAX_RESPONSE_BYTES)]
     TooLarge { url: String },
     /// A pre-issued token expired or was refused; it cannot be refreshed.
     #[error("the pre-issued access token {0}")]
@@ -396,7 +396,7 @@ impl AuthError {
                 }
                 .to_owned(),
             ),
-            AuthError::Transport { message, .. } if crate::graph::error::is_tls_failure(message) => {
+            AuthError::Transport { message, .. } if is_tls_failure(message) => {
                 Some(crate::graph::tls::UNTRUSTED_HINT.into())
             }
             AuthError::Transport { .. } => Some("check the network, a proxy (HTTPS_PROXY) and --cloud/--authority-url".into()),
@@ -585,7 +585,7 @@ impl TokenProvider {
                 .await
                 .map_err(|e| AuthError::Transport {
                     url: url.clone(),
-                    message: crate::graph::error::transport_message(&e),
+                    message: transport_message(&e),
                 })?;
         // The form held the secret (or the assertion): zero it now.
         for (_, value) in &mut form {
@@ -596,7 +596,7 @@ impl TokenProvider {
         let body = read_bounded(resp).await.map_err(|e| match e {
             ReadError::Transport(e) => AuthError::Transport {
                 url: url.clone(),
-                message: crate::graph::error::transport_message(&e),
+                message: transport_message(&e),
             },
             ReadError::TooLarge => AuthError::TooLarge { url: url.clone() },
         })?;

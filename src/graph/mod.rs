@@ -7,6 +7,8 @@
 //! - `users`: typed user operations (request builders and parsers).
 //! - `batch`: `$batch` packing and per-item results.
 //! - `error`: typed errors, retry classification, hints.
+//! - `transport`: bounded response bodies and transport failures in words,
+//!   shared by `client` and `auth`.
 //! - `tls`: which servers are trusted (system roots, `--ca-file`, loopback escape hatch).
 //! - `permissions`: which app permissions each operation needs.
 
@@ -17,6 +19,7 @@ pub mod cloud;
 pub mod error;
 pub mod permissions;
 pub mod tls;
+pub mod transport;
 pub mod users;
 
 pub use client::{ClientOptions, GraphClient, GraphRequest, GraphResponse};
