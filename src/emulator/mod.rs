@@ -19,9 +19,9 @@
 //!
 //! | file | owns |
 //! |---|---|
-//! | `config.rs` | [`EmulatorConfig`] (defaults = the CLI's), validation, [`EmulatorError`] |
+//! | `config.rs` | [`EmulatorConfig`] (defaults = the CLI's) and its https files ([`TlsFiles`]), validation, [`EmulatorError`] |
 //! | `server.rs` | accept loop, per-connection kill switch, top-level routing, [`start`], [`serve`] |
-//! | `tls.rs` | https: the certificate and key ([`TlsFiles`]), the bounded handshake |
+//! | `tls.rs` | https: the certificate and key loaded into an acceptor, the bounded handshake |
 //! | `state.rs` | [`State`]: everything one emulator holds |
 //! | `routes.rs` | Graph path/query parsing and the shared pipeline (count, throttle, fault, dispatch) |
 //! | `users.rs` | the user endpoints and their rules (permissions, admins, sync, passwords) |
@@ -65,10 +65,9 @@ mod users;
 
 pub use config::{
     DEFAULT_GENERATED_USERS, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID, EmulatorConfig,
-    EmulatorError, MAX_PAGE_SIZE, UserSource,
+    EmulatorError, MAX_PAGE_SIZE, TlsFiles, UserSource,
 };
 pub use directory::UserView;
 pub use server::{RunningEmulator, serve, start};
 pub use state::State;
 pub use stats::{ByOperation, FaultStats, Stats};
-pub use tls::TlsFiles;
