@@ -23,7 +23,8 @@
 //! | `server.rs` | accept loop, per-connection kill switch, top-level routing, [`start`], [`serve`] |
 //! | `tls.rs` | https: the certificate and key loaded into an acceptor, the bounded handshake |
 //! | `state.rs` | [`State`]: everything one emulator holds |
-//! | `routes.rs` | Graph path/query parsing and the shared pipeline (count, throttle, fault, dispatch) |
+//! | `routes.rs` | Graph path parsing and the shared pipeline (count, throttle, fault, dispatch) |
+//! | `query.rs` | the OData query options read (`$select`, `$top`, `$skiptoken`) and refused |
 //! | `users.rs` | the user endpoints and their rules (permissions, admins, sync, passwords) |
 //! | `select.rs` | `$select`, default properties, rendering users and roles |
 //! | `batch.rs` | `$batch`: parsing, `dependsOn` ordering, 424s, shuffling |
@@ -50,6 +51,7 @@ mod hooks;
 mod ids;
 mod jwt;
 mod password;
+mod query;
 mod response;
 mod roles;
 mod routes;
