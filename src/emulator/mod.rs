@@ -1,7 +1,14 @@
 //! A Microsoft Graph–compatible emulator, so that tests, benchmarks and
 //! first-time users can run remedy on a machine that cannot (or must not)
 //! reach a real tenant. remedy's Graph client talks to it unchanged: paths,
-//! bodies, status codes and error shapes follow `graph-reference.md` §2–7.
+//! bodies, status codes and error shapes are those of Graph v1.0 and of the
+//! Microsoft identity platform: the client-credentials token request and
+//! its OAuth error bodies (`error`, `error_description` with an `AADSTS`
+//! code, `error_codes`); user reads, PATCHes (204) and revocations (200);
+//! Graph's error body `{"error":{"code","message","innerError"}}` with
+//! `request-id` and `client-request-id`; 429 with `Retry-After`; `$batch`
+//! answers in any order with 424 for dependents of a failed item; and
+//! Entra's password rules for resets.
 //!
 //! It serves, on loopback only, plain http or (with [`TlsFiles`]) https:
 //!
@@ -35,7 +42,7 @@
 //! | `directory.rs` | users, indexes, per-user locks, [`UserView`] |
 //! | `seed.rs` | users from a CSV or generated, with seeded state |
 //! | `roles.rs` | directory roles and their template ids |
-//! | `password.rs` | §7 password rules |
+//! | `password.rs` | Entra's password rules for resets |
 //! | `response.rs` | replies and Graph/OAuth error bodies |
 //! | `stats.rs` | counters and [`Stats`] |
 //! | `hooks.rs` | `/_stats`, `/_users`, `/_reset` |
