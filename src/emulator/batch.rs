@@ -1,7 +1,8 @@
-//! `POST /v1.0/$batch` (§6): parse and check the envelope, order items by
-//! `dependsOn`, run each item through the same pipeline as a direct
-//! request (metered and faulted singly), answer failed dependencies with
-//! 424, and return the responses in a seeded shuffled order.
+//! `POST /v1.0/$batch` (at most 20 items): parse and check the envelope,
+//! order items by `dependsOn`, run each item through the same pipeline as
+//! a direct request (metered and faulted singly), answer failed
+//! dependencies with 424, and return the responses in a seeded shuffled
+//! order.
 
 use futures::future::join_all;
 use hyper::{Method, StatusCode};

@@ -1,5 +1,6 @@
 //! The emulator's options ([`EmulatorConfig`], whose `Default` is the CLI's
-//! defaults), their validation, and the emulator's error type.
+//! defaults, and the https files it may name, [`TlsFiles`]), their
+//! validation, and the emulator's error type.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -9,8 +10,6 @@ use secrecy::SecretString;
 
 use crate::diag::Diagnostic;
 use crate::graph::permissions::REMEDY_PERMISSIONS;
-
-use super::tls::TlsFiles;
 
 /// The tenant id the emulator answers for unless told otherwise. Fixed so
 /// that test fixtures and playbooks can name it.
@@ -29,6 +28,15 @@ pub enum UserSource {
     Csv(PathBuf),
     /// `user0000001@<domain>` … `user{N:07}@<domain>` (numbered from 1).
     Generate(u32),
+}
+
+/// The PEM files of an https emulator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The server certificate, then any intermediates.
+    pub cert: PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1), unencrypted.
+    pub key: PathBuf,
 }
 
 /// Everything `remedy emulator` can be told; `Default` matches the CLI.

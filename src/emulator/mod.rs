@@ -1,7 +1,14 @@
 //! A Microsoft Graph–compatible emulator, so that tests, benchmarks and
 //! first-time users can run remedy on a machine that cannot (or must not)
 //! reach a real tenant. remedy's Graph client talks to it unchanged: paths,
-//! bodies, status codes and error shapes follow `graph-reference.md` §2–7.
+//! bodies, status codes and error shapes are those of Graph v1.0 and of the
+//! Microsoft identity platform: the client-credentials token request and
+//! its OAuth error bodies (`error`, `error_description` with an `AADSTS`
+//! code, `error_codes`); user reads, PATCHes (204) and revocations (200);
+//! Graph's error body `{"error":{"code","message","innerError"}}` with
+//! `request-id` and `client-request-id`; 429 with `Retry-After`; `$batch`
+//! answers in any order with 424 for dependents of a failed item; and
+//! Entra's password rules for resets.
 //!
 //! It serves, on loopback only, plain http or (with [`TlsFiles`]) https:
 //!
@@ -19,11 +26,12 @@
 //!
 //! | file | owns |
 //! |---|---|
-//! | `config.rs` | [`EmulatorConfig`] (defaults = the CLI's), validation, [`EmulatorError`] |
+//! | `config.rs` | [`EmulatorConfig`] (defaults = the CLI's) and its https files ([`TlsFiles`]), validation, [`EmulatorError`] |
 //! | `server.rs` | accept loop, per-connection kill switch, top-level routing, [`start`], [`serve`] |
-//! | `tls.rs` | https: the certificate and key ([`TlsFiles`]), the bounded handshake |
+//! | `tls.rs` | https: the certificate and key loaded into an acceptor, the bounded handshake |
 //! | `state.rs` | [`State`]: everything one emulator holds |
-//! | `routes.rs` | Graph path/query parsing and the shared pipeline (count, throttle, fault, dispatch) |
+//! | `routes.rs` | Graph path parsing and the shared pipeline (count, throttle, fault, dispatch) |
+//! | `query.rs` | the OData query options read (`$select`, `$top`, `$skiptoken`) and refused |
 //! | `users.rs` | the user endpoints and their rules (permissions, admins, sync, passwords) |
 //! | `select.rs` | `$select`, default properties, rendering users and roles |
 //! | `batch.rs` | `$batch`: parsing, `dependsOn` ordering, 424s, shuffling |
@@ -34,7 +42,7 @@
 //! | `directory.rs` | users, indexes, per-user locks, [`UserView`] |
 //! | `seed.rs` | users from a CSV or generated, with seeded state |
 //! | `roles.rs` | directory roles and their template ids |
-//! | `password.rs` | §7 password rules |
+//! | `password.rs` | Entra's password rules for resets |
 //! | `response.rs` | replies and Graph/OAuth error bodies |
 //! | `stats.rs` | counters and [`Stats`] |
 //! | `hooks.rs` | `/_stats`, `/_users`, `/_reset` |
@@ -50,6 +58,7 @@ mod hooks;
 mod ids;
 mod jwt;
 mod password;
+mod query;
 mod response;
 mod roles;
 mod routes;
@@ -65,10 +74,9 @@ mod users;
 
 pub use config::{
     DEFAULT_GENERATED_USERS, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID, EmulatorConfig,
-    EmulatorError, MAX_PAGE_SIZE, UserSource,
+    EmulatorError, MAX_PAGE_SIZE, TlsFiles, UserSource,
 };
 pub use directory::UserView;
 pub use server::{RunningEmulator, serve, start};
 pub use state::State;
 pub use stats::{ByOperation, FaultStats, Stats};
-pub use tls::TlsFiles;

@@ -1,12 +1,15 @@
-//! Entra's password rules for a reset (graph-reference.md §7): length,
-//! allowed characters, three of four character classes, and a simplified
-//! banned-password check.
+//! Entra's password rules for a reset: 8 to 256 characters; only ASCII
+//! letters, digits, space and the symbols in `SYMBOLS`; at least three of
+//! the four classes lower case, upper case, digit and symbol (space counts
+//! as a symbol); and a banned-password check, here simplified.
 //!
-//! The real banned check scores fuzzy matches against a global list; the
-//! emulator rejects a password whose normalised form contains `password`,
-//! the tenant's name, or the user's given name, surname or mail nickname
-//! (terms of at least 4 characters). Normalising lower-cases and maps
-//! `0→o 1→l $→s @→a`, as Entra does.
+//! Entra's banned check normalises the password (lower case, `0→o 1→l $→s
+//! @→a`), finds banned terms (a global list, plus a tenant's own) up to one
+//! edit away and the user's names and the tenant's name as substrings, and
+//! wants at least 5 points: one per banned term found plus one per other
+//! character. The emulator, normalising the same way, rejects a password
+//! that contains `password`, the tenant's name, or the user's given name,
+//! surname or mail nickname (terms of at least 4 characters).
 
 /// The message Graph returns for every rejected password.
 pub(crate) const COMPLEXITY_MESSAGE: &str = "The specified password does not comply with password complexity requirements. Please provide a different password.";

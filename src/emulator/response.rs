@@ -1,6 +1,7 @@
-//! Answers: the [`Reply`] every handler returns, Graph's error body (§4),
-//! the token service's OAuth error body (§2), and how a reply becomes an
-//! HTTP response or a `$batch` item.
+//! Answers: the [`Reply`] every handler returns, Graph's error body
+//! (`{"error":{"code","message","innerError"}}`), the token service's OAuth
+//! error body (`error`, `error_description`, `error_codes`), and how a
+//! reply becomes an HTTP response or a `$batch` item.
 
 use axum::body::Body;
 use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
@@ -70,7 +71,8 @@ pub(crate) fn graph_error(status: StatusCode, code: &str, message: &str, ids: &I
     )
 }
 
-/// 429 with §5's body and headers.
+/// 429 as Graph throttles: a `TooManyRequests` body, `Retry-After` in
+/// seconds, and the `x-ms-throttle-scope` and `-information` headers.
 pub(crate) fn throttled(retry_after: u64, scope: &str, ids: &Ids) -> Reply {
     Reply::json(
         StatusCode::TOO_MANY_REQUESTS,

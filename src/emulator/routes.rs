@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 
 use super::faults::{Fault, Scope};
 use super::jwt::Principal;
+use super::query::Query;
 use super::response::{Ids, Reply, graph_error, throttled};
 use super::state::State;
 use super::stats::bump;
@@ -146,38 +147,6 @@ fn unquote(s: &str) -> String {
     match s.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
         Some(inner) => inner.replace("''", "'"),
         None => s.to_owned(),
-    }
-}
-
-/// The OData query options the emulator reads.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Query {
-    pub select: Option<String>,
-    pub top: Option<String>,
-    pub skiptoken: Option<String>,
-    /// An option the emulator does not implement (`$filter`, ...).
-    pub unsupported: Option<String>,
-}
-
-impl Query {
-    pub(crate) fn parse(query: Option<&str>) -> Self {
-        let mut q = Query::default();
-        for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-            let name = key.strip_prefix('$').unwrap_or(&key).to_ascii_lowercase();
-            let slot = match name.as_str() {
-                "select" => &mut q.select,
-                "top" => &mut q.top,
-                "skiptoken" => &mut q.skiptoken,
-                "filter" | "search" | "orderby" | "expand" | "count" | "skip" => {
-                    q.unsupported
-                        .get_or_insert_with(|| key.clone().into_owned());
-                    continue;
-                }
-                _ => continue,
-            };
-            slot.get_or_insert_with(|| value.into_owned());
-        }
-        q
     }
 }
 
@@ -476,21 +445,5 @@ mod tests {
         assert_eq!(percent_decode("%4"), None);
         assert_eq!(percent_decode("%ff"), None);
         assert_eq!(percent_decode("é%C3%A9").as_deref(), Some("éé"));
-    }
-
-    #[test]
-    fn queries() {
-        let q = Query::parse(Some(
-            "%24select=id,accountEnabled&$top=5&$skiptoken=abc&api-version=1",
-        ));
-        assert_eq!(q.select.as_deref(), Some("id,accountEnabled"));
-        assert_eq!(q.top.as_deref(), Some("5"));
-        assert_eq!(q.skiptoken.as_deref(), Some("abc"));
-        assert_eq!(q.unsupported, None);
-        assert_eq!(
-            Query::parse(Some("$filter=x")).unsupported.as_deref(),
-            Some("$filter")
-        );
-        assert_eq!(Query::parse(None), Query::default());
     }
 }

@@ -1,12 +1,12 @@
-//! Serving https: the emulator's certificate chain and private key (PEM
-//! files) turned into a rustls acceptor, and the handshake of one
-//! connection, bounded in time.
+//! Serving https: the emulator's certificate chain and private key (the
+//! PEM files [`TlsFiles`] names) turned into a rustls acceptor, and the
+//! handshake of one connection, bounded in time.
 //!
 //! The handshake runs inside the connection's task, not the accept loop,
 //! so a client that connects and never speaks cannot stall other clients.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,19 +18,10 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::server::TlsStream;
 
-use super::config::EmulatorError;
+use super::config::{EmulatorError, TlsFiles};
 
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The PEM files of an https emulator.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// The server certificate, then any intermediates.
-    pub cert: PathBuf,
-    /// Its private key (PKCS#8, PKCS#1 or SEC1), unencrypted.
-    pub key: PathBuf,
-}
 
 /// A loaded certificate and key, ready to accept connections.
 #[derive(Clone)]
@@ -109,6 +100,7 @@ fn tls_error(path: &Path, message: &str) -> EmulatorError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn fixture(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -1,6 +1,6 @@
 //! The token endpoint, `POST /{tenant}/oauth2/v2.0/token`: the client
 //! credentials grant with a client secret (form field or HTTP Basic) or a
-//! certificate's client assertion, answered and refused as Entra does (§2).
+//! certificate's client assertion, answered and refused as Entra does.
 //!
 //! A client assertion is checked for shape only: a three-part JWT whose
 //! header names `PS256` or `RS256` with an `x5t#S256` or `x5t` thumbprint,
@@ -20,7 +20,8 @@ use super::routes::percent_decode;
 use super::state::State;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// Login hosts whose token URL an assertion's `aud` may name (§2's clouds).
+/// Login hosts whose token URL an assertion's `aud` may name (the global,
+/// US government and China clouds, with China's older alias).
 const LOGIN_HOSTS: &[&str] = &[
     "https://login.microsoftonline.com",
     "https://login.microsoftonline.us",

@@ -18,11 +18,7 @@ use crate::graph::cloud::Endpoints;
 use crate::graph::error::{ErrorKind, GraphError};
 use crate::graph::permissions::Operation;
 use crate::graph::tls::{TlsError, TlsTrust};
-
-/// The largest response body remedy reads; Graph's answers for the calls it
-/// makes are a few kilobytes, so anything far bigger is an error, not a
-/// reason to run out of memory.
-pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+use crate::graph::transport::{MAX_RESPONSE_BYTES, ReadError, read_bounded};
 
 /// One Graph call, not yet sent. `Debug` shows the body's length only: a
 /// reset's body holds the new password.
@@ -258,29 +254,4 @@ pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
-}
-
-/// Why a body could not be read.
-pub(crate) enum ReadError {
-    Transport(reqwest::Error),
-    TooLarge,
-}
-
-/// Reads a whole body, refusing one larger than [`MAX_RESPONSE_BYTES`]
-/// (counted after decompression) before holding it.
-pub(crate) async fn read_bounded(mut resp: reqwest::Response) -> Result<Vec<u8>, ReadError> {
-    if resp
-        .content_length()
-        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
-    {
-        return Err(ReadError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(ReadError::Transport)? {
-        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(ReadError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::graph::auth::AuthError;
 use crate::graph::permissions::Operation;
+use crate::graph::transport::{is_tls_failure, transport_message};
 
 /// What went wrong, coarsely: enough to decide retry or not and what to say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,50 +311,6 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
             .unwrap_or(Duration::ZERO)
             .min(MAX_RETRY_AFTER),
     )
-}
-
-/// How [`transport_message`] starts for a failed TLS handshake.
-const TLS_FAILURE: &str = "TLS failure (certificate not trusted or handshake refused)";
-
-/// Whether a message from [`transport_message`] is about TLS.
-pub fn is_tls_failure(message: &str) -> bool {
-    message.starts_with(TLS_FAILURE)
-}
-
-/// A transport error in words an admin can act on, including TLS problems
-/// (which reqwest nests several sources deep).
-pub fn transport_message(e: &reqwest::Error) -> String {
-    let mut chain = Vec::new();
-    let mut cur: Option<&dyn std::error::Error> = Some(e);
-    while let Some(err) = cur {
-        let s = err.to_string();
-        if !chain.contains(&s) {
-            chain.push(s);
-        }
-        cur = err.source();
-    }
-    let all = chain.join(": ");
-    let lower = all.to_ascii_lowercase();
-    let what = if e.is_timeout() {
-        "no answer before the timeout"
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
-    {
-        TLS_FAILURE
-    } else if lower.contains("dns")
-        || lower.contains("failed to lookup")
-        || lower.contains("name or service")
-    {
-        "host name could not be resolved"
-    } else if lower.contains("refused") {
-        "connection refused"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "connection failed"
-    };
-    // The URL is part of reqwest's text; it holds no secret (tokens travel
-    // in headers, passwords in bodies).
-    format!("{what} ({all})")
 }
 
 #[cfg(test)]

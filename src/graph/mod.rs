@@ -8,6 +8,8 @@
 //! - `users`: typed user operations (request builders and parsers).
 //! - `batch`: `$batch` packing and per-item results.
 //! - `error`: typed errors, retry classification, hints.
+//! - `transport`: bounded response bodies and transport failures in words,
+//!   shared by `client` and `auth`.
 //! - `tls`: which servers are trusted (system roots, `--ca-file`, loopback escape hatch).
 //! - `permissions`: which app permissions each operation needs.
 //! - `dispatch`: sends requests alone or packed into `$batch` calls.
@@ -27,6 +29,7 @@ pub mod limiter;
 pub mod permissions;
 pub mod preflight;
 pub mod tls;
+pub mod transport;
 pub mod users;
 
 pub use client::{ClientOptions, GraphClient, GraphRequest, GraphResponse};

@@ -9,20 +9,9 @@ use std::path::Path;
 
 use super::header::CsvFormat;
 use super::reader::UserReader;
+use super::spec::{InputSpec, MAX_DIAGNOSTICS};
 use super::{duplicates, rules};
 use crate::diag::{Diagnostic, Severity};
-
-/// At most this many diagnostics are kept per file; the rest are counted
-/// in one final `csv::too-many-problems`.
-pub const MAX_DIAGNOSTICS: usize = 200;
-
-/// What a playbook expects of its CSV: the key column and the columns it
-/// uses (the key may be listed there too).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct InputSpec {
-    pub key: String,
-    pub columns: Vec<String>,
-}
 
 /// The outcome of [`check_csv`].
 #[derive(Debug, Default)]

@@ -13,10 +13,10 @@ use std::collections::{BinaryHeap, HashMap};
 use std::hash::{DefaultHasher, Hasher};
 use std::io::Read;
 
-use super::check::MAX_DIAGNOSTICS;
 use super::key::shown;
 use super::raw::RawRecord;
 use super::reader::UserReader;
+use super::spec::MAX_DIAGNOSTICS;
 use crate::diag::Diagnostic;
 
 /// A hash of the case-folded key; UPNs compare case-insensitively.

@@ -21,8 +21,10 @@ mod proptests;
 mod raw;
 mod reader;
 mod rules;
+mod spec;
 
-pub use check::{CsvCheck, InputSpec, MAX_DIAGNOSTICS, check_bytes, check_csv};
+pub use check::{CsvCheck, check_bytes, check_csv};
 pub use header::{CsvFormat, Header};
 pub use key::{is_guid, is_upn};
 pub use reader::{UserReader, UserRow};
+pub use spec::{InputSpec, MAX_DIAGNOSTICS};

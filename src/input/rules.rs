@@ -5,10 +5,10 @@
 
 use std::io::Read;
 
-use super::check::InputSpec;
 use super::key::{is_guid, is_invisible, is_upn, shown};
 use super::raw::RawRecord;
 use super::reader::{UserReader, UserRow};
+use super::spec::InputSpec;
 use crate::diag::Diagnostic;
 use crate::diag::suggest::did_you_mean;
 

@@ -9,7 +9,6 @@ use tokio::time::Instant;
 
 use crate::engine::RunEvent;
 use crate::journal::StepStatus;
-use crate::report::progress::ProgressTotals;
 use crate::report::text::one_line;
 
 /// Failures shown one by one; after them a single line says there are more.
@@ -73,6 +72,15 @@ pub struct Counts {
     /// The shared rate budget's current pace (requests per second).
     pub pace: Option<f64>,
     pub failures: u64,
+}
+
+/// What the progress display counted, for the caller's exit decision.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProgressTotals {
+    /// Users finished, including those finished by an earlier run.
+    pub users_finished: u64,
+    pub users_failed: u64,
+    pub throttled_events: u64,
 }
 
 impl Counts {

@@ -20,6 +20,8 @@ use crate::engine::RunEvent;
 use crate::report::counts::{Counts, bar_message, render_counter_line, render_final_line};
 use crate::report::text::one_line;
 
+pub use crate::report::counts::ProgressTotals;
+
 /// Bounds on the counter interval: a zero interval would spin, a huge one
 /// would overflow the clock.
 const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -52,15 +54,6 @@ impl ProgressMode {
             mode => mode,
         }
     }
-}
-
-/// What the progress display counted, for the caller's exit decision.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ProgressTotals {
-    /// Users finished, including those finished by an earlier run.
-    pub users_finished: u64,
-    pub users_failed: u64,
-    pub throttled_events: u64,
 }
 
 /// Consumes events until the channel closes. Bar: indicatif on stderr;

@@ -178,7 +178,7 @@ fn shard_examples_split_the_rate_and_keep_secrets_out_of_argv() {
 /// row in the guide's troubleshooting section.
 #[test]
 fn troubleshooting_covers_every_mapped_sign_in_error() {
-    let auth = std::fs::read_to_string(root().join("src/graph/auth.rs")).unwrap();
+    let auth = std::fs::read_to_string(root().join("src/graph/auth/error.rs")).unwrap();
     let guide = std::fs::read_to_string(root().join("docs/guide.md")).unwrap();
     let troubleshooting = guide.split("## Troubleshooting").nth(1).unwrap();
     let mut codes = Vec::new();
