@@ -7,13 +7,13 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::plan::parse_max_age;
-use crate::report::progress::ProgressMode;
-use crate::session::{Purpose, RunConfig};
+use crate::session::Purpose;
 
 use super::ColorChoice;
 use super::graph_args::GraphArgs;
 use super::send_args::SendArgs;
-use super::session::{connection, run_session};
+use super::session::run_session;
+use super::session_args::{ChangeArgs, RecordArgs};
 
 /// Do exactly what a saved plan says would change.
 ///
@@ -56,40 +56,15 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "AGE", default_value = "24h", value_parser = parse_max_age)]
     pub max_age: std::time::Duration,
 
-    /// Where runs are recorded (journal, secrets, reports).
-    #[arg(long, value_name = "DIR", default_value = ".remedy")]
-    pub state_dir: PathBuf,
-
-    /// Continue an interrupted apply of this plan (the latest run, or the
-    /// one named).
-    #[arg(long, value_name = "RUN", num_args = 0..=1, default_missing_value = "")]
-    pub resume: Option<String>,
-
-    /// Do not ask for confirmation (required when stdin is not a terminal).
-    #[arg(long)]
-    pub yes: bool,
-
-    /// Progress display: bars on a terminal, counter lines otherwise.
-    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
-    pub progress: ProgressMode,
-
-    /// Where to write the reports. Default: the run's directory.
-    #[arg(long, value_name = "DIR")]
-    pub report_dir: Option<PathBuf>,
-
-    /// Apply against a built-in Graph emulator on 127.0.0.1 seeded with the
-    /// CSV's users (for plans made with `--emulate`).
-    #[arg(long)]
-    pub emulate: bool,
-
     /// After the run, read every user back and report drift.
     #[arg(long)]
     pub verify: bool,
 
-    /// Skip the permission preflight (a missing permission then fails user
-    /// by user).
-    #[arg(long)]
-    pub no_preflight: bool,
+    #[command(flatten)]
+    pub record: RecordArgs,
+
+    #[command(flatten)]
+    pub change: ChangeArgs,
 
     #[command(flatten)]
     pub send: SendArgs,
@@ -99,25 +74,18 @@ pub struct ApplyArgs {
 }
 
 pub fn run(args: &ApplyArgs, color: ColorChoice) -> u8 {
-    let config = RunConfig {
-        purpose: Purpose::Apply {
+    let config = args.record.config(
+        Purpose::Apply {
             plan: args.plan.clone(),
             max_age: args.max_age,
         },
-        playbook: args.playbook.clone(),
-        users: args.users.clone(),
+        // `None`: the paths the plan names.
+        (args.playbook.clone(), args.users.clone()),
         // Plans and their application cover the whole CSV.
-        shard: None,
-        state_dir: args.state_dir.clone(),
-        resume: args.resume.clone(),
-        yes: args.yes,
-        progress: args.progress,
-        color: color.stderr_enabled(),
-        report_dir: args.report_dir.clone(),
-        connection: connection(args.emulate, &args.graph),
-        verify: args.verify,
-        preflight: !args.no_preflight,
-        send: args.send.overrides(),
-    };
+        None,
+        Some((&args.change, args.verify)),
+        (&args.send, &args.graph),
+        color,
+    );
     run_session(&config, color).map_or_else(|code| code, |o| o.exit_code())
 }

@@ -17,6 +17,7 @@ mod runs;
 mod schema;
 mod send_args;
 mod session;
+mod session_args;
 mod ui;
 mod validate;
 mod verify;
@@ -159,8 +160,8 @@ pub fn main() -> ExitCode {
     );
     let code = match cli.command {
         Command::Run(mut args) => {
-            if cli.quiet > 0 && args.progress == ProgressMode::Auto {
-                args.progress = ProgressMode::None;
+            if cli.quiet > 0 && args.record.progress == ProgressMode::Auto {
+                args.record.progress = ProgressMode::None;
             }
             run::run(&args, cli.color)
         }

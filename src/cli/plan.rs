@@ -8,13 +8,13 @@ use clap::Args;
 
 use crate::exit_code;
 use crate::plan::PlanEnd;
-use crate::report::progress::ProgressMode;
-use crate::session::{Outcome, Purpose, RunConfig};
+use crate::session::{Outcome, Purpose};
 
 use super::ColorChoice;
 use super::graph_args::GraphArgs;
 use super::send_args::SendArgs;
-use super::session::{connection, run_session};
+use super::session::run_session;
+use super::session_args::RecordArgs;
 
 /// Exit code of `--detailed-exitcode` when the plan has changes.
 pub const CHANGES_PENDING: u8 = 2;
@@ -55,22 +55,8 @@ pub struct PlanArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
 
-    /// Where runs are recorded (the dry run's journal and reports).
-    #[arg(long, value_name = "DIR", default_value = ".remedy")]
-    pub state_dir: PathBuf,
-
-    /// Progress display: bars on a terminal, counter lines otherwise.
-    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
-    pub progress: ProgressMode,
-
-    /// Where to write the dry run's reports. Default: its run directory.
-    #[arg(long, value_name = "DIR")]
-    pub report_dir: Option<PathBuf>,
-
-    /// Plan against a built-in Graph emulator on 127.0.0.1 seeded with the
-    /// CSV's users.
-    #[arg(long)]
-    pub emulate: bool,
+    #[command(flatten)]
+    pub record: RecordArgs,
 
     #[command(flatten)]
     pub send: SendArgs,
@@ -80,25 +66,17 @@ pub struct PlanArgs {
 }
 
 pub fn run(args: &PlanArgs, color: ColorChoice) -> u8 {
-    let config = RunConfig {
-        purpose: Purpose::Plan {
+    let config = args.record.config(
+        Purpose::Plan {
             out: args.out.clone(),
         },
-        playbook: Some(args.playbook.clone()),
-        users: Some(args.users.clone()),
+        (Some(args.playbook.clone()), Some(args.users.clone())),
         // Plans and their application cover the whole CSV.
-        shard: None,
-        state_dir: args.state_dir.clone(),
-        resume: None,
-        yes: true,
-        progress: args.progress,
-        color: color.stderr_enabled(),
-        report_dir: args.report_dir.clone(),
-        connection: connection(args.emulate, &args.graph),
-        verify: false,
-        preflight: true,
-        send: args.send.overrides(),
-    };
+        None,
+        None,
+        (&args.send, &args.graph),
+        color,
+    );
     let outcome = run_session(&config, color);
     let code = outcome.as_ref().map_or_else(|c| *c, Outcome::exit_code);
     if !args.detailed_exitcode {

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::report::progress::ProgressMode;
-use crate::session::{Purpose, RunConfig};
+use crate::session::Purpose;
 use crate::shard::Shard;
 
 use super::ColorChoice;
 use super::graph_args::GraphArgs;
 use super::send_args::SendArgs;
-use super::session::{connection, run_session};
+use super::session::run_session;
+use super::session_args::{ChangeArgs, RecordArgs};
 
 /// Apply a playbook to every user in a CSV.
 ///
@@ -54,42 +54,17 @@ pub struct RunArgs {
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
 
-    /// Where runs are recorded (journal, secrets, reports).
-    #[arg(long, value_name = "DIR", default_value = ".remedy")]
-    pub state_dir: PathBuf,
-
-    /// Continue an interrupted run (the latest, or the one named).
-    #[arg(long, value_name = "RUN", num_args = 0..=1, default_missing_value = "")]
-    pub resume: Option<String>,
-
-    /// Do not ask for confirmation (required when stdin is not a terminal).
-    #[arg(long)]
-    pub yes: bool,
-
-    /// Progress display: bars on a terminal, counter lines otherwise.
-    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
-    pub progress: ProgressMode,
-
-    /// Where to write results.csv, results.jsonl, junit.xml and summary.md.
-    /// Default: the run's directory.
-    #[arg(long, value_name = "DIR")]
-    pub report_dir: Option<PathBuf>,
-
-    /// Run against a built-in Graph emulator on 127.0.0.1 seeded with the
-    /// CSV's users. No real tenant is touched.
-    #[arg(long)]
-    pub emulate: bool,
-
     /// After the run, read every user back and report drift: sign-in not
     /// as desired, a reset or revocation whose timestamp did not move
     /// (see `remedy verify`).
     #[arg(long, conflicts_with = "dry_run")]
     pub verify: bool,
 
-    /// Skip the permission preflight: the token's `roles` are not checked
-    /// before the run, and a missing permission fails user by user.
-    #[arg(long)]
-    pub no_preflight: bool,
+    #[command(flatten)]
+    pub record: RecordArgs,
+
+    #[command(flatten)]
+    pub change: ChangeArgs,
 
     #[command(flatten)]
     pub send: SendArgs,
@@ -99,23 +74,15 @@ pub struct RunArgs {
 }
 
 pub fn run(args: &RunArgs, color: ColorChoice) -> u8 {
-    let config = RunConfig {
-        purpose: Purpose::Run {
+    let config = args.record.config(
+        Purpose::Run {
             dry_run: args.dry_run,
         },
-        playbook: Some(args.playbook.clone()),
-        users: Some(args.users.clone()),
-        shard: args.shard,
-        state_dir: args.state_dir.clone(),
-        resume: args.resume.clone(),
-        yes: args.yes,
-        progress: args.progress,
-        color: color.stderr_enabled(),
-        report_dir: args.report_dir.clone(),
-        connection: connection(args.emulate, &args.graph),
-        verify: args.verify,
-        preflight: !args.no_preflight,
-        send: args.send.overrides(),
-    };
+        (Some(args.playbook.clone()), Some(args.users.clone())),
+        args.shard,
+        Some((&args.change, args.verify)),
+        (&args.send, &args.graph),
+        color,
+    );
     run_session(&config, color).map_or_else(|code| code, |o| o.exit_code())
 }
