@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use futures::StreamExt;
-use minijinja::{Environment, Expression};
 use secrecy::SecretString;
 use tokio::sync::mpsc;
 
@@ -97,12 +96,9 @@ pub struct Context {
     /// Passwords already in `secrets.csv` (a resumed run reuses them).
     pub saved_passwords: HashMap<String, SecretString>,
     events: mpsc::UnboundedSender<RunEvent>,
-    env: &'static Environment<'static>,
-    conditions: Vec<Option<Expression<'static, 'static>>>,
 }
 
 impl Context {
-    /// Compiles the playbook's conditions once for the whole run.
     pub fn new(
         directory: Directory,
         playbook: Arc<Playbook>,
@@ -110,26 +106,8 @@ impl Context {
         mode: Mode,
         saved_passwords: HashMap<String, SecretString>,
         events: mpsc::UnboundedSender<RunEvent>,
-    ) -> Result<Self, String> {
-        // One environment per run, alive until the process ends, so that
-        // compiled expressions can be shared by every task without
-        // lifetimes tying them to a stack frame.
-        let env: &'static Environment<'static> =
-            Box::leak(Box::new(crate::playbook::expr::environment()));
-        let conditions = playbook
-            .steps
-            .iter()
-            .map(|s| {
-                s.when
-                    .as_ref()
-                    .map(|w| {
-                        env.compile_expression_owned(w.clone())
-                            .map_err(|e| e.to_string())
-                    })
-                    .transpose()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Context {
+    ) -> Self {
+        Context {
             directory,
             columns: playbook.input.columns.clone(),
             playbook,
@@ -137,22 +115,21 @@ impl Context {
             mode,
             saved_passwords,
             events,
-            env,
-            conditions,
-        })
+        }
     }
 
-    /// Evaluates step `i`'s `when` for a row (true when it has none).
+    /// Evaluates step `i`'s `when` for a row (true when it has none). The
+    /// condition was compiled once, when the playbook was checked.
     pub fn condition(&self, i: usize, row: &minijinja::Value) -> Result<bool, String> {
-        match self.conditions.get(i).and_then(Option::as_ref) {
+        match self.playbook.steps.get(i).and_then(|s| s.when.as_ref()) {
             None => Ok(true),
-            Some(expr) => crate::playbook::expr::eval_condition(expr, row),
+            Some(c) => c.eval(row),
         }
     }
 
     /// Renders a `{{ }}` template for a row.
     pub fn render(&self, template: &str, row: &minijinja::Value) -> Result<String, String> {
-        crate::playbook::expr::render(self.env, template, row)
+        crate::playbook::expr::render(crate::playbook::expr::shared(), template, row)
     }
 
     /// Takes the journal and the plan writer back once the run is over.

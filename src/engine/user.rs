@@ -150,7 +150,7 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
                     Why::ConditionFalse,
                     format!(
                         "condition false: {}",
-                        step.when.as_deref().unwrap_or_default()
+                        step.when.as_ref().map_or("", |c| c.text())
                     ),
                 ),
                 Err(e) => StepOutcome::new(

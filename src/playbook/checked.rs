@@ -6,6 +6,7 @@
 
 use crate::diag::Location;
 pub use crate::input::InputSpec;
+pub use crate::playbook::expr::Condition;
 pub use crate::playbook::model::{ActionKind, ApiVersion, EnsureKind, Provider};
 pub use crate::steps::{PasswordSource, ResetPassword, StepKind};
 
@@ -71,8 +72,9 @@ pub struct Step {
     pub id: String,
     pub name: Option<String>,
     pub kind: StepKind,
-    /// A minijinja expression over `row`; `None` means always.
-    pub when: Option<String>,
+    /// A minijinja expression over `row`, compiled once when the playbook
+    /// was checked; `None` means always.
+    pub when: Option<Condition>,
     pub retries: Option<u32>,
     pub continue_on_error: bool,
     /// Where the step starts in the file (its `id`).

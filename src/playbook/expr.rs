@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 use std::ops::Range;
+use std::sync::{Arc, LazyLock};
 
 use minijinja::{Environment, Expression, UndefinedBehavior, Value};
 
@@ -38,8 +39,62 @@ pub fn environment() -> Environment<'static> {
     env
 }
 
-/// Compiles a `when` condition.
-pub fn check_condition(env: &Environment<'_>, text: &str) -> Result<References, ExprError> {
+/// The environment of the whole process, in which a checked playbook's
+/// conditions are compiled once and its templates rendered.
+pub fn shared() -> &'static Environment<'static> {
+    static ENV: LazyLock<Environment<'static>> = LazyLock::new(environment);
+    &ENV
+}
+
+/// A `when` condition compiled when the playbook was checked; every user
+/// of a run evaluates the same compiled expression.
+#[derive(Clone)]
+pub struct Condition {
+    text: String,
+    expr: Arc<Expression<'static, 'static>>,
+}
+
+impl Condition {
+    /// The condition as written.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Evaluates it for one row (Jinja truthiness).
+    ///
+    /// # Errors
+    ///
+    /// The evaluation error in words (an undefined column, a bad operation).
+    pub fn eval(&self, row: &Value) -> Result<bool, String> {
+        eval_condition(&self.expr, row)
+    }
+}
+
+impl std::fmt::Debug for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Condition").field(&self.text).finish()
+    }
+}
+
+/// Compiles a `when` condition in the [`shared`] environment, for the
+/// checked playbook, with what it reads.
+pub fn condition(text: &str) -> Result<(References, Condition), ExprError> {
+    refuse_template(text)?;
+    let expr = shared()
+        .compile_expression_owned(text.to_owned())
+        .map_err(|e| to_expr_error(text, &e))?;
+    let refs = references(expr.undeclared_variables(true));
+    Ok((
+        refs,
+        Condition {
+            text: text.to_owned(),
+            expr: Arc::new(expr),
+        },
+    ))
+}
+
+/// A condition is an expression: `{{ }}` or `{% %}` in it is a mistake.
+fn refuse_template(text: &str) -> Result<(), ExprError> {
     if text.contains("{{") || text.contains("{%") {
         return Err(ExprError {
             message: "a `when` condition is an expression, not a template".into(),
@@ -49,6 +104,12 @@ pub fn check_condition(env: &Environment<'_>, text: &str) -> Result<References, 
                 .map(|i| i..i + 2),
         });
     }
+    Ok(())
+}
+
+/// Compiles a `when` condition and lists what it reads.
+pub fn check_condition(env: &Environment<'_>, text: &str) -> Result<References, ExprError> {
+    refuse_template(text)?;
     let expr = env
         .compile_expression(text)
         .map_err(|e| to_expr_error(text, &e))?;
@@ -236,5 +297,19 @@ mod tests {
         let missing = env.compile_expression("row.other == 'yes'").unwrap();
         assert!(eval_condition(&missing, &row).is_err(), "strict undefined");
         assert_eq!(render(&env, "{{ row.temp }}", &row).as_deref(), Ok("Pw-1!"));
+    }
+
+    #[test]
+    fn a_checked_condition_is_compiled_once_and_evaluated_per_row() {
+        let (refs, c) = condition("row.compromised == 'yes'").unwrap();
+        assert_eq!(cols(&refs), ["compromised"]);
+        assert_eq!(c.text(), "row.compromised == 'yes'");
+        assert_eq!(format!("{c:?}"), r#"Condition("row.compromised == 'yes'")"#);
+        let row = |v: &str| row_value(&["compromised".to_owned()], [&v.to_owned()]);
+        let shared = c.clone();
+        assert_eq!(c.eval(&row("yes")), Ok(true));
+        assert_eq!(shared.eval(&row("no")), Ok(false));
+        assert!(condition("{{ row.a }}").is_err());
+        assert!(condition("row.a ==").is_err());
     }
 }

@@ -54,8 +54,6 @@ pub enum SessionError {
     /// The operator answered no.
     #[error("aborted; nothing was changed")]
     Declined,
-    #[error("a `when` condition does not compile: {0}")]
-    Condition(String),
     /// `remedy verify` of a run that cannot be verified.
     #[error("{message}")]
     Verify { message: String, hint: &'static str },
@@ -108,8 +106,7 @@ impl SessionError {
             SessionError::Io { .. }
             | SessionError::Shard(_)
             | SessionError::Emulator(_)
-            | SessionError::Declined
-            | SessionError::Condition(_) => None,
+            | SessionError::Declined => None,
         }
     }
 

@@ -192,8 +192,7 @@ async fn execute(
         mode,
         p.saved_passwords,
         events_tx.clone(),
-    )
-    .map_err(SessionError::Condition)?;
+    );
     let cx = Arc::new(cx);
     let stop = StopSignal::default();
     watch_signals(stop.clone(), &events_tx, p.run.id.clone(), ui.clone());
@@ -495,7 +494,7 @@ fn confirmation_text(
             step.kind.describe()
         ));
         if let Some(w) = &step.when {
-            s.push_str(&format!(", when {w}"));
+            s.push_str(&format!(", when {}", w.text()));
         }
         s.push('\n');
     }

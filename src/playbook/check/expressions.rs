@@ -7,13 +7,29 @@ use std::collections::BTreeSet;
 use crate::diag::suggest::did_you_mean;
 use crate::diag::{Diagnostic, Location};
 use crate::input::InputSpec;
-use crate::playbook::expr::{self, ExprError, References};
+use crate::playbook::expr::{self, Condition, ExprError, References};
 use crate::playbook::model::Spanned;
 use crate::playbook::span::locate;
 
 use super::checker::Checker;
 
 impl Checker<'_> {
+    /// Compiles a `when` condition, once for the whole run, and checks the
+    /// columns it reads. Returns `None` when it has an error.
+    pub(crate) fn condition(
+        &mut self,
+        v: &Spanned<String>,
+        input: &InputSpec,
+    ) -> Option<Condition> {
+        match expr::condition(&v.value) {
+            Ok((refs, compiled)) => self.references(v, &refs, input).map(|()| compiled),
+            Err(e) => {
+                self.expr_error(v, &e, true);
+                None
+            }
+        }
+    }
+
     /// Compiles a `when` (condition) or a templated value and checks the
     /// columns it reads. Returns `None` when it has an error.
     pub(crate) fn expression(

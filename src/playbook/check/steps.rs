@@ -139,9 +139,8 @@ impl Checker<'_> {
                 None
             }
         };
-        if let Some(w) = &step.when {
-            self.expression(w, input, true);
-        }
+        // `Some(None)`: the condition has an error (already reported).
+        let when = step.when.as_ref().map(|w| self.condition(w, input));
         if let Some(r) = &step.retries
             && r.value > 20
         {
@@ -156,11 +155,15 @@ impl Checker<'_> {
         {
             self.warning("playbook::empty-name", n, "step `name` is empty".into());
         }
+        let when = match when {
+            Some(compiled) => Some(compiled?),
+            None => None,
+        };
         Some(Step {
             id: step.id.value.clone(),
             name: step.name.as_ref().map(|n| n.value.clone()),
             kind: kind?,
-            when: step.when.as_ref().map(|w| w.value.clone()),
+            when,
             retries: step.retries.as_ref().map(|r| r.value),
             continue_on_error: step.continue_on_error.unwrap_or(false),
             location: self.loc(&step.id),
