@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
+use crate::directory::Recorded;
 use crate::operator::Operator;
 use crate::shard::Shard;
 
@@ -233,6 +234,18 @@ pub struct StepInfo {
     pub title: String,
 }
 
+/// What a run (and a plan) was made from: the playbook and the CSV as the
+/// operator named them, and their SHA-256, which `--resume` and `apply`
+/// compare.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inputs {
+    pub playbook_name: String,
+    pub playbook_file: String,
+    pub playbook_sha256: String,
+    pub csv_file: String,
+    pub csv_sha256: String,
+}
+
 /// `manifest.json`: what a run was, for resuming and for incident records.
 ///
 /// Fields added after the first release carry `#[serde(default)]`, so the
@@ -245,14 +258,12 @@ pub struct Manifest {
     /// Who started the run, and on which host.
     #[serde(default)]
     pub operator: Operator,
-    pub playbook_name: String,
-    pub playbook_file: String,
-    pub playbook_sha256: String,
-    pub csv_file: String,
-    pub csv_sha256: String,
-    pub tenant: Option<String>,
-    pub app_id: Option<String>,
-    pub graph_url: String,
+    /// The playbook and the CSV, by path and SHA-256.
+    #[serde(flatten)]
+    pub inputs: Inputs,
+    /// The directory the run addressed.
+    #[serde(flatten)]
+    pub target: Recorded,
     pub emulated: bool,
     pub dry_run: bool,
     /// `--shard i/N`; `None` when the run covers the whole CSV.
@@ -331,14 +342,19 @@ mod tests {
             run_id: r.id.clone(),
             remedy_version: "x".into(),
             operator: Operator::current(),
-            playbook_name: "p".into(),
-            playbook_file: "p.yaml".into(),
-            playbook_sha256: "a".into(),
-            csv_file: "u.csv".into(),
-            csv_sha256: "b".into(),
-            tenant: None,
-            app_id: None,
-            graph_url: "http://127.0.0.1:1".into(),
+            inputs: Inputs {
+                playbook_name: "p".into(),
+                playbook_file: "p.yaml".into(),
+                playbook_sha256: "a".into(),
+                csv_file: "u.csv".into(),
+                csv_sha256: "b".into(),
+            },
+            target: Recorded(crate::directory::Target {
+                provider: "graph".into(),
+                endpoint: "http://127.0.0.1:1".into(),
+                realm: None,
+                principal: None,
+            }),
             emulated: true,
             dry_run: false,
             shard: Some("2/3".parse().unwrap()),
@@ -379,5 +395,8 @@ mod tests {
         assert_eq!(m.shard, None);
         assert_eq!(m.operator, Operator::default());
         assert_eq!(m.counts.csv_rows, 0);
+        assert_eq!(m.inputs.playbook_sha256, "a");
+        assert_eq!(m.target.endpoint, "http://127.0.0.1:1");
+        assert_eq!(m.target.provider, "graph");
     }
 }

@@ -74,11 +74,11 @@ pub fn run(args: &ReportArgs) -> u8 {
         ReportFormat::Md => {
             let info = RunInfo {
                 run_id: m.run_id,
-                playbook_name: m.playbook_name,
-                playbook_file: m.playbook_file,
-                csv_file: m.csv_file,
+                playbook_name: m.inputs.playbook_name,
+                playbook_file: m.inputs.playbook_file,
+                csv_file: m.inputs.csv_file,
                 dry_run: m.dry_run,
-                tenant: m.tenant,
+                tenant: m.target.0.realm,
                 shard: m.shard.map(|s| s.to_string()),
                 started: m.started,
                 finished: m.finished.unwrap_or_else(|| "not finished".to_owned()),

@@ -120,9 +120,9 @@ fn listed(id: &str, m: Option<Manifest>, busy: bool) -> Listed {
         shard: m.shard.map(|s| s.to_string()),
         started: Some(m.started),
         finished: m.finished,
-        playbook: Some(m.playbook_file),
-        csv: Some(m.csv_file),
-        tenant: m.tenant,
+        playbook: Some(m.inputs.playbook_file),
+        csv: Some(m.inputs.csv_file),
+        tenant: m.target.0.realm,
         counts: Some(m.counts),
     }
 }

@@ -24,4 +24,4 @@ pub use account::{Account, Change, Property, Value, shown_value};
 pub use error::{DirError, ErrorKind};
 pub use op::{Op, OpKind};
 pub use provider::Directory;
-pub use target::Target;
+pub use target::{Recorded, Target};

@@ -21,8 +21,8 @@ impl Header {
         Header {
             format: crate::journal::FORMAT,
             run_id: m.run_id.clone(),
-            playbook_sha256: m.playbook_sha256.clone(),
-            csv_sha256: m.csv_sha256.clone(),
+            playbook_sha256: m.inputs.playbook_sha256.clone(),
+            csv_sha256: m.inputs.csv_sha256.clone(),
             dry_run: m.dry_run,
             remedy_version: m.remedy_version.clone(),
         }

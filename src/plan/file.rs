@@ -16,7 +16,9 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 pub use crate::directory::Change;
+use crate::directory::Recorded;
 use crate::journal::Before;
+use crate::rundir::Inputs;
 
 /// Version of the plan format, in the header line.
 pub const FORMAT: u32 = 1;
@@ -46,16 +48,14 @@ pub struct PlanHeader {
     pub remedy_version: String,
     /// RFC 3339, UTC.
     pub created: String,
-    pub playbook_name: String,
-    /// The playbook's path as given to `remedy plan`.
-    pub playbook_file: String,
-    pub playbook_sha256: String,
-    /// The CSV's path as given to `remedy plan`.
-    pub csv_file: String,
-    pub csv_sha256: String,
-    /// The tenant id (`tid`) of the access token the plan was made with.
-    pub tenant: Option<String>,
-    pub graph_url: String,
+    /// The playbook and the CSV as given to `remedy plan`, and their
+    /// SHA-256.
+    #[serde(flatten)]
+    pub inputs: Inputs,
+    /// The directory the plan read (its realm is the tenant id, `tid`, of
+    /// the access token the plan was made with).
+    #[serde(flatten)]
+    pub target: Recorded,
     /// The dry run that produced the plan (its journal and reports).
     pub run_id: String,
     /// The playbook's steps, in order.
@@ -255,29 +255,43 @@ impl PlanWriter {
     }
 }
 
+/// A plan header for tests: tenant `tenant`, made at `created`, no steps.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn header() -> PlanHeader {
-        PlanHeader {
-            format: FORMAT,
-            remedy_version: "0.1.0".into(),
-            created: "2026-01-01T00:00:00Z".into(),
+pub(crate) fn test_header(tenant: Option<&str>, created: &str) -> PlanHeader {
+    PlanHeader {
+        format: FORMAT,
+        remedy_version: "0.1.0".into(),
+        created: created.into(),
+        inputs: Inputs {
             playbook_name: "p".into(),
             playbook_file: "p.yaml".into(),
             playbook_sha256: "aa".into(),
             csv_file: "u.csv".into(),
             csv_sha256: "bb".into(),
-            tenant: Some("t".into()),
-            graph_url: "http://127.0.0.1:1".into(),
-            run_id: "r".into(),
-            steps: vec![PlanStepInfo {
-                id: "enable".into(),
-                title: "enable".into(),
-                kind: "ensure: sign_in_allowed".into(),
-            }],
-        }
+        },
+        target: Recorded(crate::directory::Target {
+            provider: "graph".into(),
+            endpoint: "http://127.0.0.1:1".into(),
+            realm: tenant.map(Into::into),
+            principal: None,
+        }),
+        run_id: "r".into(),
+        steps: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> PlanHeader {
+        let mut h = test_header(Some("t"), "2026-01-01T00:00:00Z");
+        h.steps = vec![PlanStepInfo {
+            id: "enable".into(),
+            title: "enable".into(),
+            kind: "ensure: sign_in_allowed".into(),
+        }];
+        h
     }
 
     fn user(row: u64, result: StepResult) -> PlanUser {

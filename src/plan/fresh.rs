@@ -27,19 +27,19 @@ pub struct Binding<'a> {
 /// Refuses a plan whose inputs, tenant or age no longer hold. The tenant
 /// is compared only when both sides know it, or refused when only one does.
 pub fn refuse_stale(plan: &PlanHeader, found: &Binding<'_>) -> Result<(), PlanError> {
-    if plan.playbook_sha256 != found.playbook_sha256 {
+    if plan.inputs.playbook_sha256 != found.playbook_sha256 {
         return Err(PlanError::PlaybookChanged {
-            planned: plan.playbook_sha256.clone(),
+            planned: plan.inputs.playbook_sha256.clone(),
             found: found.playbook_sha256.to_owned(),
         });
     }
-    if plan.csv_sha256 != found.csv_sha256 {
+    if plan.inputs.csv_sha256 != found.csv_sha256 {
         return Err(PlanError::CsvChanged {
-            planned: plan.csv_sha256.clone(),
+            planned: plan.inputs.csv_sha256.clone(),
             found: found.csv_sha256.to_owned(),
         });
     }
-    match (plan.tenant.as_deref(), found.tenant) {
+    match (plan.target.realm.as_deref(), found.tenant) {
         (Some(p), Some(f)) if p.eq_ignore_ascii_case(f) => {}
         (None, None) => {}
         (p, f) => {
@@ -107,23 +107,9 @@ fn human(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::file::FORMAT;
 
     fn header(created: &str) -> PlanHeader {
-        PlanHeader {
-            format: FORMAT,
-            remedy_version: "0.1.0".into(),
-            created: created.into(),
-            playbook_name: "p".into(),
-            playbook_file: "p.yaml".into(),
-            playbook_sha256: "aa".into(),
-            csv_file: "u.csv".into(),
-            csv_sha256: "bb".into(),
-            tenant: Some("T1".into()),
-            graph_url: "http://127.0.0.1:1".into(),
-            run_id: "r".into(),
-            steps: Vec::new(),
-        }
+        crate::plan::file::test_header(Some("T1"), created)
     }
 
     fn binding<'a>(now: &str, tenant: Option<&'a str>) -> Binding<'a> {

@@ -257,26 +257,15 @@ mod tests {
     use crate::plan::{PlanWriter, StepResult};
 
     fn header(steps: usize) -> PlanHeader {
-        PlanHeader {
-            format: FORMAT,
-            remedy_version: "0.1.0".into(),
-            created: "2026-01-01T00:00:00Z".into(),
-            playbook_name: "p".into(),
-            playbook_file: "p.yaml".into(),
-            playbook_sha256: "aa".into(),
-            csv_file: "u.csv".into(),
-            csv_sha256: "bb".into(),
-            tenant: None,
-            graph_url: "http://127.0.0.1:1".into(),
-            run_id: "r".into(),
-            steps: (0..steps)
-                .map(|i| PlanStepInfo {
-                    id: format!("s{i}"),
-                    title: format!("s{i}"),
-                    kind: "action: revoke_sessions".into(),
-                })
-                .collect(),
-        }
+        let mut h = crate::plan::file::test_header(None, "2026-01-01T00:00:00Z");
+        h.steps = (0..steps)
+            .map(|i| PlanStepInfo {
+                id: format!("s{i}"),
+                title: format!("s{i}"),
+                kind: "action: revoke_sessions".into(),
+            })
+            .collect();
+        h
     }
 
     fn user(name: &str, results: &[StepResult]) -> PlanUser {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::directory::Directory;
+use crate::directory::Recorded;
 use crate::engine::{self, Context, RunEvent, StopSignal, Stopped};
 use crate::graph::{GraphDirectory, SendOptions};
 use crate::journal::{Header, Journal, Record};
@@ -16,7 +17,7 @@ use crate::operator::Operator;
 use crate::plan::{PlanHeader, PlanStepInfo, PlanWriter};
 use crate::playbook::Playbook;
 use crate::report::progress;
-use crate::rundir::{self, Counts, Manifest, RunDir, RunStatus, StepInfo};
+use crate::rundir::{self, Counts, Inputs, Manifest, RunDir, RunStatus, StepInfo};
 use crate::secrets::SecretsFile;
 use crate::session::DEFAULT_CONCURRENCY;
 use crate::session::config::{Purpose, RunConfig, SendOverrides};
@@ -105,18 +106,19 @@ async fn execute(
     }
 
     // 5. Manifest and journal.
+    let target = GraphDirectory::target_of(&p.connected.client, tid.clone(), p.connected.app_id());
     let mut manifest = Manifest {
         run_id: p.run.id.clone(),
         remedy_version: env!("CARGO_PKG_VERSION").to_owned(),
         operator: Operator::current(),
-        playbook_name: p.playbook.name.clone(),
-        playbook_file: p.inputs.playbook_name.clone(),
-        playbook_sha256: p.inputs.playbook_sha256.clone(),
-        csv_file: p.inputs.csv_name.clone(),
-        csv_sha256: p.inputs.csv_sha256.clone(),
-        tenant: tid.clone(),
-        app_id: p.connected.app_id(),
-        graph_url: p.connected.client.endpoints().graph.clone(),
+        inputs: Inputs {
+            playbook_name: p.playbook.name.clone(),
+            playbook_file: p.inputs.playbook_name.clone(),
+            playbook_sha256: p.inputs.playbook_sha256.clone(),
+            csv_file: p.inputs.csv_name.clone(),
+            csv_sha256: p.inputs.csv_sha256.clone(),
+        },
+        target: Recorded(target.clone()),
         emulated: p.connected.emulator.is_some(),
         dry_run,
         shard: config.shard,
@@ -166,8 +168,6 @@ async fn execute(
         already_done,
     });
     let send = send_options(config.send, &p.playbook);
-    let target =
-        GraphDirectory::target_of(&p.connected.client, tid.clone(), manifest.app_id.clone());
     let directory = Directory::Graph(GraphDirectory::new(
         p.connected.client.clone(),
         send,
@@ -398,10 +398,10 @@ fn write_reports(
     let info = crate::report::RunInfo {
         run_id: run.id.clone(),
         playbook_name: playbook.name.clone(),
-        playbook_file: manifest.playbook_file.clone(),
-        csv_file: manifest.csv_file.clone(),
+        playbook_file: manifest.inputs.playbook_file.clone(),
+        csv_file: manifest.inputs.csv_file.clone(),
         dry_run: manifest.dry_run,
-        tenant: manifest.tenant.clone(),
+        tenant: manifest.target.realm.clone(),
         shard: manifest.shard.map(|s| s.to_string()),
         started: manifest.started.clone(),
         finished: manifest.finished.clone().unwrap_or_default(),
@@ -447,13 +447,8 @@ fn plan_header(manifest: &Manifest, playbook: &Playbook) -> PlanHeader {
         format: crate::plan::FORMAT,
         remedy_version: manifest.remedy_version.clone(),
         created: rundir::now_rfc3339(),
-        playbook_name: manifest.playbook_name.clone(),
-        playbook_file: manifest.playbook_file.clone(),
-        playbook_sha256: manifest.playbook_sha256.clone(),
-        csv_file: manifest.csv_file.clone(),
-        csv_sha256: manifest.csv_sha256.clone(),
-        tenant: manifest.tenant.clone(),
-        graph_url: manifest.graph_url.clone(),
+        inputs: manifest.inputs.clone(),
+        target: manifest.target.clone(),
         run_id: manifest.run_id.clone(),
         steps: playbook
             .steps

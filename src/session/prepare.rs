@@ -84,11 +84,11 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
         config
             .playbook
             .clone()
-            .or_else(|| from_plan(|p| &p.index.header.playbook_file)),
+            .or_else(|| from_plan(|p| &p.index.header.inputs.playbook_file)),
         config
             .users
             .clone()
-            .or_else(|| from_plan(|p| &p.index.header.csv_file)),
+            .or_else(|| from_plan(|p| &p.index.header.inputs.csv_file)),
     ) else {
         return Err(SessionError::Playbook);
     };

@@ -104,7 +104,7 @@ pub(super) fn prepare(
             ));
         }
     }
-    if m.playbook_sha256 != r.playbook_sha256 {
+    if m.inputs.playbook_sha256 != r.playbook_sha256 {
         return Err(refuse(
             format!(
                 "the playbook changed since run {} started (SHA-256 differs); refusing to resume",
@@ -127,7 +127,7 @@ pub(super) fn prepare(
             "resume with the --shard the run started with (`remedy runs` shows it)",
         ));
     }
-    if m.csv_sha256 != r.csv_sha256 {
+    if m.inputs.csv_sha256 != r.csv_sha256 {
         return Err(refuse(
             format!(
                 "the CSV changed since run {} started (SHA-256 differs); refusing to resume",

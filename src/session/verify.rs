@@ -41,13 +41,13 @@ pub async fn verify(config: &VerifyConfig, ui: &dyn Ui) -> Result<VerifyOutcome,
     let pb_path = if copy.is_file() {
         copy
     } else {
-        PathBuf::from(&manifest.playbook_file)
+        PathBuf::from(&manifest.inputs.playbook_file)
     };
-    let playbook = load_playbook(&pb_path, &manifest.playbook_sha256)?;
+    let playbook = load_playbook(&pb_path, &manifest.inputs.playbook_sha256)?;
     let client = config.connect.connect()?;
     let token = client.tokens().token().await.map_err(SessionError::Token)?;
     let tid = token.claims.as_ref().and_then(|c| c.tid.clone());
-    if let (Some(ran), Some(now)) = (&manifest.tenant, &tid)
+    if let (Some(ran), Some(now)) = (&manifest.target.realm, &tid)
         && !ran.eq_ignore_ascii_case(now)
     {
         return Err(SessionError::VerifyTenant {
