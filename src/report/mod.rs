@@ -25,6 +25,7 @@ mod outcome;
 pub mod progress;
 pub mod results;
 mod rows;
+mod status;
 mod table;
 mod text;
 mod verify;
@@ -34,6 +35,7 @@ pub use progress::{ProgressMode, ProgressTotals, spawn};
 pub use results::{
     FailedStep, MAX_FAILURES, ReportSummary, RunInfo, StepSummary, summarize, write_reports,
 };
+pub use status::StatusCounts;
 pub use table::render_table;
 pub use text::one_line;
 pub use verify::{render_verify_markdown, render_verify_table};

@@ -17,6 +17,7 @@ use std::path::Path;
 use crate::journal::for_each_record;
 use crate::journal::{Record, StepStatus, UserStatus};
 use crate::report::outcome::OutcomeRef;
+use crate::report::status::StatusCounts;
 use crate::report::{junit, markdown, rows};
 
 /// Failed outcomes kept in a [`ReportSummary`]; the rest are only counted.
@@ -46,30 +47,7 @@ pub struct RunInfo {
 pub struct StepSummary {
     pub id: String,
     pub title: String,
-    pub ok: u64,
-    pub changed: u64,
-    pub would_change: u64,
-    pub failed: u64,
-    pub skipped: u64,
-}
-
-impl StepSummary {
-    /// Outcomes of this step, whatever their status.
-    #[must_use]
-    pub fn total(&self) -> u64 {
-        self.ok + self.changed + self.would_change + self.failed + self.skipped
-    }
-
-    fn count(&mut self, status: StepStatus) {
-        let n = match status {
-            StepStatus::Ok => &mut self.ok,
-            StepStatus::Changed => &mut self.changed,
-            StepStatus::WouldChange => &mut self.would_change,
-            StepStatus::Failed => &mut self.failed,
-            StepStatus::Skipped => &mut self.skipped,
-        };
-        *n += 1;
-    }
+    pub counts: StatusCounts,
 }
 
 /// One failed outcome.
@@ -230,7 +208,7 @@ impl Tally {
                 ..
             } => {
                 if let Some(i) = self.step_index(step) {
-                    self.steps[i].count(*status);
+                    self.steps[i].counts.add(*status);
                 }
                 if *status == StepStatus::Failed {
                     if self.failures.len() < MAX_FAILURES {
@@ -398,15 +376,11 @@ pub(crate) mod tests {
             (enable.id.as_str(), enable.title.as_str()),
             ("enable", "Allow sign-in")
         );
-        assert_eq!(
-            (enable.ok, enable.changed, enable.failed, enable.skipped),
-            (2, 1, 0, 0)
-        );
+        let c = &enable.counts;
+        assert_eq!((c.ok, c.changed, c.failed, c.skipped), (2, 1, 0, 0));
         let reset = &s.steps[1];
-        assert_eq!(
-            (reset.ok, reset.changed, reset.failed, reset.skipped),
-            (0, 1, 1, 1)
-        );
+        let c = &reset.counts;
+        assert_eq!((c.ok, c.changed, c.failed, c.skipped), (0, 1, 1, 1));
         assert_eq!(s.failures.len(), 1);
         let f = &s.failures[0];
         assert_eq!(
@@ -435,7 +409,7 @@ pub(crate) mod tests {
         assert_eq!(s.failures.len(), MAX_FAILURES);
         assert_eq!(s.more_failures, 5);
         assert_eq!(s.total_failures(), MAX_FAILURES as u64 + 5);
-        assert_eq!(s.steps[1].failed, MAX_FAILURES as u64 + 5);
+        assert_eq!(s.steps[1].counts.failed, MAX_FAILURES as u64 + 5);
     }
 
     #[test]
