@@ -13,7 +13,7 @@ use std::path::Path;
 use crate::journal::StepStatus;
 use crate::journal::for_each_record;
 use crate::report::outcome::OutcomeRef;
-use crate::report::results::{ReportSummary, RunInfo};
+use crate::report::summary::{ReportSummary, RunInfo};
 use crate::report::text::xml;
 
 /// Writes `junit.xml` at `path` for the run whose `summary` was read from
@@ -110,8 +110,8 @@ fn write_case(out: &mut impl Write, o: &OutcomeRef<'_>) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::journal::Record;
-    use crate::report::results::summarize;
-    use crate::report::results::tests::{header, info, outcome, sample, steps, write_journal};
+    use crate::report::summary::summarize;
+    use crate::report::summary::tests::{header, info, outcome, sample, steps, write_journal};
 
     /// A deliberately small XML 1.0 well-formedness check: balanced and
     /// properly nested elements, quoted attributes without raw `<` or `&`,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::results::{FailedStep, ReportSummary, RunInfo};
+use crate::report::summary::{FailedStep, ReportSummary, RunInfo};
 use crate::report::text::markdown as md;
 
 /// Failed users listed in `summary.md`; the rest are in `results.csv`.
@@ -121,9 +121,9 @@ pub fn reason_with_ids(f: &FailedStep) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::StepSummary;
-    use crate::report::results::tests::info;
     use crate::report::status::StatusCounts;
+    use crate::report::summary::StepSummary;
+    use crate::report::summary::tests::info;
 
     fn failure(i: u64) -> FailedStep {
         FailedStep {

@@ -26,16 +26,16 @@ pub mod progress;
 pub mod results;
 mod rows;
 mod status;
+mod summary;
 mod table;
 mod text;
 mod verify;
 
 pub use markdown::render as render_markdown;
 pub use progress::{ProgressMode, ProgressTotals, spawn};
-pub use results::{
-    FailedStep, MAX_FAILURES, ReportSummary, RunInfo, StepSummary, summarize, write_reports,
-};
+pub use results::write_reports;
 pub use status::StatusCounts;
+pub use summary::{FailedStep, MAX_FAILURES, ReportSummary, RunInfo, StepSummary, summarize};
 pub use table::render_table;
 pub use text::one_line;
 pub use verify::{render_verify_markdown, render_verify_table};

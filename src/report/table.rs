@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::report::markdown::reason_with_ids;
-use crate::report::results::ReportSummary;
+use crate::report::summary::ReportSummary;
 use crate::report::text::one_line;
 
 /// Longest step label shown before it is cut with `…`.
@@ -104,8 +104,8 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::{FailedStep, StepSummary};
     use crate::report::status::StatusCounts;
+    use crate::report::summary::{FailedStep, StepSummary};
 
     fn summary() -> ReportSummary {
         ReportSummary {
