@@ -15,6 +15,7 @@ use std::path::Path;
 
 use crate::journal::for_each_record;
 use crate::journal::{Record, StepStatus, UserStatus};
+use crate::report::outcome::OutcomeRef;
 use crate::report::status::StatusCounts;
 
 /// Failed outcomes kept in a [`ReportSummary`]; the rest are only counted.
@@ -136,32 +137,9 @@ impl Tally {
     /// Takes one journal record into account.
     pub fn add(&mut self, record: &Record) {
         match record {
-            Record::Outcome {
-                row,
-                user,
-                step,
-                status,
-                reason,
-                code,
-                request_id,
-                ..
-            } => {
-                if let Some(i) = self.step_index(step) {
-                    self.steps[i].counts.add(*status);
-                }
-                if *status == StepStatus::Failed {
-                    if self.failures.len() < MAX_FAILURES {
-                        self.failures.push(FailedStep {
-                            row: *row,
-                            user: user.clone(),
-                            step: step.clone(),
-                            reason: reason.clone().unwrap_or_default(),
-                            code: code.clone(),
-                            request_id: request_id.clone(),
-                        });
-                    } else {
-                        self.more_failures += 1;
-                    }
+            Record::Outcome { .. } => {
+                if let Some(outcome) = OutcomeRef::of(record) {
+                    self.add_outcome(&outcome);
                 }
             }
             Record::UserDone { status, .. } => {
@@ -171,6 +149,26 @@ impl Tally {
                 }
             }
             Record::Header(_) | Record::Intent { .. } => {}
+        }
+    }
+
+    fn add_outcome(&mut self, o: &OutcomeRef<'_>) {
+        if let Some(i) = self.step_index(o.step) {
+            self.steps[i].counts.add(o.status);
+        }
+        if o.status == StepStatus::Failed {
+            if self.failures.len() < MAX_FAILURES {
+                self.failures.push(FailedStep {
+                    row: o.row,
+                    user: o.user.to_owned(),
+                    step: o.step.to_owned(),
+                    reason: o.reason.unwrap_or_default().to_owned(),
+                    code: o.code.map(str::to_owned),
+                    request_id: o.request_id.map(str::to_owned),
+                });
+            } else {
+                self.more_failures += 1;
+            }
         }
     }
 
