@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::engine::RunEvent;
-use crate::journal::StepStatus;
+use crate::report::status::StatusCounts;
 use crate::report::text::one_line;
 
 /// Failures shown one by one; after them a single line says there are more.
@@ -18,41 +18,18 @@ pub const MORE_FAILURES: &str = "… more failures, see the report";
 /// Longest throttling pause shown; longer ones are shown as this.
 const MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
 
-/// Step outcomes by status.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StatusCounts {
-    ok: u64,
-    changed: u64,
-    would_change: u64,
-    failed: u64,
-    skipped: u64,
-}
-
-impl StatusCounts {
-    fn add(&mut self, status: StepStatus) {
-        let n = match status {
-            StepStatus::Ok => &mut self.ok,
-            StepStatus::Changed => &mut self.changed,
-            StepStatus::WouldChange => &mut self.would_change,
-            StepStatus::Failed => &mut self.failed,
-            StepStatus::Skipped => &mut self.skipped,
-        };
-        *n = n.saturating_add(1);
-    }
-
-    /// `ok N · changed N · failed N · skipped N` (`would change` instead of
-    /// `changed` in a dry run).
-    pub fn render(&self, dry_run: bool) -> String {
-        let (label, changed) = if dry_run {
-            ("would change", self.would_change)
-        } else {
-            ("changed", self.changed)
-        };
-        format!(
-            "ok {} · {label} {changed} · failed {} · skipped {}",
-            self.ok, self.failed, self.skipped
-        )
-    }
+/// `ok N · changed N · failed N · skipped N` (`would change` instead of
+/// `changed` in a dry run).
+pub fn render_status(counts: &StatusCounts, dry_run: bool) -> String {
+    let (label, changed) = if dry_run {
+        ("would change", counts.would_change)
+    } else {
+        ("changed", counts.changed)
+    };
+    format!(
+        "ok {} · {label} {changed} · failed {} · skipped {}",
+        counts.ok, counts.failed, counts.skipped
+    )
 }
 
 /// Everything the display knows, updated event by event.
@@ -215,7 +192,7 @@ pub fn render_counter_line(
         counts.done(),
         counts.total.unwrap_or(0),
         counts.percent(),
-        counts.all.render(dry_run),
+        render_status(&counts.all, dry_run),
         counts.rate(elapsed),
         counts.throttled
     );
@@ -230,7 +207,7 @@ pub fn render_final_line(counts: &Counts, elapsed: Duration, dry_run: bool) -> S
         counts.done(),
         counts.total.unwrap_or(0),
         counts.percent(),
-        counts.all.render(dry_run),
+        render_status(&counts.all, dry_run),
         counts.rate(elapsed),
         counts.throttled,
         elapsed.as_secs_f64()
@@ -241,7 +218,7 @@ pub fn render_final_line(counts: &Counts, elapsed: Duration, dry_run: bool) -> S
 pub fn bar_message(counts: &Counts, now: Instant, dry_run: bool) -> String {
     let mut msg = format!(
         "{} · throttled {}",
-        counts.all.render(dry_run),
+        render_status(&counts.all, dry_run),
         counts.throttled
     );
     counts.push_pace_and_pause(&mut msg, now);
@@ -251,6 +228,7 @@ pub fn bar_message(counts: &Counts, now: Instant, dry_run: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::StepStatus;
 
     #[test]
     fn counter_line_format_is_stable() {

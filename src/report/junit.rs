@@ -13,7 +13,7 @@ use std::path::Path;
 use crate::journal::StepStatus;
 use crate::journal::for_each_record;
 use crate::report::outcome::OutcomeRef;
-use crate::report::results::{ReportSummary, RunInfo, StepSummary};
+use crate::report::summary::{ReportSummary, RunInfo};
 use crate::report::text::xml;
 
 /// Writes `junit.xml` at `path` for the run whose `summary` was read from
@@ -25,9 +25,9 @@ pub fn write(
     path: &Path,
 ) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, File::create(path)?);
-    let tests: u64 = summary.steps.iter().map(StepSummary::total).sum();
-    let failures: u64 = summary.steps.iter().map(|s| s.failed).sum();
-    let skipped: u64 = summary.steps.iter().map(|s| s.skipped).sum();
+    let tests: u64 = summary.steps.iter().map(|s| s.counts.total()).sum();
+    let failures: u64 = summary.steps.iter().map(|s| s.counts.failed).sum();
+    let skipped: u64 = summary.steps.iter().map(|s| s.counts.skipped).sum();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
     writeln!(
         out,
@@ -35,14 +35,14 @@ pub fn write(
         xml(&info.playbook_name)
     )?;
     for step in &summary.steps {
-        let cases = step.total();
+        let cases = step.counts.total();
         writeln!(
             out,
             r#"  <testsuite name="{}: {}" tests="{cases}" failures="{}" skipped="{}">"#,
             xml(&step.id),
             xml(&step.title),
-            step.failed,
-            step.skipped
+            step.counts.failed,
+            step.counts.skipped
         )?;
         if cases > 0 {
             let mut written: u64 = 0;
@@ -110,8 +110,8 @@ fn write_case(out: &mut impl Write, o: &OutcomeRef<'_>) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::journal::Record;
-    use crate::report::results::summarize;
-    use crate::report::results::tests::{header, info, outcome, sample, steps, write_journal};
+    use crate::report::summary::summarize;
+    use crate::report::summary::tests::{header, info, outcome, sample, steps, write_journal};
 
     /// A deliberately small XML 1.0 well-formedness check: balanced and
     /// properly nested elements, quoted attributes without raw `<` or `&`,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::results::{FailedStep, ReportSummary, RunInfo};
+use crate::report::summary::{FailedStep, ReportSummary, RunInfo};
 use crate::report::text::markdown as md;
 
 /// Failed users listed in `summary.md`; the rest are in `results.csv`.
@@ -63,11 +63,12 @@ pub fn render(summary: &ReportSummary, info: &RunInfo) -> String {
         } else {
             format!("{}: {}", md(&s.id), md(&s.title))
         };
-        let _ = write!(out, "| {label} | {} | {} ", s.ok, s.changed);
+        let c = &s.counts;
+        let _ = write!(out, "| {label} | {} | {} ", c.ok, c.changed);
         if info.dry_run {
-            let _ = write!(out, "| {} ", s.would_change);
+            let _ = write!(out, "| {} ", c.would_change);
         }
-        let _ = writeln!(out, "| {} | {} |", s.failed, s.skipped);
+        let _ = writeln!(out, "| {} | {} |", c.failed, c.skipped);
     }
 
     out.push_str("\n## Failed users\n\n");
@@ -120,8 +121,9 @@ pub fn reason_with_ids(f: &FailedStep) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::StepSummary;
-    use crate::report::results::tests::info;
+    use crate::report::status::StatusCounts;
+    use crate::report::summary::StepSummary;
+    use crate::report::summary::tests::info;
 
     fn failure(i: u64) -> FailedStep {
         FailedStep {
@@ -141,17 +143,21 @@ mod tests {
                 StepSummary {
                     id: "enable".into(),
                     title: "Allow sign-in".into(),
-                    ok: 5,
-                    changed: 3,
-                    would_change: 2,
-                    failed: 0,
-                    skipped: 1,
+                    counts: StatusCounts {
+                        ok: 5,
+                        changed: 3,
+                        would_change: 2,
+                        failed: 0,
+                        skipped: 1,
+                    },
                 },
                 StepSummary {
                     id: "reset".into(),
                     title: "reset".into(),
-                    failed: failures,
-                    ..StepSummary::default()
+                    counts: StatusCounts {
+                        failed: failures,
+                        ..StatusCounts::default()
+                    },
                 },
             ],
             users: 9,

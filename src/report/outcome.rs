@@ -1,5 +1,6 @@
 //! An outcome record as the reports see it: one line of `results.csv`
-//! and `results.jsonl`, one test case of `junit.xml`.
+//! and `results.jsonl`, one test case of `junit.xml`, one count in the
+//! summary. The reports take the `Outcome` record apart here only.
 
 use serde::Serialize;
 

@@ -17,7 +17,9 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::engine::RunEvent;
-use crate::report::counts::{Counts, bar_message, render_counter_line, render_final_line};
+use crate::report::counts::{
+    Counts, bar_message, render_counter_line, render_final_line, render_status,
+};
 use crate::report::text::one_line;
 
 pub use crate::report::counts::ProgressTotals;
@@ -158,7 +160,7 @@ fn refresh(counts: &Counts, overall: &ProgressBar, step_bars: &[ProgressBar], dr
     overall.set_position(counts.done());
     overall.set_message(bar_message(counts, Instant::now(), dry_run));
     for (bar, s) in step_bars.iter().zip(&counts.per_step) {
-        bar.set_message(s.render(dry_run));
+        bar.set_message(render_status(s, dry_run));
     }
 }
 

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::report::markdown::reason_with_ids;
-use crate::report::results::ReportSummary;
+use crate::report::summary::ReportSummary;
 use crate::report::text::one_line;
 
 /// Longest step label shown before it is cut with `…`.
@@ -49,11 +49,12 @@ pub fn render_table(summary: &ReportSummary, dry_run: bool, max_failures: usize)
     }
     out.push('\n');
     for (s, label) in summary.steps.iter().zip(&labels) {
-        let mut cells = vec![s.ok, s.changed];
+        let c = &s.counts;
+        let mut cells = vec![c.ok, c.changed];
         if dry_run {
-            cells.push(s.would_change);
+            cells.push(c.would_change);
         }
-        cells.extend([s.failed, s.skipped]);
+        cells.extend([c.failed, c.skipped]);
         let _ = write!(
             out,
             "{label}{:pad$}",
@@ -103,7 +104,8 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::{FailedStep, StepSummary};
+    use crate::report::status::StatusCounts;
+    use crate::report::summary::{FailedStep, StepSummary};
 
     fn summary() -> ReportSummary {
         ReportSummary {
@@ -111,20 +113,24 @@ mod tests {
                 StepSummary {
                     id: "enable".into(),
                     title: "Allow sign-in".into(),
-                    ok: 10,
-                    changed: 1200,
-                    would_change: 0,
-                    failed: 0,
-                    skipped: 22,
+                    counts: StatusCounts {
+                        ok: 10,
+                        changed: 1200,
+                        would_change: 0,
+                        failed: 0,
+                        skipped: 22,
+                    },
                 },
                 StepSummary {
                     id: "reset".into(),
                     title: "reset".into(),
-                    ok: 0,
-                    changed: 0,
-                    would_change: 7,
-                    failed: 3,
-                    skipped: 0,
+                    counts: StatusCounts {
+                        ok: 0,
+                        changed: 0,
+                        would_change: 7,
+                        failed: 3,
+                        skipped: 0,
+                    },
                 },
             ],
             users: 1232,
