@@ -4,8 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::graph::SendOptions;
 use crate::graph::connect::ConnectOptions;
+use crate::playbook::Playbook;
 use crate::report::progress::ProgressMode;
+use crate::session::DEFAULT_CONCURRENCY;
 use crate::shard::Shard;
 
 /// What a run is for.
@@ -44,6 +47,20 @@ pub struct SendOverrides {
     pub concurrency: Option<u32>,
     pub no_batch: bool,
     pub max_rate: Option<f64>,
+}
+
+impl SendOverrides {
+    /// How requests are sent: these flags over the playbook's `settings`.
+    pub fn resolve(self, playbook: &Playbook) -> SendOptions {
+        SendOptions {
+            concurrency: self
+                .concurrency
+                .or(playbook.settings.concurrency)
+                .unwrap_or(DEFAULT_CONCURRENCY) as usize,
+            batch: !self.no_batch && playbook.settings.batch.unwrap_or(true),
+            max_rate: self.max_rate.or(playbook.settings.max_rate),
+        }
+    }
 }
 
 /// One `run`, `plan` or `apply`.

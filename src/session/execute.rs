@@ -19,8 +19,7 @@ use crate::playbook::Playbook;
 use crate::report::progress;
 use crate::rundir::{self, Counts, Inputs, Manifest, RunDir, RunStatus, StepInfo};
 use crate::secrets::SecretsFile;
-use crate::session::DEFAULT_CONCURRENCY;
-use crate::session::config::{Purpose, RunConfig, SendOverrides};
+use crate::session::config::{Purpose, RunConfig};
 use crate::session::drift::drifted_users;
 use crate::session::error::{SessionError, cannot};
 use crate::session::outcome::{Ended, Outcome, Ran};
@@ -44,18 +43,6 @@ pub async fn run(config: &RunConfig, ui: Arc<dyn Ui>) -> Result<Outcome, Session
         Ready::Run(p) => p,
     };
     execute(config, *p, ui).await
-}
-
-/// The send options: the flags over the playbook's `settings`.
-pub(super) fn send_options(o: SendOverrides, playbook: &Playbook) -> SendOptions {
-    SendOptions {
-        concurrency: o
-            .concurrency
-            .or(playbook.settings.concurrency)
-            .unwrap_or(DEFAULT_CONCURRENCY) as usize,
-        batch: !o.no_batch && playbook.settings.batch.unwrap_or(true),
-        max_rate: o.max_rate.or(playbook.settings.max_rate),
-    }
 }
 
 async fn execute(
@@ -167,7 +154,7 @@ async fn execute(
         users: p.users,
         already_done,
     });
-    let send = send_options(config.send, &p.playbook);
+    let send = config.send.resolve(&p.playbook);
     let directory = Directory::Graph(GraphDirectory::new(
         p.connected.client.clone(),
         send,

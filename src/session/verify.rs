@@ -10,7 +10,6 @@ use crate::playbook::{self, Playbook};
 use crate::rundir::{self, RunDir, StateDir};
 use crate::session::config::{SendOverrides, VerifyConfig};
 use crate::session::error::{SessionError, cannot};
-use crate::session::execute::send_options;
 use crate::session::outcome::VerifyOutcome;
 use crate::session::ui::{Notice, Ui};
 use crate::verify::verify_run;
@@ -58,14 +57,12 @@ pub async fn verify(config: &VerifyConfig, ui: &dyn Ui) -> Result<VerifyOutcome,
     }
     let send = SendOptions {
         max_rate: None,
-        ..send_options(
-            SendOverrides {
-                concurrency: config.concurrency,
-                no_batch: config.no_batch,
-                max_rate: None,
-            },
-            &playbook,
-        )
+        ..SendOverrides {
+            concurrency: config.concurrency,
+            no_batch: config.no_batch,
+            max_rate: None,
+        }
+        .resolve(&playbook)
     };
     let target = GraphDirectory::target_of(&client, tid, None);
     let directory = Directory::Graph(GraphDirectory::new(client, send, target));
