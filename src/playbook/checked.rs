@@ -1,6 +1,6 @@
 //! The checked playbook: what the rest of remedy works with.
 //!
-//! Built by `check.rs` only when a document has no errors, so every value
+//! Built by `check/` only when a document has no errors, so every value
 //! here is known good: kinds resolved, defaults applied, expressions
 //! compiled once. Nothing downstream sees raw serde types.
 

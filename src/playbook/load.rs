@@ -2,7 +2,7 @@
 //! a positioned [`Diagnostic`].
 //!
 //! serde-saphyr stops at the first syntax or type error, so this pass yields
-//! at most one diagnostic; the semantic checks in `check.rs` collect all.
+//! at most one diagnostic; the semantic checks in `check/` collect all.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -8,7 +8,7 @@
 //!
 //! Names that have a closed set of values (`api_version`, `provider`,
 //! `action`, `ensure`) are read as strings and resolved by
-//! `check.rs`, so that a typo gets a "did you mean" at its exact position
+//! `check/`, so that a typo gets a "did you mean" at its exact position
 //! rather than serde's generic "unknown variant"; their schema still lists the
 //! allowed values. Steps are a plain struct dispatched on which of `action:`
 //! or `ensure:` is present: no internally tagged or untagged enums, which
