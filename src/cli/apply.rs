@@ -10,8 +10,6 @@ use crate::plan::parse_max_age;
 use crate::session::Purpose;
 
 use super::ColorChoice;
-use super::graph_args::GraphArgs;
-use super::send_args::SendArgs;
 use super::session::run_session;
 use super::session_args::{ChangeArgs, RecordArgs};
 
@@ -65,12 +63,6 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub change: ChangeArgs,
-
-    #[command(flatten)]
-    pub send: SendArgs,
-
-    #[command(flatten)]
-    pub graph: GraphArgs,
 }
 
 pub fn run(args: &ApplyArgs, color: ColorChoice) -> u8 {
@@ -84,7 +76,6 @@ pub fn run(args: &ApplyArgs, color: ColorChoice) -> u8 {
         // Plans and their application cover the whole CSV.
         None,
         Some((&args.change, args.verify)),
-        (&args.send, &args.graph),
         color,
     );
     run_session(&config, color).map_or_else(|code| code, |o| o.exit_code())

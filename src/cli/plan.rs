@@ -11,8 +11,6 @@ use crate::plan::PlanEnd;
 use crate::session::{Outcome, Purpose};
 
 use super::ColorChoice;
-use super::graph_args::GraphArgs;
-use super::send_args::SendArgs;
 use super::session::run_session;
 use super::session_args::RecordArgs;
 
@@ -57,12 +55,6 @@ pub struct PlanArgs {
 
     #[command(flatten)]
     pub record: RecordArgs,
-
-    #[command(flatten)]
-    pub send: SendArgs,
-
-    #[command(flatten)]
-    pub graph: GraphArgs,
 }
 
 pub fn run(args: &PlanArgs, color: ColorChoice) -> u8 {
@@ -74,7 +66,6 @@ pub fn run(args: &PlanArgs, color: ColorChoice) -> u8 {
         // Plans and their application cover the whole CSV.
         None,
         None,
-        (&args.send, &args.graph),
         color,
     );
     let outcome = run_session(&config, color);

@@ -9,8 +9,6 @@ use crate::session::Purpose;
 use crate::shard::Shard;
 
 use super::ColorChoice;
-use super::graph_args::GraphArgs;
-use super::send_args::SendArgs;
 use super::session::run_session;
 use super::session_args::{ChangeArgs, RecordArgs};
 
@@ -65,12 +63,6 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub change: ChangeArgs,
-
-    #[command(flatten)]
-    pub send: SendArgs,
-
-    #[command(flatten)]
-    pub graph: GraphArgs,
 }
 
 pub fn run(args: &RunArgs, color: ColorChoice) -> u8 {
@@ -81,7 +73,6 @@ pub fn run(args: &RunArgs, color: ColorChoice) -> u8 {
         (Some(args.playbook.clone()), Some(args.users.clone())),
         args.shard,
         Some((&args.change, args.verify)),
-        (&args.send, &args.graph),
         color,
     );
     run_session(&config, color).map_or_else(|code| code, |o| o.exit_code())

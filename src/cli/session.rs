@@ -12,7 +12,6 @@ use crate::shard::Shard;
 
 use super::ColorChoice;
 use super::graph_args::GraphArgs;
-use super::send_args::SendArgs;
 use super::session_args::{ChangeArgs, RecordArgs};
 use super::ui::{Terminal, report_error};
 
@@ -48,7 +47,6 @@ impl RecordArgs {
         (playbook, users): (Option<PathBuf>, Option<PathBuf>),
         shard: Option<Shard>,
         change: Option<(&ChangeArgs, bool)>,
-        (send, graph): (&SendArgs, &GraphArgs),
         color: ColorChoice,
     ) -> RunConfig {
         RunConfig {
@@ -62,10 +60,10 @@ impl RecordArgs {
             progress: self.progress,
             color: color.stderr_enabled(),
             report_dir: self.report_dir.clone(),
-            connection: connection(self.emulate, graph),
+            connection: connection(self.emulate, &self.graph),
             verify: change.is_some_and(|(_, verify)| verify),
             preflight: change.is_none_or(|(c, _)| !c.no_preflight),
-            send: send.overrides(),
+            send: self.send.overrides(),
         }
     }
 }

@@ -1,12 +1,16 @@
 //! The flags that `run`, `plan` and `apply` share, flattened into each:
-//! where the run is recorded and how it is shown (`RecordArgs`), and how a
-//! run that changes accounts is confirmed and resumed (`ChangeArgs`).
+//! where the run is recorded, how it is shown, what it connects to and how
+//! it sends (`RecordArgs`), and how a run that changes accounts is
+//! confirmed and resumed (`ChangeArgs`).
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use crate::report::progress::ProgressMode;
+
+use super::graph_args::GraphArgs;
+use super::send_args::SendArgs;
 
 #[derive(Debug, Clone, Args)]
 pub struct RecordArgs {
@@ -27,6 +31,12 @@ pub struct RecordArgs {
     /// CSV's users. No real tenant is touched.
     #[arg(long)]
     pub emulate: bool,
+
+    #[command(flatten)]
+    pub send: SendArgs,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
 }
 
 #[derive(Debug, Clone, Args)]
