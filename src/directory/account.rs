@@ -68,6 +68,13 @@ pub struct Account {
 }
 
 impl Account {
+    /// A guest (B2B) account: it signs in with its home directory.
+    pub fn is_guest(&self) -> bool {
+        self.kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case("guest"))
+    }
+
     /// The value of `p`, `None` when unknown.
     pub fn get(&self, p: Property) -> Option<Value> {
         match p {

@@ -19,6 +19,8 @@ pub enum Why {
     Drifted,
     /// `apply`: the plan has nothing to do for this step.
     NotPlanned,
+    /// The step cannot act on this kind of account (guest, synced).
+    NotApplicable,
 }
 
 impl Why {
@@ -28,6 +30,7 @@ impl Why {
         match self {
             Why::Drifted => Some("drifted"),
             Why::NotPlanned => Some("not_planned"),
+            Why::NotApplicable => Some("not_applicable"),
             _ => None,
         }
     }

@@ -129,6 +129,10 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
     }
 
     let mut state = state;
+    // A one-shot action may move other timestamps too (a reset can move
+    // the sessions' valid-from time): the next one-shot step reads the
+    // account again, so its evidence starts from what is true then.
+    let mut stale = false;
     let mut failed_before = false;
     let row_context = row_context(cx, row);
     for (i, step) in steps.iter().enumerate() {
@@ -171,7 +175,7 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
                                 cx,
                                 row,
                                 step,
-                                &mut state,
+                                (&mut state, &mut stale),
                                 pending.map(|(_, b)| b),
                                 &row_context,
                                 deadline,
@@ -332,7 +336,7 @@ async fn run_step(
     cx: &Context,
     row: &Row,
     step: &Step,
-    state: &mut Account,
+    (state, stale): (&mut Account, &mut bool),
     pending: Option<&Before>,
     row_context: &minijinja::Value,
     deadline: Instant,
@@ -343,6 +347,9 @@ async fn run_step(
     let evidence = kind.evidence();
     let (would, change) = match kind.decide(state, label) {
         Decision::Satisfied(reason) => return StepOutcome::new(StepStatus::Ok, reason),
+        Decision::NotApplicable(reason) => {
+            return StepOutcome::because(StepStatus::Skipped, Why::NotApplicable, reason);
+        }
         Decision::Change { would, change } => (would, change),
     };
     if cx.mode.is_dry_run() {
@@ -354,6 +361,22 @@ async fn run_step(
     {
         // A killed run sent this action: trust the evidence.
         return StepOutcome::new(StepStatus::Changed, kind.confirmed(label));
+    }
+    if *stale && pending.is_none() && matches!(evidence, Evidence::Moves(_)) {
+        match read_user(cx, &state.id, deadline).await {
+            Ok((fresh, _)) => {
+                *state = fresh;
+                *stale = false;
+            }
+            Err((e, attempts)) => {
+                let mut o = StepOutcome::failed(&e, attempts);
+                o.reason = Some(format!(
+                    "cannot read the account again before this step, so its effect could not be confirmed later; not sent: {}",
+                    o.reason.unwrap_or_default()
+                ));
+                return o;
+            }
+        }
     }
     let saved_password = pending.and_then(|_| {
         cx.saved_passwords
@@ -401,8 +424,9 @@ async fn run_step(
     };
     match sent {
         Ok(attempts) => {
-            if let Evidence::Holds { property, want } = &evidence {
-                state.set(*property, want.clone());
+            match &evidence {
+                Evidence::Holds { property, want } => state.set(*property, want.clone()),
+                Evidence::Moves(_) => *stale = true,
             }
             let text = prepared.done.unwrap_or(would);
             StepOutcome {

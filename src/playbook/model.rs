@@ -256,6 +256,13 @@ pub struct WithDoc {
     /// Require MFA before that change. Default: false.
     #[serde(default)]
     pub force_change_with_mfa: Option<bool>,
+    /// Also reset accounts synchronised from on-premises Active Directory,
+    /// in the cloud. Right only for a tenant whose users sign in with
+    /// password hash sync; under pass-through or federated sign-in the
+    /// on-premises password keeps working. Default: false (such accounts
+    /// are skipped with a reason).
+    #[serde(default)]
+    pub reset_synced_in_cloud: Option<bool>,
 }
 
 /// `max_failures` as written: a count or a percentage. Parsed by the checker

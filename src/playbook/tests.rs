@@ -216,7 +216,8 @@ steps:
         StepKind::ResetPassword(ResetPassword {
             password: PasswordSource::Generate,
             force_change_at_next_sign_in: true,
-            force_change_with_mfa: false
+            force_change_with_mfa: false,
+            reset_synced_in_cloud: false,
         })
     );
     assert_eq!(p.steps[1].title(), "allow");

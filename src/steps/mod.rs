@@ -92,6 +92,10 @@ pub enum Decision {
         would: String,
         change: Option<Change>,
     },
+    /// The step cannot do what it promises for this kind of account (a
+    /// guest, an account mastered on-premises): skipped, with the reason
+    /// and what to do instead, rather than reported as changed.
+    NotApplicable(String),
 }
 
 /// What a kind needs to build its operation for one account.

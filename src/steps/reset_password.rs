@@ -2,7 +2,10 @@
 //! (saved to the run's `secrets.csv` before the request is sent) or read
 //! from the CSV through a template. One-shot: evidence is the
 //! password-changed time moving; a repeated reset reuses the saved
-//! password, so `secrets.csv` always matches the directory.
+//! password, so `secrets.csv` always matches the directory. Guests (they
+//! sign in at home) and accounts synchronised from on-premises AD (their
+//! password lives there, unless the tenant uses password hash sync and the
+//! step opts in) are skipped with the reason.
 
 use secrecy::SecretString;
 
@@ -17,6 +20,9 @@ pub struct ResetPassword {
     pub password: PasswordSource,
     pub force_change_at_next_sign_in: bool,
     pub force_change_with_mfa: bool,
+    /// Reset accounts synchronised from on-premises AD in the cloud too
+    /// (right only where they sign in with password hash sync).
+    pub reset_synced_in_cloud: bool,
 }
 
 /// Where a new password comes from.
@@ -68,6 +74,7 @@ impl ResetPassword {
             password,
             force_change_at_next_sign_in: force,
             force_change_with_mfa: with.and_then(|w| w.force_change_with_mfa).unwrap_or(false),
+            reset_synced_in_cloud: with.and_then(|w| w.reset_synced_in_cloud).unwrap_or(false),
         })
     }
 }
@@ -89,7 +96,17 @@ impl Kind for ResetPassword {
         Evidence::Moves(Property::PasswordChanged)
     }
 
-    fn decide(&self, _: &Account, _: Label) -> Decision {
+    fn decide(&self, account: &Account, _: Label) -> Decision {
+        if account.is_guest() {
+            return Decision::NotApplicable(
+                "guest account: it signs in with its home tenant's password, which a reset here does not change".to_owned(),
+            );
+        }
+        if account.synced && !self.reset_synced_in_cloud {
+            return Decision::NotApplicable(
+                "synchronised from on-premises Active Directory: a cloud reset does not change the password it signs in with under pass-through or federated sign-in; reset it on-premises (with password hash sync, `with: reset_synced_in_cloud: true` allows cloud resets)".to_owned(),
+            );
+        }
         let how = match &self.password {
             PasswordSource::Generate => "generated, saved to secrets.csv",
             PasswordSource::Template(_) => "from the CSV template",

@@ -35,7 +35,12 @@ impl Kind for RevokeSessions {
         Evidence::Moves(Property::SessionsValidFrom)
     }
 
-    fn decide(&self, _: &Account, _: Label) -> Decision {
+    fn decide(&self, account: &Account, _: Label) -> Decision {
+        if account.is_guest() {
+            return Decision::NotApplicable(
+                "guest account: its sign-in sessions are issued by its home tenant, so revoking them here signs it out nowhere; revoke them in the home tenant".to_owned(),
+            );
+        }
         Decision::Change {
             would: "sessions would be revoked".to_owned(),
             change: None,

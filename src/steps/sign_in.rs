@@ -51,6 +51,12 @@ impl Kind for SignIn {
         if account.enabled == Some(want) {
             return Decision::Satisfied(format!("{name} already {want}"));
         }
+        if account.synced {
+            // The directory refuses it (400): the flag is mastered on-premises.
+            return Decision::NotApplicable(format!(
+                "synchronised from on-premises Active Directory: {name} is mastered there and the directory refuses to change it here; change it on-premises"
+            ));
+        }
         let before = account.get(Property::Enabled);
         Decision::Change {
             would: format!("{name}: {} → {want}", shown_value(before.as_ref())),

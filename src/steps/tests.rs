@@ -96,6 +96,7 @@ fn reset_password_moves_its_timestamp_and_reuses_a_saved_password() {
         password: PasswordSource::Generate,
         force_change_at_next_sign_in: true,
         force_change_with_mfa: false,
+        reset_synced_in_cloud: false,
     };
     assert_eq!(generate.describe(), "action: reset_password");
     assert_eq!(generate.operation(), OpKind::ResetPassword);
@@ -255,4 +256,56 @@ fn timestamps_must_move_past_the_intent() {
     };
     assert!(evaluate(&enabled, &state(true, None, None)).holds);
     assert!(!evaluate(&enabled, &state(false, None, None)).holds);
+}
+
+#[test]
+fn guests_and_synced_accounts_are_skipped_with_a_reason() {
+    let guest = Account {
+        kind: Some("Guest".into()),
+        ..account(true, None, None)
+    };
+    let synced = Account {
+        synced: true,
+        ..account(false, None, None)
+    };
+    let reset = ResetPassword {
+        password: PasswordSource::Generate,
+        force_change_at_next_sign_in: true,
+        force_change_with_mfa: false,
+        reset_synced_in_cloud: false,
+    };
+    let not_applicable = |d: Decision| match d {
+        Decision::NotApplicable(reason) => reason,
+        other => panic!("expected a skip, got {other:?}"),
+    };
+    // A guest signs in at home: neither its password nor its sessions
+    // are here.
+    assert!(not_applicable(reset.decide(&guest, LABEL)).starts_with("guest account"));
+    assert!(not_applicable(RevokeSessions.decide(&guest, LABEL)).starts_with("guest account"));
+    // A synced account's password and enabled flag live on-premises.
+    let why = not_applicable(reset.decide(&synced, LABEL));
+    assert!(
+        why.contains("reset it on-premises") && why.contains("reset_synced_in_cloud"),
+        "{why}"
+    );
+    let why = not_applicable(SignIn::ALLOWED.decide(&synced, LABEL));
+    assert!(why.contains("accountEnabled is mastered there"), "{why}");
+    // Already as desired is still ok; opting in resets synced accounts.
+    assert!(matches!(
+        SignIn::BLOCKED.decide(&synced, LABEL),
+        Decision::Satisfied(_)
+    ));
+    let cloud = ResetPassword {
+        reset_synced_in_cloud: true,
+        ..reset.clone()
+    };
+    assert!(matches!(
+        cloud.decide(&synced, LABEL),
+        Decision::Change { .. }
+    ));
+    // Revoking a synced account's sessions works in the cloud.
+    assert!(matches!(
+        RevokeSessions.decide(&synced, LABEL),
+        Decision::Change { .. }
+    ));
 }

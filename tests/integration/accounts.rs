@@ -1,0 +1,242 @@
+//! Accounts a step cannot act on: a guest signs in with its home tenant
+//! (no password or sessions here to change), and an account synchronised
+//! from on-premises AD has its password and its enabled flag mastered
+//! there. Each is skipped with its reason (code `not_applicable`), never
+//! reported changed; and a one-shot step after another reads the account
+//! again, so its evidence starts from what is true at its intent.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::{EmulatorProcess, Run, remedy, run};
+
+const CSV: &str = "userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,userType
+plain@contoso.onmicrosoft.com,Plain,false,false,Member
+guest_fabrikam.com#EXT#@contoso.onmicrosoft.com,Guest,true,false,Guest
+synced@contoso.onmicrosoft.com,Synced,false,true,Member
+synced-enabled@contoso.onmicrosoft.com,Synced Enabled,true,true,Member
+";
+
+fn remedy_run(emu: &EmulatorProcess, state: &Path, args: &[&str]) -> Run {
+    let mut cmd = remedy();
+    cmd.arg("run")
+        .args(args)
+        .args(["--yes", "--progress", "counter", "--state-dir"])
+        .arg(state)
+        .envs(emu.client_env("accounts-tests", "accounts-test-secret"))
+        .env_remove("AZURE_ACCESS_TOKEN")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .timeout(Duration::from_secs(120));
+    run(&mut cmd)
+}
+
+/// (user, step) → (status, code, reason) from the run's results.csv.
+fn results(state: &Path) -> HashMap<(String, String), (String, String, String)> {
+    let runs: Vec<_> = std::fs::read_dir(state.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1);
+    let mut r = csv::Reader::from_path(runs[0].join("results.csv")).unwrap();
+    let headers = r.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (user, step, status, code, reason) = (
+        col("user"),
+        col("step"),
+        col("status"),
+        col("code"),
+        col("reason"),
+    );
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            (
+                (rec[user].to_owned(), rec[step].to_owned()),
+                (
+                    rec[status].to_owned(),
+                    rec[code].to_owned(),
+                    rec[reason].to_owned(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn guests_and_synced_accounts_are_skipped_with_their_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("u.csv");
+    std::fs::write(&csv, CSV).unwrap();
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let state = dir.path().join("state");
+    let r = remedy_run(
+        &emu,
+        &state,
+        &[
+            "workflows/incident-response.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+
+    let users: HashMap<String, serde_json::Value> = emu
+        .get_json("/_users")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["userPrincipalName"]
+                    .as_str()
+                    .unwrap()
+                    .to_ascii_lowercase(),
+                u.clone(),
+            )
+        })
+        .collect();
+    let guest = "guest_fabrikam.com#ext#@contoso.onmicrosoft.com";
+    // Only the cloud member was changed.
+    assert_eq!(users["plain@contoso.onmicrosoft.com"]["resetCount"], 1);
+    assert_eq!(users["plain@contoso.onmicrosoft.com"]["revokeCount"], 1);
+    for untouched in [guest, "synced@contoso.onmicrosoft.com"] {
+        assert_eq!(users[untouched]["resetCount"], 0, "{untouched}");
+    }
+    assert_eq!(users[guest]["revokeCount"], 0);
+    assert_eq!(
+        users["synced@contoso.onmicrosoft.com"]["accountEnabled"],
+        false
+    );
+    let stats = emu.get_json("/_stats");
+    assert_eq!(stats["resets"], 1, "{stats}");
+    // No PATCH of a synced account's accountEnabled was even sent.
+    assert_eq!(stats["status"].get("400"), None, "{stats}");
+
+    let res = results(&state);
+    let skipped = |user: &str, step: &str| {
+        let (status, code, reason) = &res[&(user.to_owned(), step.to_owned())];
+        assert_eq!(
+            (status.as_str(), code.as_str()),
+            ("skipped", "not_applicable"),
+            "{user} {step}: {reason}"
+        );
+        reason.clone()
+    };
+    let guest_key = "guest_fabrikam.com#EXT#@contoso.onmicrosoft.com";
+    assert!(skipped(guest_key, "reset-password").starts_with("guest account"));
+    assert!(skipped(guest_key, "revoke-sessions").contains("home tenant"));
+    assert!(
+        skipped("synced@contoso.onmicrosoft.com", "reset-password")
+            .contains("reset it on-premises")
+    );
+    assert!(skipped("synced@contoso.onmicrosoft.com", "allow-sign-in").contains("on-premises"));
+    // Revoking a synced account's sessions works in the cloud; an account
+    // already enabled is ok.
+    assert_eq!(
+        res[&(
+            "synced@contoso.onmicrosoft.com".into(),
+            "revoke-sessions".into()
+        )]
+            .0,
+        "changed"
+    );
+    assert_eq!(
+        res[&(
+            "synced-enabled@contoso.onmicrosoft.com".into(),
+            "allow-sign-in".into()
+        )]
+            .0,
+        "ok"
+    );
+    assert_eq!(
+        res[&(
+            "plain@contoso.onmicrosoft.com".into(),
+            "allow-sign-in".into()
+        )]
+            .0,
+        "changed"
+    );
+
+    // The dry run says the same, so a plan never promises these changes.
+    let dry = remedy_run(
+        &emu,
+        &dir.path().join("dry"),
+        &[
+            "workflows/incident-response.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--dry-run",
+        ],
+    );
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    let dry_res = results(&dir.path().join("dry"));
+    assert_eq!(
+        dry_res[&(guest_key.into(), "reset-password".into())].1,
+        "not_applicable"
+    );
+    assert_eq!(
+        dry_res[&(
+            "synced@contoso.onmicrosoft.com".into(),
+            "allow-sign-in".into()
+        )]
+            .1,
+        "not_applicable"
+    );
+}
+
+#[test]
+fn a_one_shot_step_after_another_reads_the_account_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("u.csv");
+    std::fs::write(
+        &csv,
+        "userPrincipalName,displayName\na@contoso.onmicrosoft.com,A\nb@contoso.onmicrosoft.com,B\n",
+    )
+    .unwrap();
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let state = dir.path().join("state");
+    let r = remedy_run(
+        &emu,
+        &state,
+        &[
+            "workflows/incident-response.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let stats = emu.get_json("/_stats");
+    // Per user: the first read, then a read before the revocation (the
+    // reset just ran), then nothing more for the ensure step.
+    assert_eq!(stats["by_operation"]["read_user"], 4, "{stats}");
+    assert_eq!(stats["resets"], 2);
+    assert_eq!(stats["revokes"], 2);
+    // The revocation's intent journals the account as read after the
+    // reset: its password-changed time is the reset's, not the first read's.
+    let runs: Vec<_> = std::fs::read_dir(state.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let journal = std::fs::read_to_string(runs[0].join("journal.jsonl")).unwrap();
+    let intents: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["type"] == "intent")
+        .collect();
+    for user in ["a@contoso.onmicrosoft.com", "b@contoso.onmicrosoft.com"] {
+        let before = |step: &str| {
+            intents
+                .iter()
+                .find(|v| v["user"] == user && v["step"] == step)
+                .map(|v| v["before"]["last_password_change"].clone())
+                .unwrap()
+        };
+        let (at_reset, at_revoke) = (before("reset-password"), before("revoke-sessions"));
+        assert!(at_revoke.is_string(), "{at_revoke}");
+        assert_ne!(
+            at_reset, at_revoke,
+            "{user}: the revocation journaled the first read"
+        );
+    }
+}
