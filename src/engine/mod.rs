@@ -95,6 +95,9 @@ pub struct Context {
     pub mode: Mode,
     /// Passwords already in `secrets.csv` (a resumed run reuses them).
     pub saved_passwords: HashMap<String, SecretString>,
+    /// Accounts this run (and the run it resumes) acted on: hash of the
+    /// object id → the row that claimed it.
+    accounts: std::sync::Mutex<HashMap<u64, u64>>,
     events: mpsc::UnboundedSender<RunEvent>,
 }
 
@@ -114,8 +117,32 @@ impl Context {
             journal,
             mode,
             saved_passwords,
+            accounts: std::sync::Mutex::default(),
             events,
         }
+    }
+
+    /// Claims account `id` for `row`: `Err(first)` when another row
+    /// already claimed it in this run (or the run it resumes). An account
+    /// named twice in a CSV (by UPN and by object id, or by two aliases)
+    /// is processed once.
+    pub fn claim(&self, id: &str, row: u64) -> Result<(), u64> {
+        let mut accounts = self
+            .accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match *accounts.entry(crate::journal::key_hash(id)).or_insert(row) {
+            first if first == row => Ok(()),
+            first => Err(first),
+        }
+    }
+
+    /// Seeds the claims with what a resumed run's journal acted on.
+    pub fn seed_accounts(&self, journaled: &HashMap<u64, u64>) {
+        self.accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(journaled.iter().map(|(k, v)| (*k, *v)));
     }
 
     /// Evaluates step `i`'s `when` for a row (true when it has none). The
@@ -218,6 +245,9 @@ pub async fn drive(
     max_failures: Option<FailureLimit>,
     stop: StopSignal,
 ) -> Totals {
+    if let Some(r) = &replay {
+        cx.seed_accounts(&r.accounts);
+    }
     let failed = Arc::new(AtomicU64::new(0));
     let processed = Arc::new(AtomicU64::new(0));
     let done_earlier = Arc::new(AtomicU64::new(0));

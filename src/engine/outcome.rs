@@ -21,6 +21,9 @@ pub enum Why {
     NotPlanned,
     /// The step cannot act on this kind of account (guest, synced).
     NotApplicable,
+    /// Another row of the CSV names the same account, which this run
+    /// processes once.
+    Duplicate,
 }
 
 impl Why {
@@ -31,6 +34,7 @@ impl Why {
             Why::Drifted => Some("drifted"),
             Why::NotPlanned => Some("not_planned"),
             Why::NotApplicable => Some("not_applicable"),
+            Why::Duplicate => Some("duplicate_account"),
             _ => None,
         }
     }

@@ -42,17 +42,7 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
     let mut outcomes: Vec<Option<StepOutcome>> = steps.iter().map(|_| None).collect();
 
     // Protected by name: nothing is read or touched.
-    if cx
-        .playbook
-        .guards
-        .protected_users
-        .contains(&row.key.to_ascii_lowercase())
-    {
-        let o = StepOutcome::because(
-            StepStatus::Skipped,
-            Why::Protected,
-            "protected: listed in guards.protect.users",
-        );
+    if let Some(o) = protected_by_name(cx, [row.key.as_str()], false) {
         return finish_all(cx, row, None, &mut outcomes, &o, UserStatus::Skipped);
     }
 
@@ -84,6 +74,39 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
             return record_all(cx, row, None, outcomes, true);
         }
     };
+
+    // Protected as read: the list may name the account by its object id or
+    // by a sign-in name the CSV spells differently.
+    let as_read = [Some(state.id.as_str()), state.name.as_deref()];
+    if let Some(o) = protected_by_name(cx, as_read.into_iter().flatten(), true) {
+        return finish_all(
+            cx,
+            row,
+            Some(&state),
+            &mut outcomes,
+            &o,
+            UserStatus::Skipped,
+        );
+    }
+    // One account, once: a second row naming the same account is skipped.
+    if let Err(first) = cx.claim(&state.id, row.row) {
+        let o = StepOutcome::because(
+            StepStatus::Skipped,
+            Why::Duplicate,
+            format!(
+                "the same account (object id {}) as row {first}; an account is processed once per run",
+                state.id
+            ),
+        );
+        return finish_all(
+            cx,
+            row,
+            Some(&state),
+            &mut outcomes,
+            &o,
+            UserStatus::Skipped,
+        );
+    }
 
     if let Some(o) = planned.and_then(|p| planned::user_drift(p, &state)) {
         return finish_all(
@@ -301,6 +324,31 @@ fn journal_outcome(cx: &Context, row: &Row, step: &Step, o: &StepOutcome) {
 
 fn row_context(cx: &Context, row: &Row) -> minijinja::Value {
     crate::playbook::expr::row_value(&cx.columns, &row.values)
+}
+
+/// The outcome of a user `guards.protect.users` names by one of `names`
+/// (compared case-insensitively, Unicode-aware): the CSV key, or the
+/// account's object id and sign-in name once read.
+fn protected_by_name<'a>(
+    cx: &Context,
+    names: impl IntoIterator<Item = &'a str>,
+    as_read: bool,
+) -> Option<StepOutcome> {
+    let list = &cx.playbook.guards.protected_users;
+    let found = names
+        .into_iter()
+        .map(str::to_lowercase)
+        .find(|n| list.contains(n))?;
+    let reason = if as_read {
+        format!("protected: listed in guards.protect.users (the account read is {found})")
+    } else {
+        "protected: listed in guards.protect.users".to_owned()
+    };
+    Some(StepOutcome::because(
+        StepStatus::Skipped,
+        Why::Protected,
+        reason,
+    ))
 }
 
 fn notify(cx: &Context) -> impl Fn(RunEvent) + Sync + '_ {

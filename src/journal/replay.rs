@@ -33,6 +33,10 @@ pub struct Replay {
     /// Users with partial progress, by lower-cased key.
     pub partial: HashMap<String, UserProgress>,
     pub records: u64,
+    /// The accounts the journaled run acted on: the 64-bit hash of each
+    /// intent's object id → the CSV row it was acted on for. A resumed run
+    /// keeps processing every account once, whichever row names it.
+    pub accounts: HashMap<u64, u64>,
     /// Bytes cut from a torn last line, if any.
     pub truncated_bytes: u64,
 }
@@ -101,12 +105,14 @@ impl Replay {
         match record {
             Record::Header(h) => self.header = Some(h),
             Record::Intent {
+                row,
                 user,
                 step,
                 user_id,
                 before,
                 ..
             } => {
+                self.accounts.entry(key_hash(&user_id)).or_insert(row);
                 self.partial
                     .entry(user.to_ascii_lowercase())
                     .or_default()
@@ -193,6 +199,10 @@ mod tests {
         );
         assert_eq!(r.records, 4);
         assert_eq!(r.truncated_bytes, 0);
+        // Both accounts acted on, finished or not, with the row that did.
+        assert_eq!(r.accounts[&key_hash("ida")], 2);
+        assert_eq!(r.accounts[&key_hash("idb")], 3);
+        assert_eq!(r.accounts.len(), 2);
     }
 
     #[test]

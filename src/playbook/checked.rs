@@ -36,7 +36,8 @@ pub struct Guards {
     pub max_failures: Option<FailureLimit>,
     /// Skip holders of directory roles.
     pub protect_privileged: bool,
-    /// Keys (UPN or object id) never touched, lower-cased.
+    /// Accounts (UPN or object id) never touched, lower-cased (Unicode):
+    /// matched against the CSV key and against the account as read.
     pub protected_users: Vec<String>,
 }
 

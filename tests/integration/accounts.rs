@@ -240,3 +240,133 @@ fn a_one_shot_step_after_another_reads_the_account_again() {
         );
     }
 }
+
+const ID_A: &str = "0a1b2c3d-0000-4000-8000-00000000000a";
+const ID_BREAKGLASS: &str = "0a1b2c3d-0000-4000-8000-0000000000bb";
+const ID_ADMIN2: &str = "0a1b2c3d-0000-4000-8000-0000000000cc";
+
+/// A playbook like incident-response whose protected list names the
+/// break-glass account by object id, and two others by sign-in name.
+fn protecting_playbook(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("pb.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "api_version: remedy/v1
+name: protect-test
+target:
+  provider: graph
+guards:
+  protect:
+    privileged_roles: true
+    users:
+      - {ID_BREAKGLASS}
+      - josé@contoso.onmicrosoft.com
+      - admin2@contoso.onmicrosoft.com
+steps:
+  - id: reset-password
+    action: reset_password
+  - id: revoke-sessions
+    action: revoke_sessions
+"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn protection_matches_the_account_as_read_and_each_account_runs_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // The tenant, with fixed object ids.
+    let tenant = dir.path().join("tenant.csv");
+    std::fs::write(
+        &tenant,
+        format!(
+            "userPrincipalName,id,displayName
+a@contoso.onmicrosoft.com,{ID_A},A
+breakglass@contoso.onmicrosoft.com,{ID_BREAKGLASS},Break Glass
+josé@contoso.onmicrosoft.com,0a1b2c3d-0000-4000-8000-0000000000dd,José
+admin2@contoso.onmicrosoft.com,{ID_ADMIN2},Admin Two
+"
+        ),
+    )
+    .unwrap();
+    // The CSV names the break-glass account by UPN (the list has its id),
+    // José with other case, the second admin by object id (the list has
+    // the UPN), and A twice: by UPN and by object id.
+    let csv = dir.path().join("u.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "userPrincipalName
+a@contoso.onmicrosoft.com
+breakglass@contoso.onmicrosoft.com
+JOSÉ@contoso.onmicrosoft.com
+{ID_ADMIN2}
+{ID_A}
+"
+        ),
+    )
+    .unwrap();
+    let emu = EmulatorProcess::start(&["--users", tenant.to_str().unwrap()]);
+    let state = dir.path().join("state");
+    let pb = protecting_playbook(dir.path());
+    let r = remedy_run(
+        &emu,
+        &state,
+        &[pb.to_str().unwrap(), "--users", csv.to_str().unwrap()],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let users: HashMap<String, serde_json::Value> = emu
+        .get_json("/_users")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["userPrincipalName"].as_str().unwrap().to_lowercase(),
+                u.clone(),
+            )
+        })
+        .collect();
+    for protected in [
+        "breakglass@contoso.onmicrosoft.com",
+        "josé@contoso.onmicrosoft.com",
+        "admin2@contoso.onmicrosoft.com",
+    ] {
+        assert_eq!(users[protected]["resetCount"], 0, "{protected}");
+        assert_eq!(users[protected]["revokeCount"], 0, "{protected}");
+    }
+    // A, named twice, was reset once: one password, one secrets.csv line.
+    assert_eq!(users["a@contoso.onmicrosoft.com"]["resetCount"], 1);
+    assert_eq!(users["a@contoso.onmicrosoft.com"]["revokeCount"], 1);
+    let runs: Vec<_> = std::fs::read_dir(state.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let secrets = std::fs::read_to_string(runs[0].join("secrets.csv")).unwrap();
+    assert_eq!(secrets.lines().skip(1).count(), 1, "{secrets}");
+
+    let res = results(&state);
+    let (status, code, reason) = &res[&(ID_A.to_owned(), "reset-password".to_owned())];
+    assert_eq!(
+        (status.as_str(), code.as_str()),
+        ("skipped", "duplicate_account")
+    );
+    assert!(reason.contains("as row 2"), "{reason}");
+    let (status, _, reason) = &res[&(ID_ADMIN2.to_owned(), "reset-password".to_owned())];
+    assert_eq!(status, "skipped");
+    assert!(
+        reason.contains("admin2@contoso.onmicrosoft.com"),
+        "{reason}"
+    );
+    for key in [
+        "breakglass@contoso.onmicrosoft.com",
+        "JOSÉ@contoso.onmicrosoft.com",
+    ] {
+        let (status, _, reason) = &res[&(key.to_owned(), "revoke-sessions".to_owned())];
+        assert_eq!(status, "skipped", "{key}");
+        assert!(reason.starts_with("protected"), "{key}: {reason}");
+    }
+}

@@ -392,11 +392,12 @@ fn faults_and_throttling_still_end_with_every_user_done() {
         "the storm throttled: {stats}"
     );
     let requests = stats["requests"].as_u64().unwrap();
-    // About 4.3 requests per user without faults (read, roles, reset,
-    // revoke, and enabling the disabled third); retries must stay within
-    // twice that.
+    // About 5.3 requests per user without faults (read, roles, reset, the
+    // read again before the revocation so that its evidence starts after
+    // the reset, revoke, and enabling the disabled third); retries must
+    // stay within twice that.
     assert!(
-        requests < 250 * 9,
+        requests < 250 * 11,
         "retries stay bounded: {requests} requests for 250 users"
     );
 }

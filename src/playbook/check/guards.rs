@@ -33,7 +33,7 @@ impl Checker<'_> {
             for u in &p.users {
                 let v = u.value.trim();
                 if is_upn(v) || is_guid(v) {
-                    g.protected_users.push(v.to_ascii_lowercase());
+                    g.protected_users.push(v.to_lowercase());
                 } else {
                     self.error(
                         "playbook::invalid-protected-user",
