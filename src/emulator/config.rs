@@ -178,7 +178,7 @@ impl EmulatorConfig {
                 format!("`{}` is not a GUID", self.tenant_id),
             ));
         }
-        if !is_domain(&self.tenant_domain) {
+        if !crate::input::is_domain_name(&self.tenant_domain) {
             return Err(invalid(
                 "--tenant-domain",
                 format!("`{}` is not a domain name", self.tenant_domain),
@@ -208,18 +208,6 @@ impl EmulatorConfig {
 
 fn invalid(option: &'static str, message: String) -> EmulatorError {
     EmulatorError::InvalidOption { option, message }
-}
-
-fn is_domain(s: &str) -> bool {
-    s.len() <= 253
-        && s.contains('.')
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
 }
 
 /// Why the emulator could not start or serve.
@@ -296,6 +284,7 @@ mod tests {
 
     #[test]
     fn domains() {
+        let is_domain = crate::input::is_domain_name;
         assert!(is_domain("contoso.onmicrosoft.com"));
         assert!(!is_domain("contoso"));
         assert!(!is_domain("-a.com"));

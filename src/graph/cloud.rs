@@ -26,6 +26,8 @@ pub enum Cloud {
 }
 
 impl Cloud {
+    pub const ALL: [Cloud; 4] = [Cloud::Global, Cloud::Usgov, Cloud::UsgovDod, Cloud::China];
+
     /// `(login root, Graph root)`.
     pub fn roots(self) -> (&'static str, &'static str) {
         match self {
@@ -75,10 +77,35 @@ impl Endpoints {
         authority_url: Option<&str>,
     ) -> Result<Self, EndpointError> {
         let (login, graph) = cloud.roots();
-        Ok(Endpoints {
+        let endpoints = Endpoints {
             graph: root("--graph-url", graph_url.unwrap_or(graph))?,
             authority: root("--authority-url", authority_url.unwrap_or(login))?,
-        })
+        };
+        // Tokens do not cross clouds: a known login host of one cloud with
+        // the known Graph host of another can only fail, or send a token
+        // where it does not belong.
+        let login_of = |url: &str| {
+            Cloud::ALL
+                .iter()
+                .filter(|c| c.roots().0 == url)
+                .copied()
+                .collect::<Vec<_>>()
+        };
+        let graph_of = |url: &str| Cloud::ALL.iter().find(|c| c.roots().1 == url).copied();
+        if let Some(g) = graph_of(&endpoints.graph) {
+            let logins = login_of(&endpoints.authority);
+            if !logins.is_empty() && !logins.contains(&g) {
+                return Err(EndpointError {
+                    what: "--authority-url (or AZURE_AUTHORITY_HOST)",
+                    value: endpoints.authority.clone(),
+                    reason: format!(
+                        "is the login of another cloud than the Graph root {} ({g:?}); tokens do not cross clouds",
+                        endpoints.graph
+                    ),
+                });
+            }
+        }
+        Ok(endpoints)
     }
 
     /// `https://graph.microsoft.com/v1.0` + `path` (which starts with `/`).
@@ -199,5 +226,43 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("use https"), "{err}");
+    }
+
+    #[test]
+    fn a_login_of_one_cloud_with_the_graph_of_another_is_refused() {
+        let err = Endpoints::resolve(
+            Cloud::Global,
+            None,
+            Some("https://login.partner.microsoftonline.cn"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("another cloud") && err.contains("AZURE_AUTHORITY_HOST"),
+            "{err}"
+        );
+        // The two US government clouds share their login host.
+        assert!(
+            Endpoints::resolve(
+                Cloud::UsgovDod,
+                None,
+                Some("https://login.microsoftonline.us")
+            )
+            .is_ok()
+        );
+        assert!(
+            Endpoints::resolve(
+                Cloud::Global,
+                Some("https://dod-graph.microsoft.us"),
+                Some("https://login.microsoftonline.us")
+            )
+            .is_ok()
+        );
+        // Unknown hosts (a proxy, the emulator) are the operator's choice.
+        assert!(
+            Endpoints::resolve(Cloud::Global, None, Some("https://login.proxy.example.com"))
+                .is_ok()
+        );
+        assert!(Endpoints::resolve(Cloud::China, Some("http://127.0.0.1:9"), None).is_ok());
     }
 }

@@ -81,6 +81,11 @@ impl Operation {
             Operation::ResetPassword => {
                 Some("User Administrator (Privileged Authentication Administrator to reset admins)")
             }
+            // accountEnabled is one of the sensitive properties: changing it
+            // for an admin takes a role above the admin's.
+            Operation::SetAccountEnabled => Some(
+                "User Administrator (Privileged Authentication Administrator to enable or disable admins)",
+            ),
             _ => None,
         }
     }
@@ -112,6 +117,16 @@ mod tests {
         for op in Operation::ALL {
             assert!(op.granted_by(REMEDY_PERMISSIONS), "{op:?}");
         }
+    }
+
+    #[test]
+    fn sign_in_changes_name_the_role_rule_too() {
+        let role = Operation::SetAccountEnabled.directory_role().unwrap();
+        assert!(
+            role.contains("User Administrator") && role.contains("admins"),
+            "{role}"
+        );
+        assert!(Operation::ReadUser.directory_role().is_none());
     }
 
     #[test]

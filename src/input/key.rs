@@ -59,6 +59,28 @@ fn is_domain(domain: &str) -> bool {
             .is_some_and(|tld| tld.chars().any(char::is_alphabetic))
 }
 
+/// Whether `s` is a DNS domain name as a tenant is named
+/// (`contoso.onmicrosoft.com`): two or more ASCII labels of letters,
+/// digits and inner hyphens, 63 characters at most each, 253 in all, and a
+/// top-level label of letters. Shared by the playbook's tenant pin, the
+/// credentials' tenant and the emulator's options.
+#[must_use]
+pub fn is_domain_name(s: &str) -> bool {
+    let labels: Vec<&str> = s.split('.').collect();
+    labels.len() >= 2
+        && s.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()))
+}
+
 /// Whether `s` is a GUID in the 8-4-4-4-12 hexadecimal form Graph uses for
 /// object ids (no braces, either case).
 #[must_use]

@@ -25,6 +25,6 @@ mod spec;
 
 pub use check::{CsvCheck, check_bytes, check_csv};
 pub use header::{CsvFormat, Header};
-pub use key::{is_guid, is_upn};
+pub use key::{is_domain_name, is_guid, is_upn};
 pub use reader::{UserReader, UserRow};
 pub use spec::{InputSpec, MAX_DIAGNOSTICS};

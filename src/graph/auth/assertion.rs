@@ -5,13 +5,16 @@
 use super::error::AuthError;
 use super::token::unix_now;
 
-/// The signed JWT that proves possession of the certificate's key (PS256,
-/// `x5t#S256` header), as the Microsoft identity platform expects.
+/// The signed JWT that proves possession of the certificate's key (PS256),
+/// as the Microsoft identity platform expects. The header names the
+/// certificate by both thumbprints: `x5t#S256` (SHA-256), which the
+/// platform documents, and `x5t` (SHA-1), which some of its endpoints have
+/// been seen to still require; sending both satisfies either.
 pub(super) fn client_assertion(
     audience: &str,
     client_id: &str,
     key: &jsonwebtoken::EncodingKey,
-    x5t_s256: &str,
+    (x5t, x5t_s256): (&str, &str),
     x5c: Option<&Vec<String>>,
 ) -> Result<String, AuthError> {
     #[derive(serde::Serialize)]
@@ -26,6 +29,7 @@ pub(super) fn client_assertion(
     }
     let now = unix_now();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::PS256);
+    header.x5t = Some(x5t.to_owned());
     header.x5t_s256 = Some(x5t_s256.to_owned());
     header.x5c = x5c.cloned();
     let claims = Claims {

@@ -39,6 +39,9 @@ pub enum Credential {
         client_id: String,
         key: Box<jsonwebtoken::EncodingKey>,
         /// base64url SHA-256 of the certificate's DER.
+        /// SHA-1 thumbprint, base64url: the `x5t` header some token
+        /// endpoints still require beside `x5t#S256`.
+        x5t: String,
         x5t_s256: String,
         /// The chain, when `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` asks for it.
         x5c: Option<Vec<String>>,
@@ -116,6 +119,17 @@ impl Credential {
                 hint: "set it to the tenant id (GUID) or a verified domain, or pass --tenant"
                     .into(),
             })?;
+        // The tenant becomes part of the token endpoint's path: anything but
+        // a GUID or a domain could send the credentials elsewhere.
+        if !(crate::input::is_guid(&tenant) || crate::input::is_domain_name(&tenant)) {
+            return Err(AuthError::Config {
+                message: format!(
+                    "the tenant `{}` (AZURE_TENANT_ID or --tenant) is neither a GUID nor a domain",
+                    crate::report::one_line(&tenant)
+                ),
+                hint: "set it to the tenant id (GUID) or a verified domain such as contoso.onmicrosoft.com".into(),
+            });
+        }
         let client_id = config.client_id.clone().or_else(|| var("AZURE_CLIENT_ID")).ok_or_else(|| AuthError::Config {
             message: "AZURE_CLIENT_ID is not set".into(),
             hint: "set it to the application (client) id of the app registration, or pass --client-id".into(),
@@ -135,6 +149,7 @@ impl Credential {
         Ok(Credential::Certificate {
             tenant,
             client_id,
+            x5t: URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&loaded.cert_der)),
             x5t_s256: URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(&loaded.cert_der)),
             x5c: chain.then(|| loaded.chain.iter().map(|c| STANDARD.encode(c)).collect()),
             key: Box::new(loaded.key),
@@ -262,7 +277,7 @@ pub(super) mod tests {
     #[test]
     fn secret_credential_never_prints_the_secret() {
         let env = env_of(&[
-            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
             ("AZURE_CLIENT_ID", "c"),
             ("AZURE_CLIENT_SECRET", "s3cr3t-value"),
         ]);
@@ -274,7 +289,7 @@ pub(super) mod tests {
     #[test]
     fn secret_wins_over_certificate_and_token_wins_over_both() {
         let env = env_of(&[
-            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
             ("AZURE_CLIENT_ID", "c"),
             ("AZURE_CLIENT_SECRET", "s"),
             ("AZURE_CLIENT_CERTIFICATE_PATH", "/nonexistent"),
@@ -303,15 +318,51 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn the_tenant_must_be_a_guid_or_a_domain() {
+        for bad in [
+            "t",
+            "evil.com/../x",
+            "contoso.com?x=1",
+            "a b.com",
+            "contoso.com#",
+        ] {
+            let e = env_of(&[
+                ("AZURE_TENANT_ID", bad),
+                ("AZURE_CLIENT_ID", "c"),
+                ("AZURE_CLIENT_SECRET", "s"),
+            ]);
+            let err = Credential::resolve(&AuthConfig::default(), &e).unwrap_err();
+            assert!(
+                err.to_string().contains("neither a GUID nor a domain"),
+                "{bad}: {err}"
+            );
+        }
+        for good in [
+            "contoso.onmicrosoft.com",
+            "5c8e2f1a-7d4b-4e9c-a3f6-0b2d9e7c4a18",
+        ] {
+            let e = env_of(&[
+                ("AZURE_TENANT_ID", good),
+                ("AZURE_CLIENT_ID", "c"),
+                ("AZURE_CLIENT_SECRET", "s"),
+            ]);
+            assert!(
+                Credential::resolve(&AuthConfig::default(), &e).is_ok(),
+                "{good}"
+            );
+        }
+    }
+
+    #[test]
     fn loads_pem_and_pfx_certificates_with_the_same_thumbprint() {
         let pem_env = env_of(&[
-            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
             ("AZURE_CLIENT_ID", "c"),
             ("AZURE_CLIENT_CERTIFICATE_PATH", &fixture("test-app.pem")),
         ]);
         let pfx_path = fixture("test-app.pfx");
         let pfx_env = env_of(&[
-            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
             ("AZURE_CLIENT_ID", "c"),
             ("AZURE_CLIENT_CERTIFICATE_PATH", &pfx_path),
             ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "test-only"),
@@ -320,7 +371,10 @@ pub(super) mod tests {
         let b = Credential::resolve(&AuthConfig::default(), &pfx_env).unwrap();
         let (
             Credential::Certificate {
-                x5t_s256: ta, key, ..
+                x5t_s256: ta,
+                x5t: sha1_a,
+                key,
+                ..
             },
             Credential::Certificate { x5t_s256: tb, .. },
         ) = (&a, &b)
@@ -328,11 +382,20 @@ pub(super) mod tests {
             panic!("both are certificates");
         };
         assert_eq!(ta, tb);
-        let jwt =
-            client_assertion("https://login/t/oauth2/v2.0/token", "c", key, ta, None).unwrap();
+        let jwt = client_assertion(
+            "https://login/t/oauth2/v2.0/token",
+            "c",
+            key,
+            (sha1_a, ta),
+            None,
+        )
+        .unwrap();
         let header = jsonwebtoken::decode_header(&jwt).unwrap();
         assert_eq!(header.alg, jsonwebtoken::Algorithm::PS256);
         assert_eq!(header.x5t_s256.as_deref(), Some(ta.as_str()));
+        // Both thumbprints: SHA-256 (43 base64url characters) and SHA-1 (27).
+        assert_eq!(header.x5t.as_deref(), Some(sha1_a.as_str()));
+        assert_eq!((ta.len(), sha1_a.len()), (43, 27));
         let claims: serde_json::Value = serde_json::from_slice(
             &URL_SAFE_NO_PAD
                 .decode(jwt.split('.').nth(1).unwrap())
@@ -343,7 +406,7 @@ pub(super) mod tests {
         assert_eq!(claims["sub"], "c");
         assert_eq!(claims["aud"], "https://login/t/oauth2/v2.0/token");
         let wrong = env_of(&[
-            ("AZURE_TENANT_ID", "t"),
+            ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
             ("AZURE_CLIENT_ID", "c"),
             ("AZURE_CLIENT_CERTIFICATE_PATH", &pfx_path),
             ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "wrong"),

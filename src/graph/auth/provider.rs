@@ -127,6 +127,7 @@ impl TokenProvider {
                 tenant,
                 client_id,
                 key,
+                x5t,
                 x5t_s256,
                 x5c,
                 ..
@@ -135,7 +136,7 @@ impl TokenProvider {
                     &self.endpoints.token_url(tenant),
                     client_id,
                     key,
-                    x5t_s256,
+                    (x5t, x5t_s256),
                     x5c.as_ref(),
                 )?;
                 (
@@ -200,7 +201,7 @@ mod tests {
         let cert = Credential::resolve(
             &AuthConfig::default(),
             &env_of(&[
-                ("AZURE_TENANT_ID", "t"),
+                ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
                 ("AZURE_CLIENT_ID", "c"),
                 ("AZURE_CLIENT_CERTIFICATE_PATH", &fixture("test-app.pfx")),
                 ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "test-only"),
@@ -212,7 +213,7 @@ mod tests {
         let secret = Credential::resolve(
             &AuthConfig::default(),
             &env_of(&[
-                ("AZURE_TENANT_ID", "t"),
+                ("AZURE_TENANT_ID", "contoso.onmicrosoft.com"),
                 ("AZURE_CLIENT_ID", "c"),
                 ("AZURE_CLIENT_SECRET", "s3cr3t-value"),
             ]),

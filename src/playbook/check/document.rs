@@ -77,7 +77,7 @@ impl Checker<'_> {
 
     fn tenant(&mut self, t: &Spanned<String>) -> Option<String> {
         let v = t.value.trim();
-        if is_guid(v) || is_domain(v) {
+        if is_guid(v) || crate::input::is_domain_name(v) {
             return Some(v.to_ascii_lowercase());
         }
         self.error(
@@ -91,21 +91,4 @@ impl Checker<'_> {
         );
         None
     }
-}
-
-/// A DNS name with at least two labels, as tenants' verified domains are.
-pub(super) fn is_domain(s: &str) -> bool {
-    let labels: Vec<&str> = s.split('.').collect();
-    labels.len() >= 2
-        && s.len() <= 253
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-        })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()))
 }

@@ -1,4 +1,4 @@
-use super::document::is_domain;
+use crate::input::is_domain_name as is_domain;
 
 #[test]
 fn domains() {
