@@ -161,6 +161,7 @@ pub fn dir_error(e: GraphError) -> DirError {
         request_id: e.request_id.clone(),
         retry_after: e.retry_after,
         hint: e.hint(),
+        fate_unknown: e.fate_unknown,
     }
 }
 
@@ -178,9 +179,17 @@ mod tests {
         e.kind = ErrorKind::Server;
         e.status = Some(503);
         e.retry_after = Some(Duration::from_secs(2));
-        let d = dir_error(e);
+        let d = dir_error(e.clone());
         assert!(d.is_retryable() && !d.fate_unknown());
         assert_eq!(d.code.as_deref(), Some("HTTP 503"));
         assert_eq!(d.retry_after, Some(Duration::from_secs(2)));
+        // The provider decides: a gateway's 504 may follow the change, and
+        // an unreadable success happened but is not worth resending.
+        e.status = Some(504);
+        e.fate_unknown = true;
+        let d = dir_error(e);
+        assert!(d.is_retryable() && d.fate_unknown());
+        let d = dir_error(GraphError::unreadable_success("x".into(), None, None));
+        assert!(!d.is_retryable() && d.fate_unknown());
     }
 }
