@@ -37,6 +37,12 @@ pub struct DirError {
     pub retry_after: Option<Duration>,
     /// What an admin should do about it, when the provider can tell.
     pub hint: Option<String>,
+    /// Set by the provider: the call may have taken effect although no
+    /// answer said so (no answer at all, a gateway error that may follow
+    /// the change, an unreadable success, an answer that lost or repeated
+    /// the request). A one-shot action is then confirmed by reading the
+    /// account back, whether or not the error is worth retrying.
+    pub fate_unknown: bool,
 }
 
 impl DirError {
@@ -53,7 +59,7 @@ impl DirError {
 
     /// Whether the call may have taken effect although no answer said so.
     pub fn fate_unknown(&self) -> bool {
-        matches!(self.kind, ErrorKind::Timeout | ErrorKind::Connection)
+        self.fate_unknown
     }
 }
 

@@ -5,9 +5,10 @@
 //! What a step means comes from its kind (`steps/`): whether the account
 //! needs it, the operation, and the evidence that it happened. One-shot
 //! actions are where a repeat would hurt, so whenever their request may or
-//! may not have reached the directory (a dropped connection, a timeout, an
-//! intent left by a killed run) the account is read back and the action is
-//! repeated only if its evidence says it did not happen.
+//! may not have reached the directory (a dropped connection, a timeout, a
+//! gateway error, an unreadable success, a `$batch` answer that lost or
+//! repeated it, an intent left by a killed run) the account is read back
+//! and the action is repeated only if its evidence says it did not happen.
 
 use std::time::Duration;
 
@@ -448,28 +449,22 @@ async fn run_step(
     let notify = notify(cx);
     let dir = &cx.directory;
     let op = &prepared.op;
-    let sent = match &evidence {
-        // Setting a state is idempotent: a retry after a dropped
-        // connection cannot do harm.
-        Evidence::Holds { .. } => {
-            retrying(dir, &notify, retries, deadline, || dir.apply(&state.id, op))
-                .await
-                .map(|((), attempts)| attempts)
-        }
-        Evidence::Moves(_) => {
-            let before = Before::of(state);
-            once_only(
-                dir,
-                &notify,
-                retries,
-                deadline,
-                &state.id,
-                |now| evidence.happened(&before, now),
-                || dir.apply(&state.id, op),
-            )
-            .await
-        }
-    };
+    // Whenever an answer leaves the request's fate unknown, the account is
+    // read back and the evidence decides: a one-shot action is never sent
+    // twice, and no change that went through is reported failed. (Setting
+    // a state is idempotent, so for it the read-back only spares a resend
+    // and a false failure.)
+    let before = Before::of(state);
+    let sent = once_only(
+        dir,
+        &notify,
+        retries,
+        deadline,
+        &state.id,
+        |now| evidence.happened(&before, now),
+        || dir.apply(&state.id, op),
+    )
+    .await;
     match sent {
         Ok(attempts) => {
             match &evidence {

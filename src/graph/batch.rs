@@ -110,26 +110,45 @@ pub fn parse_batch(
     items: &[BatchItem],
     resp: &GraphResponse,
 ) -> Result<Vec<ItemResult>, GraphError> {
+    // The envelope is a 2xx: Graph ran the items, so an answer that cannot
+    // be read leaves every item's fate unknown.
     let envelope: Envelope = serde_json::from_slice(&resp.body).map_err(|e| {
-        GraphError::invalid_response(
+        GraphError::unreadable_success(
             format!("the $batch answer could not be read ({e})"),
             resp.request_id.clone(),
             None,
         )
     })?;
-    let mut by_id: HashMap<String, ItemResponse> = envelope
-        .responses
-        .into_iter()
-        .map(|r| (r.id.clone(), r))
-        .collect();
+    let mut by_id: HashMap<String, ItemResponse> = HashMap::with_capacity(items.len());
+    for r in envelope.responses {
+        if let Some(first) = by_id.insert(r.id.clone(), r) {
+            // Two answers for one request: neither can be trusted, nor can
+            // the rest of an answer that confuses its items. Every item's
+            // fate is unknown; callers confirm before resending.
+            return Err(GraphError {
+                kind: ErrorKind::Server,
+                status: None,
+                code: None,
+                message: format!(
+                    "the $batch answer has more than one response for request {:?}",
+                    first.id
+                ),
+                request_id: resp.request_id.clone(),
+                client_request_id: None,
+                retry_after: None,
+                operation: None,
+                fate_unknown: true,
+            });
+        }
+    }
     Ok(items
         .iter()
         .map(|item| {
             let op = Some(item.request.operation);
             let Some(r) = by_id.remove(&item.id) else {
-                // No answer for this item: unknown whether it ran; callers
-                // retry it (every operation remedy batches is safe to repeat
-                // or is reconciled by reading the user first).
+                // No answer for this item: unknown whether it ran. Callers
+                // may retry it, but a one-shot action is first confirmed by
+                // reading the user back.
                 return Err(GraphError {
                     kind: ErrorKind::Server,
                     status: None,
@@ -139,6 +158,7 @@ pub fn parse_batch(
                     client_request_id: None,
                     retry_after: None,
                     operation: op,
+                    fate_unknown: true,
                 });
             };
             let headers = to_header_map(&r.headers);
@@ -248,6 +268,58 @@ mod tests {
         assert!(out[2].as_ref().unwrap_err().is_retryable());
     }
 
+    fn resets(ids: &[&str]) -> Vec<BatchItem> {
+        ids.iter()
+            .map(|id| BatchItem {
+                id: (*id).into(),
+                request: users::revoke_sessions("0f8fad5b-d9cb-469f-a165-70867728950e"),
+                depends_on: None,
+            })
+            .collect()
+    }
+
+    fn ok(body: &[u8]) -> GraphResponse {
+        GraphResponse {
+            status: 200,
+            request_id: Some("env".into()),
+            body: body.to_vec(),
+            throttle_level: None,
+        }
+    }
+
+    #[test]
+    fn an_item_missing_from_the_answer_has_an_unknown_fate() {
+        let out = parse_batch(
+            &resets(&["1", "2"]),
+            &ok(br#"{"responses":[{"id":"2","status":204}]}"#),
+        )
+        .unwrap();
+        let e = out[0].as_ref().unwrap_err();
+        assert!(e.fate_unknown && e.is_retryable(), "{e:?}");
+        assert_eq!(out[1].as_ref().unwrap().status, 204);
+    }
+
+    #[test]
+    fn a_repeated_item_id_rejects_the_whole_answer() {
+        // Whichever copy came last used to win; now no item is believed.
+        for body in [
+            &br#"{"responses":[{"id":"1","status":204},{"id":"2","status":204},{"id":"1","status":503}]}"#[..],
+            br#"{"responses":[{"id":"1","status":503},{"id":"1","status":204},{"id":"2","status":204}]}"#,
+        ] {
+            let e = parse_batch(&resets(&["1", "2"]), &ok(body)).unwrap_err();
+            assert!(e.fate_unknown, "{e:?}");
+            assert!(e.message.contains("more than one response"), "{}", e.message);
+            assert_eq!(e.request_id.as_deref(), Some("env"));
+        }
+    }
+
+    #[test]
+    fn an_unreadable_successful_answer_leaves_every_item_unknown() {
+        let e = parse_batch(&resets(&["1", "2"]), &ok(b"\x00garbage")).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidResponse);
+        assert!(e.fate_unknown && !e.is_retryable());
+    }
+
     /// Answers a proxy, a truncated transfer or a changed service could
     /// give: each becomes an error for the batch or for its items, never a
     /// panic, and an item is never matched to another's answer.
@@ -297,12 +369,12 @@ mod tests {
             );
         }
         let out = answer(
-            br#"{"responses":[{"id":"9","status":200},{"id":"1","status":200,"body":"aGVsbG8="},{"id":"1","status":500},{"id":"2","status":0,"headers":{"Retry-After":"99999999","bad header":"x","x":"\u0000"}}]}"#,
+            br#"{"responses":[{"id":"9","status":200},{"id":"1","status":200,"body":"aGVsbG8="},{"id":"2","status":0,"headers":{"Retry-After":"99999999","bad header":"x","x":"\u0000"}}]}"#,
         )
         .unwrap();
         assert_eq!(out.len(), 2);
         let first = out[0].as_ref().map(|r| r.status).map_err(|e| e.status);
-        assert!(matches!(first, Ok(200) | Err(Some(500))), "{first:?}");
+        assert_eq!(first, Ok(200));
         let second = out[1].as_ref().unwrap_err();
         assert_eq!((second.kind, second.status), (ErrorKind::Other, Some(0)));
         assert_eq!(

@@ -207,11 +207,15 @@ impl GraphClient {
         let headers = resp.headers().clone();
         let body = read_bounded(resp).await.map_err(|e| match e {
             ReadError::Transport(e) => GraphError::from_transport(&e, &crid, op),
-            ReadError::TooLarge => GraphError::invalid_response(
-                format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes"),
-                header(&headers, "request-id"),
-                op,
-            ),
+            ReadError::TooLarge => GraphError {
+                // A 2xx too large to read was still a success.
+                fate_unknown: (200..300).contains(&status),
+                ..GraphError::invalid_response(
+                    format!("the answer is larger than {MAX_RESPONSE_BYTES} bytes"),
+                    header(&headers, "request-id"),
+                    op,
+                )
+            },
         })?;
         if (200..300).contains(&status) {
             Ok(GraphResponse {

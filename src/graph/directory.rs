@@ -10,6 +10,7 @@ use crate::directory::{Account, DirError, ErrorKind as DirKind, Op, Property, Ta
 use crate::graph::batch::MAX_BATCH;
 use crate::graph::dispatch::Dispatcher;
 use crate::graph::limiter::Limiter;
+use crate::graph::permissions::Operation;
 use crate::graph::users::{self, UserState};
 use crate::graph::{ErrorKind, GraphClient, GraphError};
 
@@ -63,17 +64,22 @@ impl GraphDirectory {
         }
     }
 
+    /// The account `key` (a UPN or an object id) names. An answer for
+    /// another account, or with an id that is not a GUID, is an error.
     pub async fn read(&self, key: &str) -> Result<Account, DirError> {
         let resp = self
             .dispatch
             .send(users::get_user(key))
             .await
             .map_err(dir_error)?;
-        users::parse_user(&resp).map(account).map_err(dir_error)
+        users::parse_user_for(key, &resp)
+            .map(account)
+            .map_err(dir_error)
     }
 
     /// The directory roles the user holds directly, by display name.
     pub async fn privileges(&self, id: &str) -> Result<Vec<String>, DirError> {
+        object_id(id, Operation::ListDirectoryRoles)?;
         let prefix = self.dispatch.client().graph_url("");
         let roles = users::follow_role_pages(id, &prefix, |req| self.dispatch.send(req))
             .await
@@ -85,6 +91,12 @@ impl GraphDirectory {
     }
 
     pub async fn apply(&self, id: &str, op: &Op) -> Result<(), DirError> {
+        let operation = match op {
+            Op::ResetPassword { .. } => Operation::ResetPassword,
+            Op::SetEnabled(_) => Operation::SetAccountEnabled,
+            Op::RevokeSessions => Operation::RevokeSessions,
+        };
+        object_id(id, operation)?;
         let req = match op {
             Op::ResetPassword {
                 password,
@@ -118,6 +130,22 @@ impl GraphDirectory {
     pub fn users_in_flight(&self) -> usize {
         self.users_in_flight
     }
+}
+
+/// Refuses, before anything is sent, to address a user by an id that is
+/// not an object id: an empty one would make `/users/` the target.
+fn object_id(id: &str, operation: Operation) -> Result<(), DirError> {
+    if users::is_object_id(id) {
+        return Ok(());
+    }
+    Err(dir_error(GraphError::invalid_response(
+        format!(
+            "not sent: the user id {:?} is not a GUID",
+            id.chars().take(64).collect::<String>()
+        ),
+        None,
+        Some(operation),
+    )))
 }
 
 /// A Graph user as a neutral account.
@@ -161,6 +189,7 @@ pub fn dir_error(e: GraphError) -> DirError {
         request_id: e.request_id.clone(),
         retry_after: e.retry_after,
         hint: e.hint(),
+        fate_unknown: e.fate_unknown,
     }
 }
 
@@ -178,9 +207,41 @@ mod tests {
         e.kind = ErrorKind::Server;
         e.status = Some(503);
         e.retry_after = Some(Duration::from_secs(2));
-        let d = dir_error(e);
+        let d = dir_error(e.clone());
         assert!(d.is_retryable() && !d.fate_unknown());
         assert_eq!(d.code.as_deref(), Some("HTTP 503"));
         assert_eq!(d.retry_after, Some(Duration::from_secs(2)));
+        // The provider decides: a gateway's 504 may follow the change, and
+        // an unreadable success happened but is not worth resending.
+        e.status = Some(504);
+        e.fate_unknown = true;
+        let d = dir_error(e);
+        assert!(d.is_retryable() && d.fate_unknown());
+        let d = dir_error(GraphError::unreadable_success("x".into(), None, None));
+        assert!(!d.is_retryable() && d.fate_unknown());
+    }
+
+    #[test]
+    fn no_request_addresses_a_user_by_an_id_that_is_not_a_guid() {
+        for id in [
+            "",
+            " ",
+            "user@contoso.com",
+            "..",
+            "0f8fad5b-d9cb-469f-a165-70867728950",
+            "{0f8fad5b-d9cb-469f-a165-70867728950e}",
+        ] {
+            let e = object_id(id, Operation::ResetPassword).unwrap_err();
+            assert_eq!(e.kind, DirKind::Refused, "{id:?}");
+            assert!(!e.fate_unknown(), "{id:?}: nothing was sent");
+            assert!(e.message.contains("not a GUID"), "{}", e.message);
+        }
+        assert!(
+            object_id(
+                "0f8fad5b-d9cb-469f-a165-70867728950e",
+                Operation::ResetPassword
+            )
+            .is_ok()
+        );
     }
 }

@@ -101,7 +101,8 @@ impl Dispatcher {
 }
 
 fn stopped(op: crate::graph::permissions::Operation) -> GraphError {
-    GraphError::invalid_response("the request dispatcher stopped".into(), None, Some(op))
+    // The request may have been on its way when the dispatcher went away.
+    GraphError::unreadable_success("the request dispatcher stopped".into(), None, Some(op))
 }
 
 /// Tells the limiter how a call carrying `units` went (one request or

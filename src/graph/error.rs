@@ -61,6 +61,13 @@ pub struct GraphError {
     pub retry_after: Option<Duration>,
     /// The operation that failed, for hints.
     pub operation: Option<Operation>,
+    /// Whether the request may have taken effect although no answer says
+    /// so: no answer (timeout, broken connection), a gateway's 502 or 504
+    /// (the gateway may have passed the request on before failing), a 2xx
+    /// whose body cannot be read, or a `$batch` answer that lost or
+    /// repeated an item. A one-shot action is then confirmed by reading the
+    /// account back, never simply resent.
+    pub fate_unknown: bool,
 }
 
 #[derive(Deserialize)]
@@ -136,6 +143,10 @@ impl GraphError {
                 .or_else(|| client_request_id.map(str::to_owned)),
             retry_after: header("retry-after").and_then(|v| parse_retry_after(&v)),
             operation,
+            // A gateway that failed or timed out waiting for Graph may have
+            // forwarded the request already; Graph's own 500 and 503 do not
+            // say the change was made.
+            fate_unknown: matches!(status, 502 | 504),
         }
     }
 
@@ -159,10 +170,12 @@ impl GraphError {
             client_request_id: Some(client_request_id.to_owned()),
             retry_after: None,
             operation,
+            fate_unknown: true,
         }
     }
 
-    /// A 2xx whose body could not be understood.
+    /// An answer that could not be understood, or a request remedy
+    /// refused to send; either way nothing says the request took effect.
     pub fn invalid_response(
         what: String,
         request_id: Option<String>,
@@ -177,6 +190,20 @@ impl GraphError {
             client_request_id: None,
             retry_after: None,
             operation,
+            fate_unknown: false,
+        }
+    }
+
+    /// A 2xx (a whole answer, or a `$batch` envelope) whose body could not
+    /// be read: the request was accepted, so it may well have taken effect.
+    pub fn unreadable_success(
+        what: String,
+        request_id: Option<String>,
+        operation: Option<Operation>,
+    ) -> Self {
+        GraphError {
+            fate_unknown: true,
+            ..GraphError::invalid_response(what, request_id, operation)
         }
     }
 
@@ -191,6 +218,7 @@ impl GraphError {
             client_request_id: None,
             retry_after: None,
             operation,
+            fate_unknown: false,
         }
     }
 
@@ -365,6 +393,27 @@ mod tests {
         ] {
             assert_eq!(err(status, "", None).is_retryable(), retry, "{status}");
         }
+    }
+
+    #[test]
+    fn only_gateway_errors_and_unreadable_successes_leave_the_fate_unknown() {
+        for (status, unknown) in [
+            (502, true),
+            (504, true),
+            (500, false),
+            (503, false),
+            (429, false),
+            (400, false),
+            (404, false),
+        ] {
+            let e = err(status, "<html>gateway</html>", None);
+            assert_eq!(e.fate_unknown, unknown, "{status}");
+            assert!(e.is_retryable() || !unknown, "{status}");
+        }
+        let e = GraphError::unreadable_success("garbage".into(), None, None);
+        assert_eq!(e.kind, ErrorKind::InvalidResponse);
+        assert!(e.fate_unknown && !e.is_retryable());
+        assert!(!GraphError::invalid_response("x".into(), None, None).fate_unknown);
     }
 
     #[test]

@@ -30,8 +30,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Longest pause remedy accepts from one `Retry-After`.
-pub const MAX_PAUSE: Duration = Duration::from_secs(120);
+/// Longest pause remedy accepts from one `Retry-After`: Graph asks to be
+/// called again only after it, so a long one is honoured up to ten minutes
+/// (each user's deadline still bounds the whole wait).
+pub const MAX_PAUSE: Duration = Duration::from_secs(600);
 /// The rate never drops below this (units per second).
 pub const MIN_RATE: f64 = 0.5;
 /// Cut applied to the rate on a 429.

@@ -156,21 +156,75 @@ pub fn list_directory_roles(id: &str) -> GraphRequest {
     }
 }
 
-/// Parses a `get_user` answer.
+/// Whether `id` is an object id as Graph writes it: a GUID in its
+/// hyphenated form (36 characters). Only such an id is ever put in a path:
+/// an empty or odd one would address `/users/` or another resource.
+pub fn is_object_id(id: &str) -> bool {
+    id.len() == 36 && uuid::Uuid::try_parse(id).is_ok()
+}
+
+/// Parses a `get_user` answer. A user whose `id` is not a GUID is an
+/// invalid answer, not a user.
 pub fn parse_user(resp: &GraphResponse) -> Result<UserState, GraphError> {
-    serde_json::from_slice(&resp.body).map_err(|e| {
-        GraphError::invalid_response(
-            format!("the user could not be read from Graph's answer ({e})"),
-            resp.request_id.clone(),
-            Some(Operation::ReadUser),
-        )
-    })
+    let invalid = |what: String| {
+        GraphError::invalid_response(what, resp.request_id.clone(), Some(Operation::ReadUser))
+    };
+    let user: UserState = serde_json::from_slice(&resp.body).map_err(|e| {
+        invalid(format!(
+            "the user could not be read from Graph's answer ({e})"
+        ))
+    })?;
+    if !is_object_id(&user.id) {
+        return Err(invalid(format!(
+            "the user's id {:?} in Graph's answer is not a GUID",
+            user.id.chars().take(64).collect::<String>()
+        )));
+    }
+    Ok(user)
+}
+
+/// Parses a `get_user` answer for `key` (a UPN or an object id) and checks
+/// that it is that user: the same object id for an id (GUIDs compared as
+/// values), the same UPN for a UPN (case-insensitively, Unicode-aware).
+/// An answer for another user is an error: acting on it would change the
+/// wrong account (or hand one user's new password to another).
+pub fn parse_user_for(key: &str, resp: &GraphResponse) -> Result<UserState, GraphError> {
+    let user = parse_user(resp)?;
+    let same = match uuid::Uuid::try_parse(key) {
+        Ok(asked) if is_object_id(key) => uuid::Uuid::try_parse(&user.id).ok() == Some(asked),
+        _ => user
+            .user_principal_name
+            .as_deref()
+            .is_some_and(|upn| same_name(upn, key)),
+    };
+    if same {
+        return Ok(user);
+    }
+    let got = user
+        .user_principal_name
+        .as_deref()
+        .unwrap_or(user.id.as_str());
+    Err(GraphError::invalid_response(
+        format!(
+            "Graph answered for another user: asked for {key:?}, got {:?} (id {})",
+            got.chars().take(256).collect::<String>(),
+            user.id
+        ),
+        resp.request_id.clone(),
+        Some(Operation::ReadUser),
+    ))
+}
+
+/// UPNs compare case-insensitively, beyond ASCII.
+fn same_name(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
 }
 
 impl GraphClient {
-    /// Reads a user by object id or UPN.
+    /// Reads a user by object id or UPN; an answer for another user is an
+    /// error.
     pub async fn get_user(&self, key: &str) -> Result<UserState, GraphError> {
-        parse_user(&self.send(&get_user(key)).await?)
+        parse_user_for(key, &self.send(&get_user(key)).await?)
     }
 
     /// Sets a new password.
@@ -326,7 +380,7 @@ mod tests {
             status: 200,
             request_id: None,
             throttle_level: None,
-            body: br#"{"@odata.context":"x","id":"1","userPrincipalName":"a@b.c","accountEnabled":false,"onPremisesSyncEnabled":null}"#.to_vec(),
+            body: br#"{"@odata.context":"x","id":"0f8fad5b-d9cb-469f-a165-70867728950e","userPrincipalName":"a@b.c","accountEnabled":false,"onPremisesSyncEnabled":null}"#.to_vec(),
         };
         let u = parse_user(&resp).unwrap();
         assert_eq!(u.account_enabled, Some(false));
@@ -338,5 +392,68 @@ mod tests {
             body: b"[1,2]".to_vec(),
         };
         assert!(parse_user(&bad).is_err());
+    }
+
+    fn answer(body: &str) -> GraphResponse {
+        GraphResponse {
+            status: 200,
+            request_id: Some("rid".into()),
+            throttle_level: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    const ID: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
+    #[test]
+    fn a_user_whose_id_is_not_a_guid_is_an_invalid_answer() {
+        for id in [
+            "\"\"",
+            "\" \"",
+            "\"1\"",
+            "\"../me\"",
+            "\"0f8fad5bd9cb469fa16570867728950e\"",
+            "\"{0f8fad5b-d9cb-469f-a165-70867728950e}\"",
+        ] {
+            let r = parse_user(&answer(&format!(
+                r#"{{"id":{id},"userPrincipalName":"a@b.c"}}"#
+            )));
+            let e = r.unwrap_err();
+            assert_eq!(e.kind, crate::graph::ErrorKind::InvalidResponse, "{id}");
+            assert!(e.message.contains("is not a GUID"), "{}", e.message);
+            assert!(!e.fate_unknown, "a read changes nothing");
+        }
+        assert!(is_object_id(ID) && is_object_id(&ID.to_uppercase()));
+    }
+
+    #[test]
+    fn the_answer_must_be_for_the_user_asked_for() {
+        let user = |upn: &str, id: &str| {
+            answer(&format!(r#"{{"id":"{id}","userPrincipalName":"{upn}"}}"#))
+        };
+        // A UPN key: the UPN must match, case-insensitively beyond ASCII.
+        let ok = user("Ådele.Ünal@Contoso.com", ID);
+        assert!(parse_user_for("ådele.ünal@contoso.COM", &ok).is_ok());
+        assert!(parse_user_for("Ådele.Ünal@Contoso.com", &ok).is_ok());
+        for other in [
+            "adele.unal@contoso.com",
+            "bob@contoso.com",
+            "ådele.ünal@contoso.co",
+        ] {
+            let e = parse_user_for(other, &ok).unwrap_err();
+            assert!(
+                e.message.starts_with("Graph answered for another user"),
+                "{other}: {}",
+                e.message
+            );
+        }
+        // A GUID key: the id must match (GUIDs compare as values).
+        assert!(parse_user_for(&ID.to_uppercase(), &ok).is_ok());
+        let e = parse_user_for("9a1b2c3d-0000-4000-8000-000000000001", &ok).unwrap_err();
+        assert!(e.message.contains("another user"), "{}", e.message);
+        // No UPN in the answer: nothing shows it is the user asked for.
+        let bare = answer(&format!(r#"{{"id":"{ID}"}}"#));
+        assert!(parse_user_for("a@b.c", &bare).is_err());
+        assert!(parse_user_for(ID, &bare).is_ok());
     }
 }

@@ -6,6 +6,7 @@
 mod csv;
 mod graph;
 mod playbook;
+mod proxy;
 
 use std::io::Read;
 use std::path::Path;
