@@ -192,6 +192,8 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
     // 3. State directory, and what an earlier run already did.
     let state = StateDir::open(&config.state_dir)?;
     let plan_sha = plan.as_ref().map(|p| p.sha256.as_str());
+    let target =
+        crate::graph::GraphDirectory::target_of(&connected.client, tid.clone(), connected.app_id());
     let (run, replay, saved_passwords, started) = match &config.resume {
         Some(id) => {
             let asked = Resume {
@@ -201,6 +203,8 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
                 dry_run,
                 plan_sha256: plan_sha,
                 shard: config.shard,
+                target: &target,
+                emulated: connected.emulator.is_some(),
             };
             match resume::prepare(&state, &asked, ui)? {
                 Found::Completed { run, users, failed } => {

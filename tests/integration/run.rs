@@ -750,6 +750,132 @@ fn resume_refuses_a_changed_csv() {
     assert!(r.stderr.contains("the CSV changed"), "{}", r.stderr);
 }
 
+/// A run of `workflows/unlock-account.yaml` over `csv` killed half-way
+/// through its 5th `secrets.csv` line, so it is recorded as running.
+fn crashed_run(emu: &EmulatorProcess, state: &Path, csv: &Path) {
+    let status = run_process(
+        emu,
+        state,
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--progress",
+            "none",
+            "--concurrency",
+            "1",
+        ],
+    )
+    .env("REMEDY_CRASH_AT", "secrets-write:5")
+    .status()
+    .unwrap();
+    assert!(!status.success(), "the run crashed");
+    let manifest = std::fs::read_to_string(only_run_dir(state).join("manifest.json")).unwrap();
+    assert!(manifest.contains(r#""status": "running""#), "{manifest}");
+}
+
+#[test]
+fn resume_refuses_another_tenant_or_another_graph_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), 20);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let other = EmulatorProcess::start(&[
+        "--users",
+        csv.to_str().unwrap(),
+        "--tenant-id",
+        "aaaaaaaa-1111-4222-8333-944445555666",
+    ]);
+    let state = dir.path().join("state");
+    crashed_run(&emu, &state, &csv);
+    let manifest = only_run_dir(&state).join("manifest.json");
+    let recorded = std::fs::read(&manifest).unwrap();
+    let writes = |e: &EmulatorProcess| {
+        let s = e.get_json("/_stats");
+        (
+            s["resets"].as_u64().unwrap(),
+            s["enable_changes"].as_u64().unwrap(),
+        )
+    };
+    let before = writes(&emu);
+    let args = [
+        "workflows/unlock-account.yaml",
+        "--users",
+        csv.to_str().unwrap(),
+        "--resume",
+    ];
+    // Credentials for another tenant (its token names tenant aaaaaaaa-…).
+    let mut cmd = remedy();
+    cmd.arg("run")
+        .args(args)
+        .args(["--yes", "--progress", "none", "--state-dir"])
+        .arg(&state)
+        .envs(other.client_env("run-tests", "run-test-secret"))
+        .env_remove("AZURE_ACCESS_TOKEN")
+        .timeout(Duration::from_secs(60));
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "changed tenant 5c8e2f1a-7d4b-4e9c-a3f6-0b2d9e7c4a18, but the credentials are for tenant aaaaaaaa-1111-4222-8333-944445555666"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("refusing to resume"), "{}", r.stderr);
+    // The same tenant behind another Graph root (`--graph-url`).
+    let elsewhere = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let mut cmd = remedy();
+    cmd.arg("run")
+        .args(args)
+        .args(["--yes", "--progress", "none", "--state-dir"])
+        .arg(&state)
+        .args([
+            "--graph-url",
+            &elsewhere.url,
+            "--authority-url",
+            &elsewhere.url,
+        ])
+        .envs(emu.client_env("run-tests", "run-test-secret"))
+        .env_remove("REMEDY_GRAPH_URL")
+        .env_remove("REMEDY_AUTHORITY_URL")
+        .env_remove("AZURE_ACCESS_TOKEN")
+        .timeout(Duration::from_secs(60));
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "run {} talked to {}, but this connection is to {}; refusing to resume",
+            only_run_dir(&state).file_name().unwrap().to_str().unwrap(),
+            emu.url,
+            elsewhere.url
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        writes(&elsewhere),
+        (0, 0),
+        "nothing changed behind the other root"
+    );
+    assert_eq!(
+        std::fs::read(&manifest).unwrap(),
+        recorded,
+        "manifest untouched"
+    );
+    assert_eq!(writes(&emu), before, "nothing changed in the run's tenant");
+    assert_eq!(
+        writes(&other),
+        (0, 0),
+        "nothing changed in the other tenant"
+    );
+    // With the run's own connection it resumes and finishes.
+    let r = remedy_run(&emu, &state, &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = emu.get_json("/_stats");
+    assert_eq!(s["resets"], 20);
+    assert_eq!(s["users_reset_more_than_once"], 0);
+}
+
 #[test]
 fn resuming_a_completed_run_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
