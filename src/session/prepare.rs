@@ -164,6 +164,14 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
     )
     .await?;
     let tid = connected.tenant();
+    let mut plan = plan;
+    if connected.emulator.is_some()
+        && let Some(ix) = plan.as_mut().and_then(|p| Arc::get_mut(&mut p.index))
+    {
+        // The in-process emulator is seeded afresh, its times relative to
+        // its start: the plan's timestamps are another emulator's.
+        ix.forget_what_it_saw();
+    }
 
     // A saved plan must still hold: same inputs, same tenant, not too old.
     if let (Some(p), Purpose::Apply { max_age, .. }) = (&plan, &config.purpose) {

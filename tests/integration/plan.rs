@@ -106,6 +106,24 @@ fn user(emu: &EmulatorProcess, i: usize) -> Value {
 /// Sets `accountEnabled` through Graph itself, as an admin or directory
 /// sync would between two remedy commands.
 fn set_enabled(emu: &EmulatorProcess, i: usize, enabled: bool) {
+    patch_user(emu, i, serde_json::json!({ "accountEnabled": enabled }));
+}
+
+/// Resets a user's password through Graph itself, as another admin would
+/// between two remedy commands.
+fn reset_elsewhere(emu: &EmulatorProcess, i: usize) {
+    patch_user(
+        emu,
+        i,
+        serde_json::json!({ "passwordProfile": {
+            "password": "Another-Admin-Set-This-7q!",
+            "forceChangePasswordNextSignIn": true
+        } }),
+    );
+}
+
+/// `PATCH /v1.0/users/{upn(i)}` with `body`, as another app.
+fn patch_user(emu: &EmulatorProcess, i: usize, body: Value) {
     let url = emu.url.clone();
     let key = upn(i);
     std::thread::spawn(move || {
@@ -135,7 +153,7 @@ fn set_enabled(emu: &EmulatorProcess, i: usize, enabled: bool) {
             let r = http
                 .patch(format!("{url}/v1.0/users/{key}"))
                 .bearer_auth(token["access_token"].as_str().unwrap())
-                .json(&serde_json::json!({ "accountEnabled": enabled }))
+                .json(&body)
                 .send()
                 .await
                 .unwrap();
@@ -257,6 +275,56 @@ fn drifted_users_are_reported_and_not_changed() {
         "a drifted user is not changed"
     );
     assert_eq!(user(&emu, 6)["accountEnabled"], true);
+}
+
+#[test]
+fn a_password_reset_since_the_plan_is_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), "users.csv", 6);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let state = dir.path().join("state");
+    let out = dir.path().join("plan.json");
+    assert_eq!(plan(&emu, &state, UNLOCK, &csv, &out).code, 2);
+    // Between plan and apply, another admin resets user 2's password.
+    reset_elsewhere(&emu, 2);
+    let changed = user(&emu, 2)["lastPasswordChangeDateTime"].clone();
+    let before = stats(&emu)["resets"].as_u64().unwrap();
+    let r = apply(&emu, &state, &out, &[]);
+    assert_eq!(r.code, 1, "drift is reported\n{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("1 user drifted since the plan"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!(
+            "{} (reset-password): drifted since the plan: lastPasswordChangeDateTime moved since the plan",
+            upn(2)
+        )),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        stats(&emu)["resets"].as_u64().unwrap() - before,
+        5,
+        "every planned user but user 2 was reset"
+    );
+    assert_eq!(
+        user(&emu, 2)["lastPasswordChangeDateTime"],
+        changed,
+        "the other admin's password stands"
+    );
+    let run = std::fs::read_dir(state.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    let saved = std::fs::read_to_string(run.join("secrets.csv")).unwrap();
+    assert!(
+        !saved.contains(&upn(2)),
+        "no new password for user 2: {saved}"
+    );
+    assert_eq!(saved.lines().count(), 1 + 5, "{saved}");
 }
 
 #[test]
