@@ -90,11 +90,19 @@ pub enum PlanError {
     Expired { age: String, max: String },
     #[error("the plan's creation time `{0}` is not RFC 3339 or lies in the future")]
     BadTime(String),
+    #[error("{file} was already applied by run {run} ({status}); a plan is applied at most once")]
+    AlreadyApplied {
+        file: String,
+        run: String,
+        status: String,
+        /// The run did not complete: `--resume` of it finishes the plan.
+        resumable: bool,
+    },
 }
 
 impl PlanError {
-    /// A stale plan (bound inputs, tenant or age changed), as opposed to
-    /// an unreadable one.
+    /// A stale plan (bound inputs, tenant or age changed, or applied
+    /// already), as opposed to an unreadable one.
     pub fn is_stale(&self) -> bool {
         matches!(
             self,
@@ -102,10 +110,18 @@ impl PlanError {
                 | PlanError::CsvChanged { .. }
                 | PlanError::TenantDiffers { .. }
                 | PlanError::Expired { .. }
+                | PlanError::AlreadyApplied { .. }
         )
     }
 
     pub fn hint(&self) -> &'static str {
+        if let PlanError::AlreadyApplied { resumable, .. } = self {
+            return if *resumable {
+                "finish that run with `remedy apply PLAN --resume RUN`, or make a new plan with `remedy plan`, review it, then apply that one"
+            } else {
+                "make a new plan with `remedy plan`, review it, then apply that one; applying this one again would reset the passwords in its secrets.csv again"
+            };
+        }
         if self.is_stale() {
             "make a new plan with `remedy plan`, review it, then apply that one"
         } else {

@@ -92,7 +92,11 @@ async fn execute(
         }
     }
 
-    // 5. Manifest and journal.
+    // 5. The plan's apply record, the manifest and the journal.
+    if let Some(plan) = &p.plan {
+        crate::session::resume::record_applied(&p.state, &plan.sha256, &p.run)
+            .map_err(|e| cannot("record the apply in", &p.state.path, e))?;
+    }
     let target = GraphDirectory::target_of(&p.connected.client, tid.clone(), p.connected.app_id());
     let mut manifest = Manifest {
         run_id: p.run.id.clone(),

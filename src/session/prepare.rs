@@ -210,6 +210,7 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
                 csv_sha256: &inputs.csv_sha256,
                 dry_run,
                 plan_sha256: plan_sha,
+                plan_file: plan.as_ref().map(|p| p.file.as_path()),
                 shard: config.shard,
                 target: &target,
                 emulated: connected.emulator.is_some(),
@@ -221,12 +222,21 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
                 Found::Resume(r) => (r.run, Some(r.replay), r.saved_passwords, r.started),
             }
         }
-        None => (
-            state.new_run()?,
-            None,
-            HashMap::new(),
-            rundir::now_rfc3339(),
-        ),
+        None => {
+            // A plan is applied at most once (as a used Terraform plan is
+            // refused): a second apply would reset every password again.
+            if let Some(p) = &plan
+                && let Some(by) = resume::applied_by(&state, &p.sha256)
+            {
+                return Err(resume::already_applied(&p.file, &by));
+            }
+            (
+                state.new_run()?,
+                None,
+                HashMap::new(),
+                rundir::now_rfc3339(),
+            )
+        }
     };
     if config.resume.is_none() {
         // The playbook travels with the run (for `remedy verify`), and an

@@ -23,14 +23,78 @@ pub(super) fn applied_plan(run: &RunDir) -> PathBuf {
     run.path.join("applied-plan.sha256")
 }
 
+/// Where the state directory records which run applies the plan whose
+/// SHA-256 is `sha`: `applied/<sha>`, holding the run id.
+fn applied_record(state: &StateDir, sha: &str) -> PathBuf {
+    state.path.join("applied").join(sha)
+}
+
+/// The run of this state directory that applied (or is applying) the plan
+/// whose SHA-256 is `sha`: the one the record names or, for applies of
+/// earlier versions, a run directory marked with that plan and holding a
+/// manifest (so it went past its confirmation).
+pub(super) fn applied_by(state: &StateDir, sha: &str) -> Option<RunDir> {
+    if let Ok(id) = std::fs::read_to_string(applied_record(state, sha))
+        && let Ok(run) = state.find_run(Some(id.trim()))
+    {
+        return Some(run);
+    }
+    state
+        .runs()
+        .ok()?
+        .into_iter()
+        .rev()
+        .find(|run| std::fs::read_to_string(applied_plan(run)).is_ok_and(|a| a.trim() == sha))
+}
+
+/// Records, before its first change, that `run` applies the plan `sha`,
+/// so that the plan is never applied by another run (durable: written,
+/// fsynced, renamed into place).
+pub(super) fn record_applied(state: &StateDir, sha: &str, run: &RunDir) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = applied_record(state, sha);
+    if path.exists() {
+        return Ok(());
+    }
+    let dir = state.path.join("applied");
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(&dir)?;
+    let tmp = dir.join(format!("{sha}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(format!("{}\n", run.id).as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(&dir)?.sync_all()
+}
+
+/// The refusal of a plan that `run` applied already.
+pub(super) fn already_applied(file: &std::path::Path, run: &RunDir) -> SessionError {
+    let status = run.read_manifest().map(|m| m.status);
+    SessionError::Plan(crate::plan::PlanError::AlreadyApplied {
+        file: file.display().to_string(),
+        run: run.id.clone(),
+        status: status
+            .as_ref()
+            .ok()
+            .and_then(|s| serde_json::to_value(s).ok())
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".to_owned()),
+        resumable: status.is_ok_and(|s| s != RunStatus::Completed),
+    })
+}
+
 /// What the resumed run is bound to and asked to do.
 pub(super) struct Resume<'a> {
     pub id: &'a str,
     pub playbook_sha256: &'a str,
     pub csv_sha256: &'a str,
     pub dry_run: bool,
-    /// The SHA-256 of the plan an apply carries out.
+    /// The SHA-256 of the plan an apply carries out, and its file.
     pub plan_sha256: Option<&'a str>,
+    pub plan_file: Option<&'a std::path::Path>,
     pub shard: Option<Shard>,
     /// The directory this invocation is connected to.
     pub target: &'a Target,
@@ -143,6 +207,14 @@ pub(super) fn prepare(
             ));
         }
     }
+    // A plan is applied by one run only: resuming another run that
+    // applies it would apply it twice.
+    if let (Some(sha), Some(file)) = (r.plan_sha256, r.plan_file)
+        && let Some(by) = applied_by(state, sha)
+        && by.id != run.id
+    {
+        return Err(already_applied(file, &by));
+    }
     if m.inputs.playbook_sha256 != r.playbook_sha256 {
         return Err(refuse(
             format!(
@@ -241,6 +313,7 @@ mod tests {
             csv_sha256: "",
             dry_run: false,
             plan_sha256: None,
+            plan_file: None,
             shard: None,
             target: now,
             emulated,

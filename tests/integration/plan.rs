@@ -328,6 +328,65 @@ fn a_password_reset_since_the_plan_is_drift() {
 }
 
 #[test]
+fn a_plan_is_applied_at_most_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), "users.csv", 6);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let state = dir.path().join("state");
+    let out = dir.path().join("plan.json");
+    assert_eq!(plan(&emu, &state, UNLOCK, &csv, &out).code, 2);
+    let r = apply(&emu, &state, &out, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let runs = |state: &Path| {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(state.join("runs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    };
+    let applied = runs(&state).pop().unwrap();
+    let secrets = std::fs::read(applied.join("secrets.csv")).unwrap();
+    let first = stats(&emu);
+    assert_eq!(first["resets"], 6);
+
+    // The same plan file again: refused before anything changes.
+    let r = apply(&emu, &state, &out, &[]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    let id = applied.file_name().unwrap().to_str().unwrap();
+    assert!(
+        r.stderr.contains(&format!(
+            "was already applied by run {id} (completed); a plan is applied at most once; nothing was changed"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint: make a new plan"), "{}", r.stderr);
+    // `--resume` of that completed apply has nothing left to do.
+    let r = apply(&emu, &state, &out, &["--resume"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("already completed"), "{}", r.stderr);
+    let again = stats(&emu);
+    assert_eq!(writes(&again), writes(&first), "no second reset");
+    assert_eq!(again["users_reset_more_than_once"], 0);
+    assert_eq!(
+        std::fs::read(applied.join("secrets.csv")).unwrap(),
+        secrets,
+        "the first secrets.csv still holds the users' passwords"
+    );
+    let new_secrets = runs(&state)
+        .iter()
+        .filter(|r| r.join("secrets.csv").exists())
+        .count();
+    assert_eq!(new_secrets, 1, "no second secrets.csv");
+    // A new plan, made (and reviewed) after the first apply, applies.
+    let out2 = dir.path().join("plan2.json");
+    assert_eq!(plan(&emu, &state, UNLOCK, &csv, &out2).code, 2);
+    let r = apply(&emu, &state, &out2, &[]);
+    assert_eq!(r.code, 0, "a new plan applies\n{}\n{}", r.stdout, r.stderr);
+}
+
+#[test]
 fn a_changed_csv_or_an_expired_plan_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let csv = users_csv(dir.path(), "users.csv", 6);
