@@ -16,7 +16,7 @@ pub mod user;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use futures::StreamExt;
 use secrecy::SecretString;
@@ -95,6 +95,8 @@ pub struct Context {
     pub mode: Mode,
     /// Passwords already in `secrets.csv` (a resumed run reuses them).
     pub saved_passwords: HashMap<String, SecretString>,
+    /// Raised by Ctrl-C or a guard: user tasks start no new step.
+    pub stop: StopSignal,
     events: mpsc::UnboundedSender<RunEvent>,
 }
 
@@ -114,6 +116,7 @@ impl Context {
             journal,
             mode,
             saved_passwords,
+            stop: StopSignal::default(),
             events,
         }
     }
@@ -192,17 +195,47 @@ pub struct Totals {
     pub stopped: Option<Stopped>,
 }
 
-/// A handle that stops scheduling new users (Ctrl-C, guards).
+/// A handle that stops the run (Ctrl-C, guards): no new user and no new
+/// step starts once it is raised; requests already sent finish. It also
+/// counts the steps whose request is under way (intent journaled, not yet
+/// answered), so the operator hears how many are left.
 #[derive(Debug, Clone, Default)]
-pub struct StopSignal(Arc<AtomicBool>);
+pub struct StopSignal(Arc<StopState>);
+
+#[derive(Debug, Default)]
+struct StopState {
+    stopped: AtomicBool,
+    in_flight: AtomicUsize,
+}
 
 impl StopSignal {
     pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.stopped.store(true, Ordering::SeqCst);
     }
 
     pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Steps whose request is under way now.
+    pub fn in_flight(&self) -> usize {
+        self.0.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Counts one step's request in flight until the guard drops.
+    pub fn request(&self) -> InFlight {
+        self.0.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(self.0.clone())
+    }
+}
+
+/// One request counted by [`StopSignal::in_flight`].
+#[derive(Debug)]
+pub struct InFlight(Arc<StopState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -256,6 +289,10 @@ pub async fn drive(
                 }
                 let progress = replay.as_ref().and_then(|r| r.partial.get(&row.key.to_ascii_lowercase()));
                 let result = user::process(&cx, &row, progress).await;
+                if result.interrupted {
+                    // Left for `--resume`: no `user_done`, not counted.
+                    return;
+                }
                 processed.fetch_add(1, Ordering::Relaxed);
                 cx.event(RunEvent::UserFinished { failed: result.failed });
                 if result.failed {

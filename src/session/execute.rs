@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::directory::Directory;
 use crate::directory::Recorded;
-use crate::engine::{self, Context, RunEvent, StopSignal, Stopped};
+use crate::engine::{self, Context, RunEvent, Stopped};
 use crate::graph::{GraphDirectory, SendOptions};
 use crate::journal::{Header, Journal, Record};
 use crate::operator::Operator;
@@ -185,7 +185,7 @@ async fn execute(
         events_tx.clone(),
     );
     let cx = Arc::new(cx);
-    let stop = StopSignal::default();
+    let stop = cx.stop.clone();
     watch_signals(stop.clone(), &events_tx, p.run.id.clone(), ui.clone());
     drop(events_tx);
     let (rows_tx, rows_rx) = mpsc::channel(users_in_flight * 2 + 16);

@@ -717,6 +717,160 @@ fn ctrl_c_stops_scheduling_and_the_run_resumes() {
     assert_eq!(stats["users_reset_more_than_once"], 0);
 }
 
+/// The number in the first-Ctrl-C notice `stopping: N requests in flight`.
+fn in_flight_at_stop(stderr: &str) -> Option<u64> {
+    let line = stderr.lines().find(|l| l.starts_with("stopping: "))?;
+    line.strip_prefix("stopping: ")?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_once_starts_nothing_new_and_the_resume_does_every_user_once() {
+    const USERS: u64 = 4000;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), USERS as usize);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap(), "--latency-ms", "500"]);
+    let state = dir.path().join("state");
+    // 50 × 20 = 1,000 users in flight at a time.
+    let mut cmd = run_process(
+        &emu,
+        &state,
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--progress",
+            "none",
+            "--concurrency",
+            "50",
+        ],
+    );
+    cmd.stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let resets = || emu.get_json("/_stats")["resets"].as_u64().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while resets() < 300 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let at_signal = resets();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let after = resets() - at_signal;
+    let in_flight = in_flight_at_stop(&stderr);
+    eprintln!("resets at the signal {at_signal}, after it {after}, in flight {in_flight:?}");
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let in_flight = in_flight.unwrap_or_else(|| panic!("no in-flight count: {stderr}"));
+    assert!(stderr.contains("Ctrl-C again to stop now"), "{stderr}");
+    // Only changes already sent finished: no reset started after the
+    // signal, though 1,000 users were under way (a few batches may have
+    // been answered between the count above and the signal's arrival,
+    // and so not be in its count).
+    assert!(
+        after <= in_flight + 40,
+        "{after} resets after the signal, {in_flight} requests in flight"
+    );
+    // The journal is consistent: every reset intent has its outcome, and
+    // the manifest counts exactly the users that ended.
+    let run_dir = only_run_dir(&state);
+    let journal = std::fs::read_to_string(run_dir.join("journal.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |t: &'static str| records.iter().filter(move |r| r["type"] == t);
+    let intents = of("intent")
+        .filter(|r| r["step"] == "reset-password")
+        .count();
+    let reset_outcomes = of("outcome")
+        .filter(|r| r["step"] == "reset-password" && r["status"] == "changed")
+        .count();
+    assert_eq!(
+        intents,
+        of("outcome")
+            .filter(|r| r["step"] == "reset-password")
+            .count(),
+        "every intent has its outcome"
+    );
+    assert_eq!(
+        reset_outcomes as u64,
+        resets(),
+        "the journal matches the service"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["status"], "interrupted");
+    assert_eq!(
+        manifest["counts"]["processed"].as_u64().unwrap() as usize,
+        of("user_done").count()
+    );
+
+    let resumed = remedy_run(
+        &emu,
+        &state,
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--resume",
+            "--concurrency",
+            "50",
+        ],
+    );
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let stats = emu.get_json("/_stats");
+    assert_eq!(stats["resets"], USERS);
+    assert_eq!(stats["users_reset_more_than_once"], 0);
+    let journal = std::fs::read_to_string(run_dir.join("journal.jsonl")).unwrap();
+    let mut done = std::collections::HashMap::<String, u32>::new();
+    let mut steps = std::collections::HashMap::<(String, String), u32>::new();
+    for r in journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    {
+        let user = r["user"].as_str().unwrap_or_default().to_ascii_lowercase();
+        match r["type"].as_str() {
+            Some("user_done") => *done.entry(user).or_default() += 1,
+            Some("outcome") => {
+                *steps
+                    .entry((user, r["step"].as_str().unwrap().to_owned()))
+                    .or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(done.len() as u64, USERS, "every user finished");
+    assert!(done.values().all(|&n| n == 1), "every user finished once");
+    assert_eq!(steps.len() as u64, USERS * 2);
+    assert!(
+        steps.values().all(|&n| n == 1),
+        "every step has one outcome"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["status"], "completed");
+    let counts = &manifest["counts"];
+    assert_eq!(
+        counts["processed"].as_u64().unwrap() + counts["done_earlier"].as_u64().unwrap(),
+        USERS,
+        "{counts}"
+    );
+}
+
 #[test]
 fn resume_refuses_a_changed_csv() {
     let dir = tempfile::tempdir().unwrap();
