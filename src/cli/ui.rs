@@ -100,8 +100,9 @@ impl Ui for Terminal {
                 "run {run_id} already completed ({users} users, {failed} failed); nothing to do. Reports: {}",
                 path.display()
             ),
-            Notice::Stopping => eprintln!(
-                "stopping: no new users will start; in-flight users finish. Press Ctrl-C again to abort now."
+            Notice::Stopping { in_flight } => eprintln!(
+                "stopping: {in_flight} request{} in flight; Ctrl-C again to stop now",
+                if in_flight == 1 { "" } else { "s" }
             ),
         }
     }

@@ -18,6 +18,42 @@ pub enum Property {
     SessionsValidFrom,
 }
 
+impl Property {
+    /// Every property, in a fixed order (what a plan keeps per user is
+    /// indexed by it).
+    pub const ALL: [Property; 3] = [
+        Property::Enabled,
+        Property::PasswordChanged,
+        Property::SessionsValidFrom,
+    ];
+
+    /// This property's position in [`Property::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Property::Enabled => 0,
+            Property::PasswordChanged => 1,
+            Property::SessionsValidFrom => 2,
+        }
+    }
+}
+
+/// A 64-bit hash of a property's value (`None`: unknown), so that what a
+/// plan saw can be compared with the account now without keeping the text
+/// (FNV-1a over a type tag and the value; stable across processes).
+pub fn value_hash(value: Option<&Value>) -> u64 {
+    let (tag, text) = match value {
+        None => (0u8, String::new()),
+        Some(Value::Bool(b)) => (1, b.to_string()),
+        Some(Value::Text(t)) => (2, t.clone()),
+    };
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in std::iter::once(tag).chain(text.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 /// One property's value. Serialises as a plain JSON boolean or string, so
 /// a plan's `"before": false` reads back unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,5 +186,26 @@ mod tests {
             Some(Value::Text("t0".into()))
         );
         assert_eq!(shown_value(None), "unknown");
+    }
+
+    #[test]
+    fn value_hashes_tell_values_and_types_apart() {
+        let t = |s: &str| Value::Text(s.into());
+        assert_eq!(
+            value_hash(Some(&t("2026-01-01T00:00:00Z"))),
+            value_hash(Some(&t("2026-01-01T00:00:00Z")))
+        );
+        assert_ne!(
+            value_hash(Some(&t("2026-01-01T00:00:00Z"))),
+            value_hash(Some(&t("2026-01-01T00:00:01Z")))
+        );
+        assert_ne!(
+            value_hash(Some(&t("true"))),
+            value_hash(Some(&Value::Bool(true)))
+        );
+        assert_ne!(value_hash(None), value_hash(Some(&t(""))));
+        for (i, p) in Property::ALL.iter().enumerate() {
+            assert_eq!(p.index(), i);
+        }
     }
 }

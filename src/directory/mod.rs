@@ -20,7 +20,7 @@ mod op;
 mod provider;
 mod target;
 
-pub use account::{Account, Change, Property, Value, shown_value};
+pub use account::{Account, Change, Property, Value, shown_value, value_hash};
 pub use error::{DirError, ErrorKind};
 pub use op::{Op, OpKind};
 pub use provider::Directory;

@@ -16,7 +16,7 @@ pub mod user;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use futures::StreamExt;
 use secrecy::SecretString;
@@ -98,6 +98,8 @@ pub struct Context {
     /// Accounts this run (and the run it resumes) acted on: hash of the
     /// object id → the row that claimed it.
     accounts: std::sync::Mutex<HashMap<u64, u64>>,
+    /// Raised by Ctrl-C or a guard: user tasks start no new step.
+    pub stop: StopSignal,
     events: mpsc::UnboundedSender<RunEvent>,
 }
 
@@ -118,6 +120,7 @@ impl Context {
             mode,
             saved_passwords,
             accounts: std::sync::Mutex::default(),
+            stop: StopSignal::default(),
             events,
         }
     }
@@ -219,17 +222,47 @@ pub struct Totals {
     pub stopped: Option<Stopped>,
 }
 
-/// A handle that stops scheduling new users (Ctrl-C, guards).
+/// A handle that stops the run (Ctrl-C, guards): no new user and no new
+/// step starts once it is raised; requests already sent finish. It also
+/// counts the steps whose request is under way (intent journaled, not yet
+/// answered), so the operator hears how many are left.
 #[derive(Debug, Clone, Default)]
-pub struct StopSignal(Arc<AtomicBool>);
+pub struct StopSignal(Arc<StopState>);
+
+#[derive(Debug, Default)]
+struct StopState {
+    stopped: AtomicBool,
+    in_flight: AtomicUsize,
+}
 
 impl StopSignal {
     pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.stopped.store(true, Ordering::SeqCst);
     }
 
     pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Steps whose request is under way now.
+    pub fn in_flight(&self) -> usize {
+        self.0.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Counts one step's request in flight until the guard drops.
+    pub fn request(&self) -> InFlight {
+        self.0.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(self.0.clone())
+    }
+}
+
+/// One request counted by [`StopSignal::in_flight`].
+#[derive(Debug)]
+pub struct InFlight(Arc<StopState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -286,6 +319,10 @@ pub async fn drive(
                 }
                 let progress = replay.as_ref().and_then(|r| r.partial.get(&row.key.to_ascii_lowercase()));
                 let result = user::process(&cx, &row, progress).await;
+                if result.interrupted {
+                    // Left for `--resume`: no `user_done`, not counted.
+                    return;
+                }
                 processed.fetch_add(1, Ordering::Relaxed);
                 cx.event(RunEvent::UserFinished { failed: result.failed });
                 if result.failed {

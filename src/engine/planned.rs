@@ -4,7 +4,9 @@
 //! and a user whose state moved since the plan is reported as drifted
 //! instead of being changed. What counts as drift is the step kind's
 //! evidence (`steps/evidence.rs`): a desired state drifts when its
-//! property moved; a one-shot action does not.
+//! property moved; a one-shot action drifts when its kind says so (a
+//! reset, when the password changed since the plan) and its timestamp
+//! moved.
 
 use crate::directory::Account;
 use crate::engine::Row;
@@ -61,7 +63,13 @@ pub fn gate_step(
         )),
         Mark::Change => {
             let change = planned.steps.get(i).and_then(|s| s.change.as_ref());
-            evidence.drifted(change, account, name).map(drifted)
+            let (property, moved_drifts) = match &evidence {
+                crate::steps::Evidence::Holds { property, .. } => (*property, false),
+                crate::steps::Evidence::Moves(p) => (*p, step.kind.kind().drifts_when_moved()),
+            };
+            evidence
+                .drifted(change, planned.saw(property), moved_drifts, account, name)
+                .map(drifted)
         }
         Mark::Ok => Some(match evidence.still_ok(account, name) {
             Ok(text) => StepOutcome::new(StepStatus::Ok, text),

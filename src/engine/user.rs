@@ -34,12 +34,25 @@ pub const USER_DEADLINE: Duration = Duration::from_secs(15 * 60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserResult {
     pub failed: bool,
+    /// The run was stopped before the user's remaining steps started: they
+    /// have no outcome and the user no `user_done`, so `--resume` does
+    /// them.
+    pub interrupted: bool,
 }
+
+/// A user left for `--resume` by a stopped run.
+const INTERRUPTED: UserResult = UserResult {
+    failed: false,
+    interrupted: true,
+};
 
 /// Runs every step of the playbook for one row.
 pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -> UserResult {
     let deadline = Instant::now() + USER_DEADLINE;
     let steps = &cx.playbook.steps;
+    if cx.stop.is_stopped() {
+        return INTERRUPTED;
+    }
     let mut outcomes: Vec<Option<StepOutcome>> = steps.iter().map(|_| None).collect();
 
     // Protected by name: nothing is read or touched.
@@ -165,6 +178,11 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
             outcomes[i] = Some(StepOutcome::earlier(status));
             continue;
         }
+        if cx.stop.is_stopped() {
+            // Ctrl-C: no new step starts; the steps done so far are
+            // journaled, the rest is left for `--resume`.
+            return INTERRUPTED;
+        }
         let outcome = if failed_before && !step.continue_on_error {
             StepOutcome::because(
                 StepStatus::Skipped,
@@ -258,7 +276,10 @@ fn finish_all(
     }
     cx.plan_user(row, state, outcomes);
     user_done(cx, row, user_status);
-    UserResult { failed: false }
+    UserResult {
+        failed: false,
+        interrupted: false,
+    }
 }
 
 fn record_all(
@@ -290,7 +311,10 @@ fn finished(cx: &Context, row: &Row, failed: bool) -> UserResult {
         UserStatus::Done
     };
     user_done(cx, row, status);
-    UserResult { failed }
+    UserResult {
+        failed,
+        interrupted: false,
+    }
 }
 
 /// Journals that every step of the user has an outcome; a resumed run
@@ -449,6 +473,8 @@ async fn run_step(
     let notify = notify(cx);
     let dir = &cx.directory;
     let op = &prepared.op;
+    // Sent (its intent is journaled): it finishes even after Ctrl-C.
+    let _in_flight = cx.stop.request();
     // Whenever an answer leaves the request's fate unknown, the account is
     // read back and the evidence decides: a one-shot action is never sent
     // twice, and no change that went through is reported failed. (Setting

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
+use crate::directory::{Property, value_hash};
 use crate::journal::key_hash;
 use crate::plan::file::{Change, FORMAT, PlanEnd, PlanHeader, PlanLine, PlanUser, StepResult};
 
@@ -42,6 +43,10 @@ pub struct PlannedUser {
     /// Hash of the object id read when planning: a different id now means
     /// the account was replaced.
     pub user_id: Option<u64>,
+    /// Hashes ([`value_hash`]) of the account's properties as the plan
+    /// read them (its `before`), by [`Property::index`]: what a one-shot
+    /// action's drift check compares with (8 bytes each, not the text).
+    pub saw: Option<[u64; Property::ALL.len()]>,
     /// One entry per playbook step.
     pub steps: Box<[PlannedStep]>,
 }
@@ -85,11 +90,19 @@ pub enum PlanError {
     Expired { age: String, max: String },
     #[error("the plan's creation time `{0}` is not RFC 3339 or lies in the future")]
     BadTime(String),
+    #[error("{file} was already applied by run {run} ({status}); a plan is applied at most once")]
+    AlreadyApplied {
+        file: String,
+        run: String,
+        status: String,
+        /// The run did not complete: `--resume` of it finishes the plan.
+        resumable: bool,
+    },
 }
 
 impl PlanError {
-    /// A stale plan (bound inputs, tenant or age changed), as opposed to
-    /// an unreadable one.
+    /// A stale plan (bound inputs, tenant or age changed, or applied
+    /// already), as opposed to an unreadable one.
     pub fn is_stale(&self) -> bool {
         matches!(
             self,
@@ -97,10 +110,18 @@ impl PlanError {
                 | PlanError::CsvChanged { .. }
                 | PlanError::TenantDiffers { .. }
                 | PlanError::Expired { .. }
+                | PlanError::AlreadyApplied { .. }
         )
     }
 
     pub fn hint(&self) -> &'static str {
+        if let PlanError::AlreadyApplied { resumable, .. } = self {
+            return if *resumable {
+                "finish that run with `remedy apply PLAN --resume RUN`, or make a new plan with `remedy plan`, review it, then apply that one"
+            } else {
+                "make a new plan with `remedy plan`, review it, then apply that one; applying this one again would reset the passwords in its secrets.csv again"
+            };
+        }
         if self.is_stale() {
             "make a new plan with `remedy plan`, review it, then apply that one"
         } else {
@@ -204,6 +225,16 @@ impl PlanIndex {
         Ok(PlanIndex { header, end, users })
     }
 
+    /// Forgets what the plan saw of the accounts' properties, so that no
+    /// one-shot action drifts on a timestamp: for `--emulate`, whose
+    /// directory is seeded afresh (times relative to its start) by every
+    /// command, so a plan's times never match the apply's.
+    pub fn forget_what_it_saw(&mut self) {
+        for u in self.users.values_mut() {
+            u.saw = None;
+        }
+    }
+
     /// What the plan says about `key`; `None` when it has nothing to do
     /// or to re-check for that user.
     pub fn get(&self, key: &str) -> Option<&PlannedUser> {
@@ -234,8 +265,17 @@ impl PlannedUser {
             .any(|s| s.mark != Mark::Nothing)
             .then(|| PlannedUser {
                 user_id: u.user_id.as_deref().map(key_hash),
+                saw: u
+                    .before
+                    .as_ref()
+                    .map(|b| Property::ALL.map(|p| value_hash(b.get(p).as_ref()))),
                 steps,
             })
+    }
+
+    /// The hash of what the plan saw of `p`, when it recorded the account.
+    pub fn saw(&self, p: Property) -> Option<u64> {
+        self.saw.map(|s| s[p.index()])
     }
 
     /// Step `i`'s mark (`Nothing` past the end).
@@ -311,6 +351,12 @@ mod tests {
         assert!(!a.same_account("someone-else"));
         assert!(ix.get("b@x.com").is_none());
         assert_eq!(ix.end.users, 2);
+        // What the plan saw is kept as hashes of the values.
+        assert_eq!(
+            a.saw(Property::Enabled),
+            Some(value_hash(Some(&crate::directory::Value::Bool(false))))
+        );
+        assert_eq!(a.saw(Property::PasswordChanged), Some(value_hash(None)));
     }
 
     #[test]

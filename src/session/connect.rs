@@ -154,14 +154,61 @@ async fn check_tenant(
     }
     .await
     .ok_or_else(|| format!("cannot resolve the pinned tenant domain {pin} ({url})"))?;
-    if issuer
-        .to_ascii_lowercase()
-        .contains(&tid.to_ascii_lowercase())
-    {
+    if issuer_names_tenant(&issuer, tid) {
         Ok(())
     } else {
         Err(format!(
             "the credentials are for tenant {tid}, but {pin} belongs to another tenant ({issuer})"
         ))
+    }
+}
+
+/// Whether an OpenID issuer (`https://login.microsoftonline.com/{tid}/v2.0`)
+/// names tenant `tid`: the first segment of its path is the tenant GUID,
+/// compared exactly (case aside), never found anywhere in the text.
+fn issuer_names_tenant(issuer: &str, tid: &str) -> bool {
+    let Ok(url) = url::Url::parse(issuer) else {
+        return false;
+    };
+    let first = url
+        .path_segments()
+        .and_then(|mut s| s.find(|seg| !seg.is_empty()));
+    first.is_some_and(|seg| input::is_guid(seg) && seg.eq_ignore_ascii_case(tid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::issuer_names_tenant;
+
+    const TID: &str = "0f0f0f0f-1111-4222-8333-944445555666";
+
+    #[test]
+    fn the_issuer_names_the_tenant_by_its_path_not_by_a_substring() {
+        let ok = format!("https://login.microsoftonline.com/{TID}/v2.0");
+        assert!(issuer_names_tenant(&ok, TID));
+        assert!(issuer_names_tenant(
+            &ok.to_ascii_uppercase().replace(
+                "HTTPS://LOGIN.MICROSOFTONLINE.COM",
+                "https://login.microsoftonline.com"
+            ),
+            TID
+        ));
+        // Another tenant whose issuer merely contains the GUID elsewhere.
+        for other in [
+            format!(
+                "https://login.microsoftonline.com/aaaaaaaa-1111-4222-8333-944445555666/v2.0?x={TID}"
+            ),
+            format!(
+                "https://login.microsoftonline.com/aaaaaaaa-1111-4222-8333-944445555666/{TID}/v2.0"
+            ),
+            format!("https://{TID}.example.com/aaaaaaaa-1111-4222-8333-944445555666/v2.0"),
+            format!("https://login.microsoftonline.com/{TID}x/v2.0"),
+            format!("https://login.microsoftonline.com/x{TID}/v2.0"),
+            format!("not a url {TID}"),
+        ] {
+            assert!(!issuer_names_tenant(&other, TID), "{other}");
+        }
+        // A tid that is only part of a GUID is not that GUID.
+        assert!(!issuer_names_tenant(&ok, "0f0f0f0f"));
     }
 }

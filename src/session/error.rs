@@ -49,6 +49,10 @@ pub enum SessionError {
     /// An earlier run that cannot be resumed as asked.
     #[error("{message}")]
     Resume { message: String, hint: &'static str },
+    /// `--resume` with a connection to another tenant or service root
+    /// than the run's.
+    #[error("{message}; nothing was changed")]
+    ResumeTarget { message: String },
     #[error("stdin is not a terminal, so remedy cannot ask for confirmation; nothing was changed")]
     NoTerminal,
     /// The operator answered no.
@@ -97,6 +101,9 @@ impl SessionError {
             SessionError::Resume { hint, .. } | SessionError::Verify { hint, .. } => {
                 Some((*hint).into())
             }
+            SessionError::ResumeTarget { .. } => Some(
+                "resume with the credentials and --graph-url the run started with (`manifest.json` records its `target`), or start a new run".into(),
+            ),
             SessionError::NoTerminal => {
                 Some("pass --yes to confirm non-interactively (after a --dry-run)".into())
             }
@@ -117,6 +124,7 @@ impl SessionError {
         match self {
             SessionError::TooManyUsers { .. }
             | SessionError::TenantPin { .. }
+            | SessionError::ResumeTarget { .. }
             | SessionError::VerifyTenant { .. } => exit_code::GUARD,
             SessionError::Plan(e) if e.is_stale() => exit_code::GUARD,
             _ => exit_code::USAGE,

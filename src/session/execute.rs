@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::directory::Directory;
 use crate::directory::Recorded;
-use crate::engine::{self, Context, RunEvent, StopSignal, Stopped};
+use crate::engine::{self, Context, RunEvent, Stopped};
 use crate::graph::{GraphDirectory, SendOptions};
 use crate::journal::{Header, Journal, Record};
 use crate::operator::Operator;
@@ -92,7 +92,11 @@ async fn execute(
         }
     }
 
-    // 5. Manifest and journal.
+    // 5. The plan's apply record, the manifest and the journal.
+    if let Some(plan) = &p.plan {
+        crate::session::resume::record_applied(&p.state, &plan.sha256, &p.run)
+            .map_err(|e| cannot("record the apply in", &p.state.path, e))?;
+    }
     let target = GraphDirectory::target_of(&p.connected.client, tid.clone(), p.connected.app_id());
     let mut manifest = Manifest {
         run_id: p.run.id.clone(),
@@ -181,7 +185,7 @@ async fn execute(
         events_tx.clone(),
     );
     let cx = Arc::new(cx);
-    let stop = StopSignal::default();
+    let stop = cx.stop.clone();
     watch_signals(stop.clone(), &events_tx, p.run.id.clone(), ui.clone());
     drop(events_tx);
     let (rows_tx, rows_rx) = mpsc::channel(users_in_flight * 2 + 16);

@@ -164,6 +164,14 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
     )
     .await?;
     let tid = connected.tenant();
+    let mut plan = plan;
+    if connected.emulator.is_some()
+        && let Some(ix) = plan.as_mut().and_then(|p| Arc::get_mut(&mut p.index))
+    {
+        // The in-process emulator is seeded afresh, its times relative to
+        // its start: the plan's timestamps are another emulator's.
+        ix.forget_what_it_saw();
+    }
 
     // A saved plan must still hold: same inputs, same tenant, not too old.
     if let (Some(p), Purpose::Apply { max_age, .. }) = (&plan, &config.purpose) {
@@ -192,6 +200,8 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
     // 3. State directory, and what an earlier run already did.
     let state = StateDir::open(&config.state_dir)?;
     let plan_sha = plan.as_ref().map(|p| p.sha256.as_str());
+    let target =
+        crate::graph::GraphDirectory::target_of(&connected.client, tid.clone(), connected.app_id());
     let (run, replay, saved_passwords, started) = match &config.resume {
         Some(id) => {
             let asked = Resume {
@@ -200,7 +210,10 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
                 csv_sha256: &inputs.csv_sha256,
                 dry_run,
                 plan_sha256: plan_sha,
+                plan_file: plan.as_ref().map(|p| p.file.as_path()),
                 shard: config.shard,
+                target: &target,
+                emulated: connected.emulator.is_some(),
             };
             match resume::prepare(&state, &asked, ui)? {
                 Found::Completed { run, users, failed } => {
@@ -209,12 +222,21 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
                 Found::Resume(r) => (r.run, Some(r.replay), r.saved_passwords, r.started),
             }
         }
-        None => (
-            state.new_run()?,
-            None,
-            HashMap::new(),
-            rundir::now_rfc3339(),
-        ),
+        None => {
+            // A plan is applied at most once (as a used Terraform plan is
+            // refused): a second apply would reset every password again.
+            if let Some(p) = &plan
+                && let Some(by) = resume::applied_by(&state, &p.sha256)
+            {
+                return Err(resume::already_applied(&p.file, &by));
+            }
+            (
+                state.new_run()?,
+                None,
+                HashMap::new(),
+                rundir::now_rfc3339(),
+            )
+        }
     };
     if config.resume.is_none() {
         // The playbook travels with the run (for `remedy verify`), and an

@@ -1,6 +1,6 @@
 //! The threads and tasks around the engine: the CSV reader that streams
 //! rows into a bounded channel, and the signal watcher (Ctrl-C or SIGTERM
-//! once: stop scheduling; twice: end now).
+//! once: start nothing new, finish what was sent; twice: end now).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,8 +13,8 @@ use crate::playbook::Playbook;
 use crate::session::ui::{Notice, Ui};
 use crate::shard::Shard;
 
-/// First Ctrl-C/SIGTERM: stop scheduling and let in-flight users finish.
-/// Second: exit now (the journal stays consistent: a torn last line is cut
+/// First Ctrl-C/SIGTERM: no new user and no new step starts; requests
+/// already sent finish and are journaled. Second: exit now (the journal stays consistent: a torn last line is cut
 /// on resume).
 pub(super) fn watch_signals(
     stop: StopSignal,
@@ -32,7 +32,9 @@ pub(super) fn watch_signals(
         if let Some(events) = events.upgrade() {
             let _ = events.send(RunEvent::Interrupted);
         }
-        ui.notice(Notice::Stopping);
+        ui.notice(Notice::Stopping {
+            in_flight: stop.in_flight(),
+        });
         if wait_signal().await.is_ok() {
             ui.abort(&run_id);
         }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
+use crate::directory::Target;
 use crate::journal::Replay;
 use crate::rundir::{RunDir, RunStatus, StateDir};
 use crate::secrets::SecretsFile;
@@ -22,15 +23,84 @@ pub(super) fn applied_plan(run: &RunDir) -> PathBuf {
     run.path.join("applied-plan.sha256")
 }
 
+/// Where the state directory records which run applies the plan whose
+/// SHA-256 is `sha`: `applied/<sha>`, holding the run id.
+fn applied_record(state: &StateDir, sha: &str) -> PathBuf {
+    state.path.join("applied").join(sha)
+}
+
+/// The run of this state directory that applied (or is applying) the plan
+/// whose SHA-256 is `sha`: the one the record names or, for applies of
+/// earlier versions, a run directory marked with that plan and holding a
+/// manifest (so it went past its confirmation).
+pub(super) fn applied_by(state: &StateDir, sha: &str) -> Option<RunDir> {
+    if let Ok(id) = std::fs::read_to_string(applied_record(state, sha))
+        && let Ok(run) = state.find_run(Some(id.trim()))
+    {
+        return Some(run);
+    }
+    state
+        .runs()
+        .ok()?
+        .into_iter()
+        .rev()
+        .find(|run| std::fs::read_to_string(applied_plan(run)).is_ok_and(|a| a.trim() == sha))
+}
+
+/// Records, before its first change, that `run` applies the plan `sha`,
+/// so that the plan is never applied by another run (durable: written,
+/// fsynced, renamed into place).
+pub(super) fn record_applied(state: &StateDir, sha: &str, run: &RunDir) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = applied_record(state, sha);
+    if path.exists() {
+        return Ok(());
+    }
+    let dir = state.path.join("applied");
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(&dir)?;
+    let tmp = dir.join(format!("{sha}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(format!("{}\n", run.id).as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(&dir)?.sync_all()
+}
+
+/// The refusal of a plan that `run` applied already.
+pub(super) fn already_applied(file: &std::path::Path, run: &RunDir) -> SessionError {
+    let status = run.read_manifest().map(|m| m.status);
+    SessionError::Plan(crate::plan::PlanError::AlreadyApplied {
+        file: file.display().to_string(),
+        run: run.id.clone(),
+        status: status
+            .as_ref()
+            .ok()
+            .and_then(|s| serde_json::to_value(s).ok())
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".to_owned()),
+        resumable: status.is_ok_and(|s| s != RunStatus::Completed),
+    })
+}
+
 /// What the resumed run is bound to and asked to do.
 pub(super) struct Resume<'a> {
     pub id: &'a str,
     pub playbook_sha256: &'a str,
     pub csv_sha256: &'a str,
     pub dry_run: bool,
-    /// The SHA-256 of the plan an apply carries out.
+    /// The SHA-256 of the plan an apply carries out, and its file.
     pub plan_sha256: Option<&'a str>,
+    pub plan_file: Option<&'a std::path::Path>,
     pub shard: Option<Shard>,
+    /// The directory this invocation is connected to.
+    pub target: &'a Target,
+    /// Whether it is the in-process emulator (whose address changes with
+    /// every start).
+    pub emulated: bool,
 }
 
 /// An earlier run, ready to be continued.
@@ -56,6 +126,36 @@ fn refuse(message: String, hint: &'static str) -> SessionError {
     SessionError::Resume { message, hint }
 }
 
+/// Why the run recorded against `ran` cannot be continued against the
+/// directory `r` is connected to: another tenant (the token's tenant id)
+/// or another service root. What the manifest does not record (older
+/// files) is not compared; the in-process emulator's address changes with
+/// every start, so only its tenant is.
+fn other_target(id: &str, ran: &Target, ran_emulated: bool, r: &Resume<'_>) -> Option<String> {
+    let now = r.target;
+    if let Some(was) = ran.realm.as_deref() {
+        let is = now.realm.as_deref();
+        if !is.is_some_and(|is| is.eq_ignore_ascii_case(was)) {
+            return Some(format!(
+                "run {id} changed tenant {was}, but the credentials are for {}; refusing to resume",
+                is.map_or_else(
+                    || "a tenant the token does not name".to_owned(),
+                    |t| format!("tenant {t}")
+                )
+            ));
+        }
+    }
+    let root = |e: &str| e.trim_end_matches('/').to_ascii_lowercase();
+    let both_emulated = ran_emulated && r.emulated;
+    if !ran.endpoint.is_empty() && !both_emulated && root(&ran.endpoint) != root(&now.endpoint) {
+        return Some(format!(
+            "run {id} talked to {}, but this connection is to {}; refusing to resume",
+            ran.endpoint, now.endpoint
+        ));
+    }
+    None
+}
+
 pub(super) fn prepare(
     state: &StateDir,
     r: &Resume<'_>,
@@ -78,6 +178,9 @@ pub(super) fn prepare(
             ),
             "start a new run without --resume",
         ));
+    }
+    if let Some(message) = other_target(&run.id, &m.target, m.emulated, r) {
+        return Err(SessionError::ResumeTarget { message });
     }
     // A run that applies a plan resumes only as an apply of that plan, so
     // that a resume can never do more than the plan said.
@@ -103,6 +206,14 @@ pub(super) fn prepare(
                 "resume with the plan file the run started with, or apply without --resume",
             ));
         }
+    }
+    // A plan is applied by one run only: resuming another run that
+    // applies it would apply it twice.
+    if let (Some(sha), Some(file)) = (r.plan_sha256, r.plan_file)
+        && let Some(by) = applied_by(state, sha)
+        && by.id != run.id
+    {
+        return Err(already_applied(file, &by));
     }
     if m.inputs.playbook_sha256 != r.playbook_sha256 {
         return Err(refuse(
@@ -180,4 +291,59 @@ pub(super) fn prepare(
         saved_passwords,
         started: m.started,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(endpoint: &str, realm: Option<&str>) -> Target {
+        Target {
+            provider: "graph".into(),
+            endpoint: endpoint.into(),
+            realm: realm.map(str::to_owned),
+            principal: None,
+        }
+    }
+
+    fn asked(now: &Target, emulated: bool) -> Resume<'_> {
+        Resume {
+            id: "",
+            playbook_sha256: "",
+            csv_sha256: "",
+            dry_run: false,
+            plan_sha256: None,
+            plan_file: None,
+            shard: None,
+            target: now,
+            emulated,
+        }
+    }
+
+    #[test]
+    fn another_tenant_or_graph_root_is_another_run() {
+        let g = "https://graph.microsoft.com";
+        let ran = target(g, Some("tid-a"));
+        let same = target("https://graph.microsoft.com/", Some("TID-A"));
+        assert_eq!(other_target("r", &ran, false, &asked(&same, false)), None);
+        let tenant = target(g, Some("tid-b"));
+        let why = other_target("r", &ran, false, &asked(&tenant, false)).unwrap();
+        assert!(why.contains("changed tenant tid-a, but the credentials are for tenant tid-b"));
+        let unnamed = target(g, None);
+        assert!(other_target("r", &ran, false, &asked(&unnamed, false)).is_some());
+        let root = target("https://graph.microsoft.us", Some("tid-a"));
+        let why = other_target("r", &ran, false, &asked(&root, false)).unwrap();
+        assert!(why.contains("talked to https://graph.microsoft.com, but this connection is to https://graph.microsoft.us"));
+        // The in-process emulator moves with every start; its tenant does not.
+        let emu = target("http://127.0.0.1:1", Some("tid-a"));
+        let emu_again = target("http://127.0.0.1:2", Some("tid-a"));
+        assert_eq!(
+            other_target("r", &emu, true, &asked(&emu_again, true)),
+            None
+        );
+        assert!(other_target("r", &emu, false, &asked(&emu_again, false)).is_some());
+        // Older manifests that did not record the tenant or root.
+        let old = target("", None);
+        assert_eq!(other_target("r", &old, false, &asked(&tenant, false)), None);
+    }
 }

@@ -98,8 +98,11 @@ pub enum Notice {
         failed: u64,
         path: PathBuf,
     },
-    /// The first Ctrl-C: in-flight users finish.
-    Stopping,
+    /// The first Ctrl-C: no new step starts; the requests already sent
+    /// (this many) finish.
+    Stopping {
+        in_flight: usize,
+    },
 }
 
 /// What the operator is asked to confirm before the first change.

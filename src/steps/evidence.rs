@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::directory::{Account, Change, Property, Value};
+use crate::directory::{Account, Change, Property, Value, value_hash};
 use crate::journal::Before;
 
 /// Clock skew tolerated between this machine (the intent's time) and the
@@ -57,11 +57,32 @@ impl Evidence {
     }
 
     /// `apply`, for a step the plan would change: the reason it drifted
-    /// when what the plan saw of the property no longer holds. One-shot
-    /// actions do not drift: a plan to reset is still a plan to reset.
-    pub fn drifted(&self, planned: Option<&Change>, now: &Account, label: &str) -> Option<String> {
-        let Evidence::Holds { property, want } = self else {
-            return None;
+    /// when what the plan saw of the property no longer holds. A desired
+    /// state compares the `Change` the plan recorded; a one-shot action
+    /// whose kind `drifts_when_moved` compares `saw`, the hash
+    /// ([`value_hash`]) of the property when the plan read the account
+    /// (`None`: the plan did not record it, no drift). Other one-shot
+    /// actions do not drift: a plan to revoke is still a plan to revoke.
+    pub fn drifted(
+        &self,
+        planned: Option<&Change>,
+        saw: Option<u64>,
+        drifts_when_moved: bool,
+        now: &Account,
+        label: &str,
+    ) -> Option<String> {
+        let (property, want) = match self {
+            Evidence::Holds { property, want } => (property, want),
+            Evidence::Moves(p) => {
+                let is = now.get(*p);
+                return (drifts_when_moved && saw.is_some_and(|h| h != value_hash(is.as_ref())))
+                    .then(|| {
+                        format!(
+                            "drifted since the plan: {label} moved since the plan (now {}); someone else acted, or the plan was applied already; not changed",
+                            crate::directory::shown_value(is.as_ref())
+                        )
+                    });
+            }
         };
         let saw = planned.and_then(|c| c.before.clone());
         let is = now.get(*property);

@@ -167,6 +167,16 @@ pub trait Kind: Send + Sync {
         }
     }
 
+    /// `apply`, for a one-shot action ([`Evidence::Moves`]): whether the
+    /// planned step drifted when its property moved since the plan (someone
+    /// else acted in between). A reset does: a second reset would replace
+    /// the password the other party handed out, and applying a plan twice
+    /// would replace the passwords of the first `secrets.csv`. A revocation
+    /// does not: revoking again only signs the user out once more.
+    fn drifts_when_moved(&self) -> bool {
+        false
+    }
+
     /// Whether the kind writes generated secrets (`secrets.csv`).
     fn generates_secrets(&self) -> bool {
         false

@@ -2,7 +2,8 @@
 //! (saved to the run's `secrets.csv` before the request is sent) or read
 //! from the CSV through a template. One-shot: evidence is the
 //! password-changed time moving; a repeated reset reuses the saved
-//! password, so `secrets.csv` always matches the directory. Guests (they
+//! password, so `secrets.csv` always matches the directory. A planned
+//! reset drifts when the password changed since the plan. Guests (they
 //! sign in at home) and accounts synchronised from on-premises AD (their
 //! password lives there, unless the tenant uses password hash sync and the
 //! step opts in) are skipped with the reason.
@@ -144,6 +145,12 @@ impl Kind for ResetPassword {
             secret,
             done: Some(done.to_owned()),
         })
+    }
+
+    /// The password changed since the plan: someone reset it (or the plan
+    /// was applied already); resetting again would replace that password.
+    fn drifts_when_moved(&self) -> bool {
+        true
     }
 
     fn generates_secrets(&self) -> bool {

@@ -69,16 +69,34 @@ fn sign_in_changes_only_what_differs_and_drifts_on_its_property() {
 
     // Drift: what the plan saw of accountEnabled must still hold.
     assert!(
-        e.drifted(Some(&change), &account(false, None, None), "accountEnabled")
-            .is_none()
+        e.drifted(
+            Some(&change),
+            None,
+            false,
+            &account(false, None, None),
+            "accountEnabled"
+        )
+        .is_none()
     );
     assert!(
-        e.drifted(Some(&change), &account(true, None, None), "accountEnabled")
-            .is_some()
+        e.drifted(
+            Some(&change),
+            None,
+            false,
+            &account(true, None, None),
+            "accountEnabled"
+        )
+        .is_some()
     );
     assert!(
-        e.drifted(None, &account(false, None, None), "accountEnabled")
-            .is_some()
+        e.drifted(
+            None,
+            None,
+            false,
+            &account(false, None, None),
+            "accountEnabled"
+        )
+        .is_some()
     );
     assert!(
         e.still_ok(&account(true, None, None), "accountEnabled")
@@ -151,15 +169,31 @@ fn reset_password_moves_its_timestamp_and_reuses_a_saved_password() {
         Some("the password template rendered an empty password")
     );
 
-    // Evidence: the password-changed time moved; no drift on timestamps.
+    // Evidence: the password-changed time moved. A planned reset drifts
+    // when the password changed since the plan (not when the plan did not
+    // record it).
     let e = generate.evidence();
     let before = Before::of(&account(true, Some("t0"), None));
     assert!(!e.happened(&before, &account(true, Some("t0"), None)));
     assert!(e.happened(&before, &account(true, Some("t1"), None)));
     assert!(e.expect(false, Some(&before), None).is_none());
+    assert!(generate.drifts_when_moved() && template.drifts_when_moved());
+    let moves = generate.drifts_when_moved();
     assert!(
-        e.drifted(None, &account(true, Some("t9"), None), "x")
+        e.drifted(None, None, moves, &account(true, Some("t9"), None), "x")
             .is_none()
+    );
+    let saw = Some(crate::directory::value_hash(Some(&Value::Text(
+        "t0".into(),
+    ))));
+    assert!(
+        e.drifted(None, saw, moves, &account(true, Some("t0"), None), "x")
+            .is_none(),
+        "unchanged since the plan: reset"
+    );
+    assert_eq!(
+        e.drifted(None, saw, moves, &account(true, Some("t1"), None), "lastPasswordChangeDateTime"),
+        Some("drifted since the plan: lastPasswordChangeDateTime moved since the plan (now t1); someone else acted, or the plan was applied already; not changed".into())
     );
     assert_eq!(
         e.still_ok(&account(false, None, None), "x"),
@@ -198,7 +232,22 @@ fn revoke_sessions_moves_its_timestamp() {
             at: Some("at".into())
         })
     );
-    assert!(e.drifted(None, &account(false, None, None), "x").is_none());
+    // A revocation does not drift on its timestamp: revoking again is
+    // harmless.
+    assert!(!k.drifts_when_moved());
+    let saw = Some(crate::directory::value_hash(Some(&Value::Text(
+        "t0".into(),
+    ))));
+    assert!(
+        e.drifted(
+            None,
+            saw,
+            k.drifts_when_moved(),
+            &account(false, None, Some("t1")),
+            "x"
+        )
+        .is_none()
+    );
 }
 
 #[test]

@@ -106,6 +106,24 @@ fn user(emu: &EmulatorProcess, i: usize) -> Value {
 /// Sets `accountEnabled` through Graph itself, as an admin or directory
 /// sync would between two remedy commands.
 fn set_enabled(emu: &EmulatorProcess, i: usize, enabled: bool) {
+    patch_user(emu, i, serde_json::json!({ "accountEnabled": enabled }));
+}
+
+/// Resets a user's password through Graph itself, as another admin would
+/// between two remedy commands.
+fn reset_elsewhere(emu: &EmulatorProcess, i: usize) {
+    patch_user(
+        emu,
+        i,
+        serde_json::json!({ "passwordProfile": {
+            "password": "Another-Admin-Set-This-7q!",
+            "forceChangePasswordNextSignIn": true
+        } }),
+    );
+}
+
+/// `PATCH /v1.0/users/{upn(i)}` with `body`, as another app.
+fn patch_user(emu: &EmulatorProcess, i: usize, body: Value) {
     let url = emu.url.clone();
     let key = upn(i);
     std::thread::spawn(move || {
@@ -135,7 +153,7 @@ fn set_enabled(emu: &EmulatorProcess, i: usize, enabled: bool) {
             let r = http
                 .patch(format!("{url}/v1.0/users/{key}"))
                 .bearer_auth(token["access_token"].as_str().unwrap())
-                .json(&serde_json::json!({ "accountEnabled": enabled }))
+                .json(&body)
                 .send()
                 .await
                 .unwrap();
@@ -257,6 +275,115 @@ fn drifted_users_are_reported_and_not_changed() {
         "a drifted user is not changed"
     );
     assert_eq!(user(&emu, 6)["accountEnabled"], true);
+}
+
+#[test]
+fn a_password_reset_since_the_plan_is_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), "users.csv", 6);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let state = dir.path().join("state");
+    let out = dir.path().join("plan.json");
+    assert_eq!(plan(&emu, &state, UNLOCK, &csv, &out).code, 2);
+    // Between plan and apply, another admin resets user 2's password.
+    reset_elsewhere(&emu, 2);
+    let changed = user(&emu, 2)["lastPasswordChangeDateTime"].clone();
+    let before = stats(&emu)["resets"].as_u64().unwrap();
+    let r = apply(&emu, &state, &out, &[]);
+    assert_eq!(r.code, 1, "drift is reported\n{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("1 user drifted since the plan"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains(&format!(
+            "{} (reset-password): drifted since the plan: lastPasswordChangeDateTime moved since the plan",
+            upn(2)
+        )),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        stats(&emu)["resets"].as_u64().unwrap() - before,
+        5,
+        "every planned user but user 2 was reset"
+    );
+    assert_eq!(
+        user(&emu, 2)["lastPasswordChangeDateTime"],
+        changed,
+        "the other admin's password stands"
+    );
+    let run = std::fs::read_dir(state.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    let saved = std::fs::read_to_string(run.join("secrets.csv")).unwrap();
+    assert!(
+        !saved.contains(&upn(2)),
+        "no new password for user 2: {saved}"
+    );
+    assert_eq!(saved.lines().count(), 1 + 5, "{saved}");
+}
+
+#[test]
+fn a_plan_is_applied_at_most_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), "users.csv", 6);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let state = dir.path().join("state");
+    let out = dir.path().join("plan.json");
+    assert_eq!(plan(&emu, &state, UNLOCK, &csv, &out).code, 2);
+    let r = apply(&emu, &state, &out, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let runs = |state: &Path| {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(state.join("runs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    };
+    let applied = runs(&state).pop().unwrap();
+    let secrets = std::fs::read(applied.join("secrets.csv")).unwrap();
+    let first = stats(&emu);
+    assert_eq!(first["resets"], 6);
+
+    // The same plan file again: refused before anything changes.
+    let r = apply(&emu, &state, &out, &[]);
+    assert_eq!(r.code, 3, "{}\n{}", r.stdout, r.stderr);
+    let id = applied.file_name().unwrap().to_str().unwrap();
+    assert!(
+        r.stderr.contains(&format!(
+            "was already applied by run {id} (completed); a plan is applied at most once; nothing was changed"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint: make a new plan"), "{}", r.stderr);
+    // `--resume` of that completed apply has nothing left to do.
+    let r = apply(&emu, &state, &out, &["--resume"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("already completed"), "{}", r.stderr);
+    let again = stats(&emu);
+    assert_eq!(writes(&again), writes(&first), "no second reset");
+    assert_eq!(again["users_reset_more_than_once"], 0);
+    assert_eq!(
+        std::fs::read(applied.join("secrets.csv")).unwrap(),
+        secrets,
+        "the first secrets.csv still holds the users' passwords"
+    );
+    let new_secrets = runs(&state)
+        .iter()
+        .filter(|r| r.join("secrets.csv").exists())
+        .count();
+    assert_eq!(new_secrets, 1, "no second secrets.csv");
+    // A new plan, made (and reviewed) after the first apply, applies.
+    let out2 = dir.path().join("plan2.json");
+    assert_eq!(plan(&emu, &state, UNLOCK, &csv, &out2).code, 2);
+    let r = apply(&emu, &state, &out2, &[]);
+    assert_eq!(r.code, 0, "a new plan applies\n{}\n{}", r.stdout, r.stderr);
 }
 
 #[test]

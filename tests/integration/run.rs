@@ -718,6 +718,160 @@ fn ctrl_c_stops_scheduling_and_the_run_resumes() {
     assert_eq!(stats["users_reset_more_than_once"], 0);
 }
 
+/// The number in the first-Ctrl-C notice `stopping: N requests in flight`.
+fn in_flight_at_stop(stderr: &str) -> Option<u64> {
+    let line = stderr.lines().find(|l| l.starts_with("stopping: "))?;
+    line.strip_prefix("stopping: ")?
+        .split(' ')
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_once_starts_nothing_new_and_the_resume_does_every_user_once() {
+    const USERS: u64 = 4000;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), USERS as usize);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap(), "--latency-ms", "500"]);
+    let state = dir.path().join("state");
+    // 50 × 20 = 1,000 users in flight at a time.
+    let mut cmd = run_process(
+        &emu,
+        &state,
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--progress",
+            "none",
+            "--concurrency",
+            "50",
+        ],
+    );
+    cmd.stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let resets = || emu.get_json("/_stats")["resets"].as_u64().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while resets() < 300 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never got going"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let at_signal = resets();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let after = resets() - at_signal;
+    let in_flight = in_flight_at_stop(&stderr);
+    eprintln!("resets at the signal {at_signal}, after it {after}, in flight {in_flight:?}");
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let in_flight = in_flight.unwrap_or_else(|| panic!("no in-flight count: {stderr}"));
+    assert!(stderr.contains("Ctrl-C again to stop now"), "{stderr}");
+    // Only changes already sent finished: no reset started after the
+    // signal, though 1,000 users were under way (a few batches may have
+    // been answered between the count above and the signal's arrival,
+    // and so not be in its count).
+    assert!(
+        after <= in_flight + 40,
+        "{after} resets after the signal, {in_flight} requests in flight"
+    );
+    // The journal is consistent: every reset intent has its outcome, and
+    // the manifest counts exactly the users that ended.
+    let run_dir = only_run_dir(&state);
+    let journal = std::fs::read_to_string(run_dir.join("journal.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |t: &'static str| records.iter().filter(move |r| r["type"] == t);
+    let intents = of("intent")
+        .filter(|r| r["step"] == "reset-password")
+        .count();
+    let reset_outcomes = of("outcome")
+        .filter(|r| r["step"] == "reset-password" && r["status"] == "changed")
+        .count();
+    assert_eq!(
+        intents,
+        of("outcome")
+            .filter(|r| r["step"] == "reset-password")
+            .count(),
+        "every intent has its outcome"
+    );
+    assert_eq!(
+        reset_outcomes as u64,
+        resets(),
+        "the journal matches the service"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["status"], "interrupted");
+    assert_eq!(
+        manifest["counts"]["processed"].as_u64().unwrap() as usize,
+        of("user_done").count()
+    );
+
+    let resumed = remedy_run(
+        &emu,
+        &state,
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--resume",
+            "--concurrency",
+            "50",
+        ],
+    );
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let stats = emu.get_json("/_stats");
+    assert_eq!(stats["resets"], USERS);
+    assert_eq!(stats["users_reset_more_than_once"], 0);
+    let journal = std::fs::read_to_string(run_dir.join("journal.jsonl")).unwrap();
+    let mut done = std::collections::HashMap::<String, u32>::new();
+    let mut steps = std::collections::HashMap::<(String, String), u32>::new();
+    for r in journal
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    {
+        let user = r["user"].as_str().unwrap_or_default().to_ascii_lowercase();
+        match r["type"].as_str() {
+            Some("user_done") => *done.entry(user).or_default() += 1,
+            Some("outcome") => {
+                *steps
+                    .entry((user, r["step"].as_str().unwrap().to_owned()))
+                    .or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(done.len() as u64, USERS, "every user finished");
+    assert!(done.values().all(|&n| n == 1), "every user finished once");
+    assert_eq!(steps.len() as u64, USERS * 2);
+    assert!(
+        steps.values().all(|&n| n == 1),
+        "every step has one outcome"
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["status"], "completed");
+    let counts = &manifest["counts"];
+    assert_eq!(
+        counts["processed"].as_u64().unwrap() + counts["done_earlier"].as_u64().unwrap(),
+        USERS,
+        "{counts}"
+    );
+}
+
 #[test]
 fn resume_refuses_a_changed_csv() {
     let dir = tempfile::tempdir().unwrap();
@@ -749,6 +903,132 @@ fn resume_refuses_a_changed_csv() {
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("the CSV changed"), "{}", r.stderr);
+}
+
+/// A run of `workflows/unlock-account.yaml` over `csv` killed half-way
+/// through its 5th `secrets.csv` line, so it is recorded as running.
+fn crashed_run(emu: &EmulatorProcess, state: &Path, csv: &Path) {
+    let status = run_process(
+        emu,
+        state,
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--progress",
+            "none",
+            "--concurrency",
+            "1",
+        ],
+    )
+    .env("REMEDY_CRASH_AT", "secrets-write:5")
+    .status()
+    .unwrap();
+    assert!(!status.success(), "the run crashed");
+    let manifest = std::fs::read_to_string(only_run_dir(state).join("manifest.json")).unwrap();
+    assert!(manifest.contains(r#""status": "running""#), "{manifest}");
+}
+
+#[test]
+fn resume_refuses_another_tenant_or_another_graph_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), 20);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let other = EmulatorProcess::start(&[
+        "--users",
+        csv.to_str().unwrap(),
+        "--tenant-id",
+        "aaaaaaaa-1111-4222-8333-944445555666",
+    ]);
+    let state = dir.path().join("state");
+    crashed_run(&emu, &state, &csv);
+    let manifest = only_run_dir(&state).join("manifest.json");
+    let recorded = std::fs::read(&manifest).unwrap();
+    let writes = |e: &EmulatorProcess| {
+        let s = e.get_json("/_stats");
+        (
+            s["resets"].as_u64().unwrap(),
+            s["enable_changes"].as_u64().unwrap(),
+        )
+    };
+    let before = writes(&emu);
+    let args = [
+        "workflows/unlock-account.yaml",
+        "--users",
+        csv.to_str().unwrap(),
+        "--resume",
+    ];
+    // Credentials for another tenant (its token names tenant aaaaaaaa-…).
+    let mut cmd = remedy();
+    cmd.arg("run")
+        .args(args)
+        .args(["--yes", "--progress", "none", "--state-dir"])
+        .arg(&state)
+        .envs(other.client_env("run-tests", "run-test-secret"))
+        .env_remove("AZURE_ACCESS_TOKEN")
+        .timeout(Duration::from_secs(60));
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "changed tenant 5c8e2f1a-7d4b-4e9c-a3f6-0b2d9e7c4a18, but the credentials are for tenant aaaaaaaa-1111-4222-8333-944445555666"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("refusing to resume"), "{}", r.stderr);
+    // The same tenant behind another Graph root (`--graph-url`).
+    let elsewhere = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let mut cmd = remedy();
+    cmd.arg("run")
+        .args(args)
+        .args(["--yes", "--progress", "none", "--state-dir"])
+        .arg(&state)
+        .args([
+            "--graph-url",
+            &elsewhere.url,
+            "--authority-url",
+            &elsewhere.url,
+        ])
+        .envs(emu.client_env("run-tests", "run-test-secret"))
+        .env_remove("REMEDY_GRAPH_URL")
+        .env_remove("REMEDY_AUTHORITY_URL")
+        .env_remove("AZURE_ACCESS_TOKEN")
+        .timeout(Duration::from_secs(60));
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "run {} talked to {}, but this connection is to {}; refusing to resume",
+            only_run_dir(&state).file_name().unwrap().to_str().unwrap(),
+            emu.url,
+            elsewhere.url
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        writes(&elsewhere),
+        (0, 0),
+        "nothing changed behind the other root"
+    );
+    assert_eq!(
+        std::fs::read(&manifest).unwrap(),
+        recorded,
+        "manifest untouched"
+    );
+    assert_eq!(writes(&emu), before, "nothing changed in the run's tenant");
+    assert_eq!(
+        writes(&other),
+        (0, 0),
+        "nothing changed in the other tenant"
+    );
+    // With the run's own connection it resumes and finishes.
+    let r = remedy_run(&emu, &state, &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = emu.get_json("/_stats");
+    assert_eq!(s["resets"], 20);
+    assert_eq!(s["users_reset_more_than_once"], 0);
 }
 
 #[test]

@@ -33,6 +33,10 @@ fn step(kind: StepKind) -> Step {
 fn planned(marks: &[Mark], enabled: bool) -> PlannedUser {
     PlannedUser {
         user_id: Some(crate::journal::key_hash("id1")),
+        saw: Some(
+            crate::directory::Property::ALL
+                .map(|p| crate::directory::value_hash(state(enabled).get(p).as_ref())),
+        ),
         steps: marks
             .iter()
             .map(|&mark| PlannedStep {
@@ -83,6 +87,47 @@ fn apply_does_only_what_still_holds() {
     other.id = "id2".into();
     assert!(user_drift(&planned(&[Mark::Change], true), &other).is_some());
     assert!(user_drift(&planned(&[Mark::Change], true), &state(true)).is_none());
+}
+
+#[test]
+fn a_planned_reset_drifts_when_the_password_changed_since_the_plan() {
+    use crate::steps::{PasswordSource, ResetPassword};
+    let reset = step(StepKind::ResetPassword(ResetPassword {
+        password: PasswordSource::Generate,
+        force_change_at_next_sign_in: true,
+        force_change_with_mfa: false,
+        reset_synced_in_cloud: false,
+    }));
+    let revoke = step(StepKind::RevokeSessions(RevokeSessions));
+    let at = |pw: &str, sessions: &str| Account {
+        password_changed: Some(pw.into()),
+        sessions_valid_from: Some(sessions.into()),
+        ..state(true)
+    };
+    let seen = at("2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z");
+    let mut p = planned(&[Mark::Change], true);
+    p.saw = Some(
+        crate::directory::Property::ALL.map(|q| crate::directory::value_hash(seen.get(q).as_ref())),
+    );
+    // As the plan saw it: reset.
+    assert!(gate_step(&p, 0, &reset, &seen, LABEL).is_none());
+    // Reset by someone else (or by a first apply of this plan): drifted.
+    let moved = at("2026-01-02T09:00:00Z", "2026-01-01T00:00:00Z");
+    let o = gate_step(&p, 0, &reset, &moved, LABEL).unwrap();
+    assert_eq!((o.status, o.why), (StepStatus::Skipped, Why::Drifted));
+    assert!(
+        o.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("drifted since the plan: lastPasswordChangeDateTime moved since the plan (now 2026-01-02T09:00:00Z)"),
+        "{o:?}"
+    );
+    // Sessions revoked since the plan: a planned revocation still runs.
+    let revoked = at("2026-01-01T00:00:00Z", "2026-01-02T09:00:00Z");
+    assert!(gate_step(&p, 0, &revoke, &revoked, LABEL).is_none());
+    // A plan that did not record the account (older plans): no drift.
+    p.saw = None;
+    assert!(gate_step(&p, 0, &reset, &moved, LABEL).is_none());
 }
 
 #[test]
