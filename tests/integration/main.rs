@@ -9,6 +9,7 @@ mod corpus;
 mod docs;
 mod doctor;
 mod emulator;
+mod files;
 mod formats;
 mod graph;
 mod guide;
