@@ -39,6 +39,7 @@
 //! - [`crashpoint`]: `REMEDY_CRASH_AT`, the kill campaign's crash points
 //!   inside the durable writes.
 
+pub mod atomic_file;
 pub mod cli;
 pub mod crashpoint;
 pub mod diag;

@@ -69,10 +69,55 @@ impl SecretsFile {
         Ok(SecretsFile { file })
     }
 
-    /// Opens an existing file for appending (a resumed run).
+    /// Opens an existing file for appending (a resumed run), never
+    /// through a symbolic link.
     pub fn open_append(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new().append(true).open(path)?;
+        let file = open_nofollow(OpenOptions::new().append(true), path)?;
         Ok(SecretsFile { file })
+    }
+
+    /// Checks that an existing file is the one remedy created: a regular
+    /// file, not a symbolic link (opened with `O_NOFOLLOW`), with mode
+    /// 0600. A resume refuses the run otherwise, before touching it.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidData` saying what is wrong, or the error opening it.
+    pub fn check_private(path: &Path) -> io::Result<()> {
+        let mut opts = OpenOptions::new();
+        opts.read(true);
+        // Non-blocking too, so that a FIFO planted here cannot hang the check.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut opts,
+            libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        );
+        let file = opts.open(path).map_err(|e| {
+            #[cfg(unix)]
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                return io::Error::new(io::ErrorKind::InvalidData, "it is a symbolic link");
+            }
+            e
+        })?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "it is not a regular file",
+            ));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o7777;
+            if mode != 0o600 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("its mode is {mode:04o}, not 0600"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Appends one row. Not durable until [`SecretsFile::sync`].
@@ -102,11 +147,15 @@ impl SecretsFile {
     /// Returns the bytes cut.
     pub fn cut_torn_tail(path: &Path) -> io::Result<u64> {
         // The file holds passwords: the copy read here is wiped on drop.
-        let bytes = zeroize::Zeroizing::new(std::fs::read(path)?);
+        let mut bytes = zeroize::Zeroizing::new(Vec::new());
+        io::Read::read_to_end(
+            &mut open_nofollow(OpenOptions::new().read(true), path)?,
+            &mut bytes,
+        )?;
         let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         let cut = (bytes.len() - keep) as u64;
         if cut > 0 {
-            let file = OpenOptions::new().write(true).open(path)?;
+            let file = open_nofollow(OpenOptions::new().write(true), path)?;
             file.set_len(keep as u64)?;
             file.sync_all()?;
         }
@@ -131,7 +180,7 @@ impl SecretsFile {
         path: &Path,
         wanted: impl Fn(&str) -> bool,
     ) -> io::Result<HashMap<String, SecretString>> {
-        let file = File::open(path)?;
+        let file = open_nofollow(OpenOptions::new().read(true), path)?;
         let mut out = HashMap::new();
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
@@ -150,6 +199,14 @@ impl SecretsFile {
         }
         Ok(out)
     }
+}
+
+/// Opens `path` with `opts`, failing on a symbolic link (`O_NOFOLLOW`)
+/// rather than opening what it points at.
+fn open_nofollow(opts: &mut OpenOptions, path: &Path) -> io::Result<File> {
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(opts, libc::O_NOFOLLOW);
+    opts.open(path)
 }
 
 /// Appends `s` to `line` as a CSV field, quoted when needed (generated
@@ -249,5 +306,40 @@ mod tests {
             std::fs::read_to_string(&path).unwrap(),
             "user,password\na@b.com,first\nc@d.com,second\n"
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_a_private_regular_file_passes_the_resume_check() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.csv");
+        drop(SecretsFile::create(&path).unwrap());
+        SecretsFile::check_private(&path).unwrap();
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = SecretsFile::check_private(&path).unwrap_err();
+        assert_eq!(e.to_string(), "its mode is 0644, not 0600");
+
+        let outside = dir.path().join("outside.csv");
+        std::fs::write(&outside, "user,password\n").unwrap();
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.path().join("linked.csv");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let e = SecretsFile::check_private(&link).unwrap_err();
+        assert_eq!(e.to_string(), "it is a symbolic link");
+        // Every other way in refuses the link too, and the target is untouched.
+        assert!(SecretsFile::open_append(&link).is_err());
+        assert!(SecretsFile::read_all(&link).is_err());
+        assert!(SecretsFile::cut_torn_tail(&link).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&outside).unwrap(),
+            "user,password\n"
+        );
+
+        let sub = dir.path().join("a-directory");
+        std::fs::create_dir(&sub).unwrap();
+        let e = SecretsFile::check_private(&sub).unwrap_err();
+        assert_eq!(e.to_string(), "it is not a regular file");
     }
 }

@@ -113,6 +113,10 @@ pub const CODES: &[(&str, &str)] = &[
         "A literal password in a playbook; use `generate` or a template.",
     ),
     (
+        "playbook::constant-password",
+        "A password template that is not exactly `{{ row.<column> }}` (optionally `| trim`): a literal, text outside `{{ }}`, an operator, a function or another filter could give every user the same password.",
+    ),
+    (
         "playbook::no-forced-change",
         "A reset that does not force the user to change the password.",
     ),
@@ -123,6 +127,14 @@ pub const CODES: &[(&str, &str)] = &[
     (
         "playbook::invalid-template",
         "A `{{ }}` template does not compile.",
+    ),
+    (
+        "playbook::template-statement",
+        "A template holds a statement (`{% %}`: a macro, `set`, a loop); templates only insert values.",
+    ),
+    (
+        "playbook::over-budget",
+        "A `when` condition or template exceeds the evaluation budget a run enforces (fuel, recursion depth, 64 KiB of output), evaluated against a sample row.",
     ),
     (
         "playbook::undeclared-column",

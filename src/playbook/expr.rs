@@ -5,6 +5,14 @@
 //! The only variable a playbook expression may use is `row`, the current CSV
 //! row; `row.<column>` must name a declared column. Undefined values are
 //! errors at run time (strict mode), never a silent empty string.
+//!
+//! Budgets: every evaluation has [`FUEL`] (minijinja's instruction and
+//! allocation budget, so `'a' * 100000000` fails before the string is
+//! built), a recursion limit of [`RECURSION_LIMIT`], and a rendered
+//! template at most [`MAX_OUTPUT`] bytes. Templates take no statements
+//! (`{% %}`: no macros, `set` or loops). `remedy validate` evaluates each
+//! expression once against a sample row and reports what would exceed a
+//! budget at run time.
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -12,12 +20,35 @@ use std::sync::{Arc, LazyLock};
 
 use minijinja::{Environment, Expression, UndefinedBehavior, Value};
 
-/// A syntax error inside an expression or template, with the byte range
-/// within the expression text when minijinja gives one.
+/// The fuel of one evaluation: about this many instructions, or 64 times
+/// as many bytes of data created (minijinja's `fuel`). A condition or a
+/// password template needs well under a hundred.
+pub const FUEL: u64 = 10_000;
+
+/// How deep an evaluation may recurse (minijinja's default is 500).
+pub const RECURSION_LIMIT: usize = 64;
+
+/// The longest a rendered template may be, in bytes.
+pub const MAX_OUTPUT: usize = 64 * 1024;
+
+/// A problem with an expression or template, with the byte range within
+/// the expression text when there is one.
 #[derive(Debug)]
 pub struct ExprError {
     pub message: String,
     pub range: Option<Range<usize>>,
+    pub kind: ExprErrorKind,
+}
+
+/// What kind of problem an [`ExprError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExprErrorKind {
+    /// It does not compile.
+    Syntax,
+    /// A template holds a statement (`{% %}`).
+    Statement,
+    /// Evaluating it exceeds a budget (fuel, recursion, output size).
+    OverBudget,
 }
 
 /// What an expression reads.
@@ -36,6 +67,8 @@ pub struct References {
 pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(FUEL));
+    env.set_recursion_limit(RECURSION_LIMIT);
     env
 }
 
@@ -84,6 +117,7 @@ pub fn condition(text: &str) -> Result<(References, Condition), ExprError> {
         .compile_expression_owned(text.to_owned())
         .map_err(|e| to_expr_error(text, &e))?;
     let refs = references(expr.undeclared_variables(true));
+    trial_condition(&expr, &refs)?;
     Ok((
         refs,
         Condition {
@@ -102,6 +136,7 @@ fn refuse_template(text: &str) -> Result<(), ExprError> {
                 .find("{{")
                 .or_else(|| text.find("{%"))
                 .map(|i| i..i + 2),
+            kind: ExprErrorKind::Syntax,
         });
     }
     Ok(())
@@ -113,15 +148,85 @@ pub fn check_condition(env: &Environment<'_>, text: &str) -> Result<References, 
     let expr = env
         .compile_expression(text)
         .map_err(|e| to_expr_error(text, &e))?;
-    Ok(references(expr.undeclared_variables(true)))
+    let refs = references(expr.undeclared_variables(true));
+    trial_condition(&expr, &refs)?;
+    Ok(refs)
 }
 
-/// Compiles a `{{ }}` template.
+/// Compiles a `{{ }}` template (statements refused) and lists what it
+/// reads.
 pub fn check_template(env: &Environment<'_>, text: &str) -> Result<References, ExprError> {
+    refuse_statement(text)?;
     let tmpl = env
         .template_from_str(text)
         .map_err(|e| to_expr_error(text, &e))?;
-    Ok(references(tmpl.undeclared_variables(true)))
+    let refs = references(tmpl.undeclared_variables(true));
+    let sample = sample_row(&refs);
+    match tmpl.render(minijinja::context! { row => sample }) {
+        Ok(out) if out.len() > MAX_OUTPUT => Err(over_budget(&output_too_long(out.len()))),
+        Err(e) if is_over_budget(&e) => Err(over_budget(&describe(&e))),
+        Ok(_) | Err(_) => Ok(refs),
+    }
+}
+
+/// A template inserts values; a statement (`{% macro %}`, `{% set %}`,
+/// `{% for %}`, ...) is refused, wherever `{%` appears.
+fn refuse_statement(text: &str) -> Result<(), ExprError> {
+    match text.find("{%") {
+        Some(i) => Err(ExprError {
+            message: "a template takes no statements (`{% ... %}`: macros, `set`, loops); it only inserts values with `{{ }}`".into(),
+            range: Some(i..i + 2),
+            kind: ExprErrorKind::Statement,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Evaluates a compiled condition once against a sample row (every column
+/// it reads holds `x`): what exceeds a budget here would at run time.
+/// Other evaluation errors depend on the row and are left to the run.
+fn trial_condition(expr: &Expression<'_, '_>, refs: &References) -> Result<(), ExprError> {
+    match expr.eval(minijinja::context! { row => sample_row(refs) }) {
+        Err(e) if is_over_budget(&e) => Err(over_budget(&describe(&e))),
+        Ok(_) | Err(_) => Ok(()),
+    }
+}
+
+fn sample_row(refs: &References) -> Value {
+    let columns: Vec<String> = refs.columns.iter().cloned().collect();
+    let cells = vec!["x".to_owned(); columns.len()];
+    row_value(&columns, &cells)
+}
+
+fn over_budget(message: &str) -> ExprError {
+    ExprError {
+        message: message.to_owned(),
+        range: None,
+        kind: ExprErrorKind::OverBudget,
+    }
+}
+
+/// Whether minijinja stopped an evaluation for exceeding a budget.
+fn is_over_budget(e: &minijinja::Error) -> bool {
+    e.kind() == minijinja::ErrorKind::OutOfFuel
+        || e.detail().is_some_and(|d| d.contains("recursion limit"))
+        || e.to_string().contains("recursion limit")
+        || e.detail().is_some_and(|d| d.contains("too large"))
+}
+
+/// An evaluation error in words; a budget is named as such.
+fn describe(e: &minijinja::Error) -> String {
+    if e.kind() == minijinja::ErrorKind::OutOfFuel {
+        format!("it exceeds the evaluation budget ({FUEL} fuel: too much work or data)")
+    } else if is_over_budget(e) {
+        format!("it exceeds the evaluation budget ({e})")
+    } else {
+        e.to_string()
+    }
+}
+
+fn output_too_long(len: usize) -> String {
+    format!("it renders {len} bytes, more than the {MAX_OUTPUT} a template may")
 }
 
 /// The `row` variable of a run: each declared column's cell, by name.
@@ -142,17 +247,24 @@ pub fn row_value<'a>(columns: &[String], cells: impl IntoIterator<Item = &'a Str
 pub fn eval_condition(expr: &Expression<'_, '_>, row: &Value) -> Result<bool, String> {
     expr.eval(minijinja::context! { row => row.clone() })
         .map(|v| v.is_true())
-        .map_err(|e| e.to_string())
+        .map_err(|e| describe(&e))
 }
 
-/// Renders a `{{ }}` template for one row.
+/// Renders a `{{ }}` template for one row, within the environment's
+/// budgets: no statements, and at most [`MAX_OUTPUT`] bytes.
 ///
 /// # Errors
 ///
-/// The syntax or evaluation error in words.
+/// The syntax or evaluation error, or the budget exceeded, in words.
 pub fn render(env: &Environment<'_>, template: &str, row: &Value) -> Result<String, String> {
-    env.render_str(template, minijinja::context! { row => row.clone() })
-        .map_err(|e| e.to_string())
+    refuse_statement(template).map_err(|e| e.message)?;
+    let out = env
+        .render_str(template, minijinja::context! { row => row.clone() })
+        .map_err(|e| describe(&e))?;
+    if out.len() > MAX_OUTPUT {
+        return Err(output_too_long(out.len()));
+    }
+    Ok(out)
 }
 
 /// minijinja's error, with its range clamped to `text`: for an unclosed
@@ -166,6 +278,7 @@ fn to_expr_error(text: &str, e: &minijinja::Error) -> ExprError {
         range: e
             .range()
             .map(|r| r.start.min(text.len())..r.end.min(text.len())),
+        kind: ExprErrorKind::Syntax,
     }
 }
 
@@ -311,5 +424,44 @@ mod tests {
         assert_eq!(shared.eval(&row("no")), Ok(false));
         assert!(condition("{{ row.a }}").is_err());
         assert!(condition("row.a ==").is_err());
+    }
+
+    #[test]
+    fn budgets_bound_conditions_and_templates() {
+        let env = environment();
+        // Found at validate time: a constant that busts the budget.
+        let e = check_condition(&env, "('a' * 100000000) | length > 0").unwrap_err();
+        assert_eq!(e.kind, ExprErrorKind::OverBudget, "{}", e.message);
+        assert!(condition("('a' * 100000000) | length > 0").is_err());
+        let e = check_template(&env, "{{ 'a' * 100000000 }}").unwrap_err();
+        assert_eq!(e.kind, ExprErrorKind::OverBudget, "{}", e.message);
+        let e = check_template(&env, "{{ row.a * 70000 }}").unwrap_err();
+        assert_eq!(e.kind, ExprErrorKind::OverBudget, "{}", e.message);
+        // Statements are refused, at the `{%`.
+        for t in [
+            "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+            "{% set x = 'a' %}{{ x }}",
+            "{%- for i in range(9) %}{{ row.a }}{% endfor %}",
+        ] {
+            let e = check_template(&env, t).unwrap_err();
+            assert_eq!(e.kind, ExprErrorKind::Statement, "{t}");
+            assert_eq!(e.range, Some(0..2));
+            assert!(render(&env, t, &Value::from(())).is_err(), "{t}");
+        }
+        // Bounded at run time, where the row decides.
+        let (_, c) = condition("row.a == 'go' and ('a' * 100000000) | length > 0").unwrap();
+        let row = |v: &str| row_value(&["a".to_owned()], [&v.to_owned()]);
+        let e = c.eval(&row("go")).unwrap_err();
+        assert!(e.contains("evaluation budget"), "{e}");
+        assert_eq!(c.eval(&row("no")), Ok(false));
+        let e = render(shared(), "{{ row.a * 100000000 }}", &row("x")).unwrap_err();
+        assert!(e.contains("evaluation budget"), "{e}");
+        let long = "y".repeat(MAX_OUTPUT + 1);
+        let e = render(shared(), "{{ row.a }}", &row(&long)).unwrap_err();
+        assert!(e.contains("more than the 65536"), "{e}");
+        assert_eq!(
+            render(shared(), "{{ row.a }}", &row("ok")).as_deref(),
+            Ok("ok")
+        );
     }
 }

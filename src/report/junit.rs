@@ -6,7 +6,7 @@
 //! the journal again, filtered to that step: steps are few, users many,
 //! and nothing per user is held in memory.
 
-use std::fs::File;
+use crate::atomic_file::AtomicFile;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
@@ -24,7 +24,7 @@ pub fn write(
     info: &RunInfo,
     path: &Path,
 ) -> io::Result<()> {
-    let mut out = BufWriter::with_capacity(1 << 16, File::create(path)?);
+    let mut out = BufWriter::with_capacity(1 << 16, AtomicFile::create(path)?);
     let tests: u64 = summary.steps.iter().map(|s| s.counts.total()).sum();
     let failures: u64 = summary.steps.iter().map(|s| s.counts.failed).sum();
     let skipped: u64 = summary.steps.iter().map(|s| s.counts.skipped).sum();
@@ -60,7 +60,9 @@ pub fn write(
         writeln!(out, "  </testsuite>")?;
     }
     writeln!(out, "</testsuites>")?;
-    out.flush()
+    out.into_inner()
+        .map_err(io::IntoInnerError::into_error)?
+        .commit()
 }
 
 /// One `<testcase>`: failed and skipped outcomes say why; the others pass

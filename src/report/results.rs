@@ -65,7 +65,7 @@ fn write_reports_to(
 
     junit::write(journal, &summary, info, &out_dir.join("junit.xml"))?;
     let md = markdown::render(&summary, info);
-    fs::write(out_dir.join("summary.md"), &md)?;
+    crate::atomic_file::write(&out_dir.join("summary.md"), md.as_bytes())?;
     if let Some(path) = step_summary {
         let mut file = OpenOptions::new().create(true).append(true).open(path)?;
         file.write_all(md.as_bytes())?;

@@ -1,8 +1,8 @@
 //! `results.csv` and `results.jsonl`: one line per journal outcome, in
 //! journal order. Owns the CSV formula-injection defence.
 
+use crate::atomic_file::AtomicFile;
 use std::borrow::Cow;
-use std::fs::File;
 use std::io::{self, BufWriter, Write as _};
 use std::path::Path;
 
@@ -34,13 +34,14 @@ pub fn defuse(cell: &str) -> Cow<'_, str> {
 
 /// The `results.csv` writer.
 pub struct CsvOut {
-    writer: csv::Writer<File>,
+    writer: csv::Writer<AtomicFile>,
 }
 
 impl CsvOut {
-    /// Creates (or truncates) `path` and writes the header.
+    /// Starts `path` (it replaces the file on [`CsvOut::finish`]) and
+    /// writes the header.
     pub fn create(path: &Path) -> io::Result<Self> {
-        let mut writer = csv::Writer::from_writer(File::create(path)?);
+        let mut writer = csv::Writer::from_writer(AtomicFile::create(path)?);
         writer.write_record(CSV_HEADER)?;
         Ok(CsvOut { writer })
     }
@@ -61,22 +62,24 @@ impl CsvOut {
         Ok(())
     }
 
-    /// Flushes and syncs nothing more than the OS buffers: reports can be
-    /// regenerated from the journal at any time.
-    pub fn finish(mut self) -> io::Result<()> {
-        self.writer.flush()
+    /// Flushes and renames the file into place.
+    pub fn finish(self) -> io::Result<()> {
+        self.writer
+            .into_inner()
+            .map_err(csv::IntoInnerError::into_error)
+            .and_then(AtomicFile::commit)
     }
 }
 
 /// The `results.jsonl` writer.
 pub struct JsonlOut {
-    writer: BufWriter<File>,
+    writer: BufWriter<AtomicFile>,
 }
 
 impl JsonlOut {
     pub fn create(path: &Path) -> io::Result<Self> {
         Ok(JsonlOut {
-            writer: BufWriter::with_capacity(1 << 16, File::create(path)?),
+            writer: BufWriter::with_capacity(1 << 16, AtomicFile::create(path)?),
         })
     }
 
@@ -87,8 +90,11 @@ impl JsonlOut {
         self.writer.write_all(b"\n")
     }
 
-    pub fn finish(mut self) -> io::Result<()> {
-        self.writer.flush()
+    pub fn finish(self) -> io::Result<()> {
+        self.writer
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)
+            .and_then(AtomicFile::commit)
     }
 }
 

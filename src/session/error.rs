@@ -26,6 +26,12 @@ pub enum SessionError {
         what: String,
         source: std::io::Error,
     },
+    /// `--report-dir` is not a directory remedy can write to.
+    #[error("cannot write the reports to {}: {source}; nothing was changed", dir.display())]
+    ReportDir {
+        dir: std::path::PathBuf,
+        source: std::io::Error,
+    },
     /// The shard's rows could not be counted.
     #[error("{0}")]
     Shard(String),
@@ -110,6 +116,9 @@ impl SessionError {
             SessionError::VerifyTenant { .. } => {
                 Some("use the credentials of the run's tenant".into())
             }
+            SessionError::ReportDir { .. } => Some(
+                "pass a --report-dir that is a directory you can write to (it is created if missing)".into(),
+            ),
             SessionError::Io { .. }
             | SessionError::Shard(_)
             | SessionError::Emulator(_)

@@ -118,6 +118,12 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
     if problems > 0 {
         return Err(SessionError::Input { problems });
     }
+    if let Some(dir) = &config.report_dir {
+        check_report_dir(dir).map_err(|source| SessionError::ReportDir {
+            dir: dir.clone(),
+            source,
+        })?;
+    }
     let csv_rows = checked.rows;
     let mut users = csv_rows;
     if let Some(max) = playbook.guards.max_users
@@ -262,6 +268,21 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
         saved_passwords,
         started,
     })))
+}
+
+/// `--report-dir` takes the reports: created if missing, it must be a
+/// directory that takes a new file (checked by creating one and removing
+/// it), found before anything changes rather than after the run.
+fn check_report_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    if !std::fs::metadata(dir)?.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "not a directory",
+        ));
+    }
+    // Dropped uncommitted: the probe is removed.
+    crate::atomic_file::AtomicFile::create(&dir.join("results.csv")).map(drop)
 }
 
 /// The permission preflight: every Graph operation the run performs must

@@ -255,6 +255,21 @@ pub(super) fn prepare(
             failed: m.counts.failed,
         });
     }
+    // A saved password is read back and appended to: the file must be the
+    // one remedy created, checked before anything is repaired or read.
+    let secrets = run.secrets();
+    if secrets.symlink_metadata().is_ok()
+        && let Err(e) = SecretsFile::check_private(&secrets)
+    {
+        return Err(refuse(
+            format!(
+                "cannot resume run {}: {} is unsafe to use: {e}; nothing was changed",
+                run.id,
+                secrets.display()
+            ),
+            "secrets.csv must be the regular file remedy created, mode 0600; find out who changed it before resuming",
+        ));
+    }
     let replay = Replay::read(&run.journal()).map_err(|e| SessionError::Resume {
         message: e.to_string(),
         hint: "the run's journal is damaged; inspect it before starting a new run",

@@ -106,7 +106,8 @@ pub(super) async fn verify_run_dir(
     match verify_run(directory, &run.journal(), playbook, &run.path).await {
         Ok(summary) => {
             let md = run.path.join("verify.md");
-            if let Err(e) = std::fs::write(&md, crate::report::render_verify_markdown(&summary)) {
+            let text = crate::report::render_verify_markdown(&summary);
+            if let Err(e) = crate::atomic_file::write(&md, text.as_bytes()) {
                 ui.notice(Notice::Error(format!(
                     "the verify pass failed: cannot write {}: {e}",
                     md.display()

@@ -15,6 +15,13 @@ use crate::playbook::check::Params;
 use crate::secrets::generate_password;
 use crate::steps::{Decision, Evidence, Kind, Label, Prepare, Prepared};
 
+/// The longest password remedy sends, in characters (Entra ID's limit).
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// The filters a password template may apply to its column: pure, and
+/// with no argument that could add text of its own.
+pub const PASSWORD_FILTERS: &[&str] = &["trim"];
+
 /// The parameters (`with:`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResetPassword {
@@ -47,6 +54,12 @@ impl ResetPassword {
             Some(p) if p.value.trim() == "generate" => PasswordSource::Generate,
             Some(p) if p.value.contains("{{") => {
                 cx.expression(p, input, false)?;
+                if let Err((range, message)) = column_only(&p.value) {
+                    // Never echo the value: it may hold a real password.
+                    cx.error_in("playbook::constant-password", p, Some(range), message)
+                        .hint = Some("a password template must take every character from the user's row, or every user gets the same password: use `generate`, or `\"{{ row.<column> }}\"` (optionally `| trim`)".into());
+                    return None;
+                }
                 PasswordSource::Template(p.value.clone())
             }
             Some(p) => {
@@ -78,6 +91,73 @@ impl ResetPassword {
             reset_synced_in_cloud: with.and_then(|w| w.reset_synced_in_cloud).unwrap_or(false),
         })
     }
+}
+
+/// The one shape a password template may have: `{{ row.<column> }}`,
+/// optionally through [`PASSWORD_FILTERS`] (`{{ row.pw | trim }}`), and
+/// nothing outside the braces. Anything else could put the same text in
+/// every user's password. Returns the byte range of the first part that
+/// breaks the rule and why.
+fn column_only(text: &str) -> Result<(), (std::ops::Range<usize>, String)> {
+    let outside = |r: std::ops::Range<usize>| {
+        Err((
+            r,
+            "text outside `{{ }}` in a password template would be part of every user's password"
+                .to_owned(),
+        ))
+    };
+    if !text.starts_with("{{") {
+        return outside(0..text.find("{{").unwrap_or(text.len()));
+    }
+    let Some(close) = text[2..].find("}}").map(|i| i + 2) else {
+        return Err((
+            0..text.len(),
+            "the password template is not closed".to_owned(),
+        ));
+    };
+    if close + 2 < text.len() {
+        return outside(close + 2..text.len());
+    }
+    let mut start = 2;
+    let mut end = close;
+    if text[start..end].starts_with('-') {
+        start += 1;
+    }
+    if text[start..end].ends_with('-') {
+        end -= 1;
+    }
+    let mut at = start;
+    for (i, segment) in text[start..end].split('|').enumerate() {
+        let lead = segment.len() - segment.trim_start().len();
+        let word = segment.trim();
+        let range = at + lead..at + lead + word.len().max(1);
+        at += segment.len() + 1;
+        let ok = if i == 0 {
+            word.strip_prefix("row.").is_some_and(is_identifier)
+        } else {
+            PASSWORD_FILTERS.contains(&word)
+        };
+        if !ok {
+            let message = if i == 0 {
+                "a password template must insert one column, `row.<column>`, and nothing else (no literal, constant, operator or function)".to_owned()
+            } else {
+                format!(
+                    "a password template may apply only these filters, without arguments: {}",
+                    PASSWORD_FILTERS.join(", ")
+                )
+            };
+            return Err((range, message));
+        }
+    }
+    Ok(())
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 impl Kind for ResetPassword {
@@ -129,6 +209,13 @@ impl Kind for ResetPassword {
                 )
             }
             PasswordSource::Template(t) => match (input.render)(t) {
+                Ok(p) if p.chars().count() > MAX_PASSWORD_CHARS => {
+                    let n = p.chars().count();
+                    drop(zeroize::Zeroizing::new(p));
+                    return Err(format!(
+                        "the password template rendered {n} characters, more than the {MAX_PASSWORD_CHARS} a password may have; nothing was sent"
+                    ));
+                }
                 Ok(p) if !p.is_empty() => {
                     (SecretString::from(p), None, "password reset (from the CSV)")
                 }
@@ -159,5 +246,48 @@ impl Kind for ResetPassword {
 
     fn journaled(&self) -> &'static str {
         "journal or secrets.csv"
+    }
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::column_only;
+
+    #[test]
+    fn only_a_column_optionally_trimmed_is_a_password_template() {
+        for ok in [
+            "{{ row.temp_password }}",
+            "{{row.pw}}",
+            "{{- row.pw -}}",
+            "{{ row.pw | trim }}",
+            "{{ row.pw|trim|trim }}",
+        ] {
+            assert_eq!(column_only(ok), Ok(()), "{ok}");
+        }
+        let bad = |t: &str| column_only(t).unwrap_err().0;
+        let t = "{{ 'Spring2024!' }}";
+        assert_eq!(&t[bad(t)], "'Spring2024!'");
+        let t = "{{ row.pw }}!";
+        assert_eq!(&t[bad(t)], "!");
+        let t = "Pw-{{ row.pw }}";
+        assert_eq!(&t[bad(t)], "Pw-");
+        let t = "{{ row.pw ~ 'x' }}";
+        assert_eq!(&t[bad(t)], "row.pw ~ 'x'");
+        let t = "{{ row.pw | default('Spring2024!') }}";
+        assert_eq!(&t[bad(t)], "default('Spring2024!')");
+        let t = "{{ row.pw | upper }}";
+        assert_eq!(&t[bad(t)], "upper");
+        for t in [
+            "{{ 123456789 }}",
+            "{{ range(3) | join }}",
+            "{{ row.pw }}{{ 'x' }}",
+            "{{ row }}",
+            "{{ row['pw'] }}",
+            "{{ row.pw.x }}",
+            "{{ 'a' * 9 }}",
+            "{{ row.pw | }}",
+        ] {
+            assert!(column_only(t).is_err(), "{t}");
+        }
     }
 }

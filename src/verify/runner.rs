@@ -4,7 +4,6 @@
 //! retries, and writes one `verify.jsonl` line per check plus `verify.md`,
 //! in bounded memory.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
@@ -99,7 +98,9 @@ pub async fn verify_run(
         })
     };
     let in_flight = directory.users_in_flight();
-    let mut out = BufWriter::new(File::create(out_dir.join("verify.jsonl"))?);
+    let mut out = BufWriter::new(crate::atomic_file::AtomicFile::create(
+        &out_dir.join("verify.jsonl"),
+    )?);
     let mut summary = VerifySummary::default();
     let mut write_error: Option<io::Error> = None;
     let source = futures::stream::poll_fn(|cx| rx.poll_recv(cx));
@@ -131,7 +132,7 @@ pub async fn verify_run(
     }
     out.into_inner()
         .map_err(io::IntoInnerError::into_error)?
-        .sync_all()?;
+        .commit()?;
     Ok(summary)
 }
 

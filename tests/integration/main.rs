@@ -10,6 +10,7 @@ mod corpus;
 mod docs;
 mod doctor;
 mod emulator;
+mod files;
 mod formats;
 mod graph;
 mod guide;

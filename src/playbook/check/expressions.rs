@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use crate::diag::suggest::did_you_mean;
 use crate::diag::{Diagnostic, Location};
 use crate::input::InputSpec;
-use crate::playbook::expr::{self, Condition, ExprError, References};
+use crate::playbook::expr::{self, Condition, ExprError, ExprErrorKind, References};
 use crate::playbook::model::Spanned;
 use crate::playbook::span::locate;
 
@@ -111,26 +111,52 @@ impl Checker<'_> {
     }
 
     fn expr_error(&mut self, v: &Spanned<String>, e: &ExprError, condition: bool) {
-        let (code, what) = if condition {
-            ("playbook::invalid-when", "`when` condition")
+        let what = if condition {
+            "`when` condition"
         } else {
-            ("playbook::invalid-template", "template")
+            "template"
         };
-        let at = e
-            .range
-            .as_ref()
+        let (code, message, hint) = match e.kind {
+            ExprErrorKind::Syntax if condition => (
+                "playbook::invalid-when",
+                format!("invalid {what}: {}", e.message),
+                "a condition is a minijinja expression such as `row.compromised == \"yes\"`",
+            ),
+            ExprErrorKind::Syntax => (
+                "playbook::invalid-template",
+                format!("invalid {what}: {}", e.message),
+                "a template inserts columns with `{{ row.<column> }}`",
+            ),
+            ExprErrorKind::Statement => (
+                "playbook::template-statement",
+                e.message.clone(),
+                "insert a column with `{{ row.<column> }}`; decide per user with the step's `when:`",
+            ),
+            ExprErrorKind::OverBudget => (
+                "playbook::over-budget",
+                format!("a run would refuse this {what}: {}", e.message),
+                "a condition or template compares and inserts columns; it does not build large values",
+            ),
+        };
+        self.error_in(code, v, e.range.clone(), message).hint = Some(hint.into());
+    }
+
+    /// Reports a diagnostic at `range` inside a scalar's value (the whole
+    /// scalar when there is no range or it cannot be mapped).
+    pub(crate) fn error_in(
+        &mut self,
+        code: &'static str,
+        v: &Spanned<String>,
+        range: Option<std::ops::Range<usize>>,
+        message: String,
+    ) -> &mut Diagnostic {
+        let at = range
             .and_then(|r| self.inner_location(v, r.start, r.len().max(1)))
             .or_else(|| self.loc(v));
-        let hint = if condition {
-            "a condition is a minijinja expression such as `row.compromised == \"yes\"`"
-        } else {
-            "a template inserts columns with `{{ row.<column> }}`"
-        };
-        let mut d = Diagnostic::error(code, self.name, format!("invalid {what}: {}", e.message))
-            .with_hint(hint)
-            .with_source(self.source.clone());
+        let mut d = Diagnostic::error(code, self.name, message).with_source(self.source.clone());
         d.location = at;
         self.diags.push(d);
+        self.diags.last_mut().expect("just pushed")
     }
 
     /// The location of `needle` inside a scalar, falling back to the scalar.
