@@ -16,7 +16,8 @@ const SKEW: time::Duration = time::Duration::minutes(5);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Evidence {
     /// A desired state: the property holds `want` afterwards. Sending it
-    /// again is harmless, so a lost answer is simply retried.
+    /// again is harmless; a lost answer is still read back first, which
+    /// spares a resend and a false failure.
     Holds { property: Property, want: Value },
     /// A one-shot action: the directory moves `property` (a time) when it
     /// happens. A lost answer is confirmed by reading the account back
