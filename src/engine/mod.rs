@@ -54,6 +54,15 @@ impl std::fmt::Debug for Row {
     }
 }
 
+/// The accounts a run has claimed, by the 64-bit hash of their object id:
+/// 8 bytes per account in this run, and the row of each account the
+/// resumed run acted on (those rows may take it again).
+#[derive(Debug, Default)]
+struct Claims {
+    seen: std::collections::HashSet<u64>,
+    resumed: HashMap<u64, u64>,
+}
+
 /// What the run does to accounts.
 pub enum Mode {
     /// Changes accounts.
@@ -95,9 +104,8 @@ pub struct Context {
     pub mode: Mode,
     /// Passwords already in `secrets.csv` (a resumed run reuses them).
     pub saved_passwords: HashMap<String, SecretString>,
-    /// Accounts this run (and the run it resumes) acted on: hash of the
-    /// object id → the row that claimed it.
-    accounts: std::sync::Mutex<HashMap<u64, u64>>,
+    /// Accounts this run (and the run it resumes) acted on.
+    accounts: std::sync::Mutex<Claims>,
     /// Raised by Ctrl-C or a guard: user tasks start no new step.
     pub stop: StopSignal,
     events: mpsc::UnboundedSender<RunEvent>,
@@ -125,27 +133,35 @@ impl Context {
         }
     }
 
-    /// Claims account `id` for `row`: `Err(first)` when another row
-    /// already claimed it in this run (or the run it resumes). An account
-    /// named twice in a CSV (by UPN and by object id, or by two aliases)
-    /// is processed once.
-    pub fn claim(&self, id: &str, row: u64) -> Result<(), u64> {
-        let mut accounts = self
+    /// Claims account `id` for `row`: `false` when another row already
+    /// claimed it in this run (or the run it resumes). An account named
+    /// twice in a CSV (by UPN and by object id, or by two aliases) is
+    /// processed once.
+    pub fn claim(&self, id: &str, row: u64) -> bool {
+        let mut claims = self
             .accounts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match *accounts.entry(crate::journal::key_hash(id)).or_insert(row) {
-            first if first == row => Ok(()),
-            first => Err(first),
+        let h = crate::journal::key_hash(id);
+        match claims.resumed.get(&h) {
+            // The resumed run acted on it: only for the same row again.
+            Some(&first) => first == row,
+            None => claims.seen.insert(h),
         }
     }
 
-    /// Seeds the claims with what a resumed run's journal acted on.
-    pub fn seed_accounts(&self, journaled: &HashMap<u64, u64>) {
-        self.accounts
+    /// Seeds the claims with what a resumed run's journal acted on, and
+    /// room for `users` accounts (so the set never grows by doubling
+    /// while a million-user run is in flight).
+    pub fn seed_accounts(&self, journaled: Option<&HashMap<u64, u64>>, users: u64) {
+        let mut claims = self
+            .accounts
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend(journaled.iter().map(|(k, v)| (*k, *v)));
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        claims.seen.reserve(usize::try_from(users).unwrap_or(0));
+        if let Some(j) = journaled {
+            claims.resumed.extend(j.iter().map(|(k, v)| (*k, *v)));
+        }
     }
 
     /// Evaluates step `i`'s `when` for a row (true when it has none). The
@@ -278,9 +294,7 @@ pub async fn drive(
     max_failures: Option<FailureLimit>,
     stop: StopSignal,
 ) -> Totals {
-    if let Some(r) = &replay {
-        cx.seed_accounts(&r.accounts);
-    }
+    cx.seed_accounts(replay.as_ref().map(|r| &r.accounts), total_users);
     let failed = Arc::new(AtomicU64::new(0));
     let processed = Arc::new(AtomicU64::new(0));
     let done_earlier = Arc::new(AtomicU64::new(0));

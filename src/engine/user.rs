@@ -103,12 +103,12 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
         );
     }
     // One account, once: a second row naming the same account is skipped.
-    if let Err(first) = cx.claim(&state.id, row.row) {
+    if !cx.claim(&state.id, row.row) {
         let o = StepOutcome::because(
             StepStatus::Skipped,
             Why::Duplicate,
             format!(
-                "the same account (object id {}) as row {first}; an account is processed once per run",
+                "another row of the CSV names the same account (object id {}); an account is processed once per run",
                 state.id
             ),
         );
