@@ -89,40 +89,26 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
         }
     };
 
-    // Protected as read: the list may name the account by its object id or
-    // by a sign-in name the CSV spells differently.
+    // Left alone once read, in this order: protected as read (the list may
+    // name the account by its object id or by a sign-in name the CSV
+    // spells differently); named by another row already (one account,
+    // once); drifted since the plan.
     let as_read = [Some(state.id.as_str()), state.name.as_deref()];
-    if let Some(o) = protected_by_name(cx, as_read.into_iter().flatten(), true) {
-        return finish_all(
-            cx,
-            row,
-            Some(&state),
-            &mut outcomes,
-            &o,
-            UserStatus::Skipped,
-        );
-    }
-    // One account, once: a second row naming the same account is skipped.
-    if !cx.claim(&state.id, row.row) {
-        let o = StepOutcome::because(
-            StepStatus::Skipped,
-            Why::Duplicate,
-            format!(
-                "another row of the CSV names the same account (object id {}); an account is processed once per run",
-                state.id
-            ),
-        );
-        return finish_all(
-            cx,
-            row,
-            Some(&state),
-            &mut outcomes,
-            &o,
-            UserStatus::Skipped,
-        );
-    }
-
-    if let Some(o) = planned.and_then(|p| planned::user_drift(p, &state)) {
+    let left_alone = protected_by_name(cx, as_read.into_iter().flatten(), true)
+        .or_else(|| {
+            (!cx.claim(&state.id, row.row)).then(|| {
+                StepOutcome::because(
+                    StepStatus::Skipped,
+                    Why::Duplicate,
+                    format!(
+                        "another row of the CSV names the same account (object id {}); an account is processed once per run",
+                        state.id
+                    ),
+                )
+            })
+        })
+        .or_else(|| planned.and_then(|p| planned::user_drift(p, &state)));
+    if let Some(o) = left_alone {
         return finish_all(
             cx,
             row,

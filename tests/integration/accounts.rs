@@ -7,9 +7,8 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
 
-use crate::support::{EmulatorProcess, Run, remedy, run};
+use crate::support::{EmulatorProcess, Run, emulator_users};
 
 const CSV: &str = "userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,userType
 plain@contoso.onmicrosoft.com,Plain,false,false,Member
@@ -19,16 +18,7 @@ synced-enabled@contoso.onmicrosoft.com,Synced Enabled,true,true,Member
 ";
 
 fn remedy_run(emu: &EmulatorProcess, state: &Path, args: &[&str]) -> Run {
-    let mut cmd = remedy();
-    cmd.arg("run")
-        .args(args)
-        .args(["--yes", "--progress", "counter", "--state-dir"])
-        .arg(state)
-        .envs(emu.client_env("accounts-tests", "accounts-test-secret"))
-        .env_remove("AZURE_ACCESS_TOKEN")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .timeout(Duration::from_secs(120));
-    run(&mut cmd)
+    crate::support::remedy_run_as(emu, "accounts-tests", state, args)
 }
 
 /// (user, step) → (status, code, reason) from the run's results.csv.
@@ -81,21 +71,7 @@ fn guests_and_synced_accounts_are_skipped_with_their_reason() {
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
 
-    let users: HashMap<String, serde_json::Value> = emu
-        .get_json("/_users")
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| {
-            (
-                u["userPrincipalName"]
-                    .as_str()
-                    .unwrap()
-                    .to_ascii_lowercase(),
-                u.clone(),
-            )
-        })
-        .collect();
+    let users = emulator_users(&emu);
     let guest = "guest_fabrikam.com#ext#@contoso.onmicrosoft.com";
     // Only the cloud member was changed.
     assert_eq!(users["plain@contoso.onmicrosoft.com"]["resetCount"], 1);
@@ -318,18 +294,7 @@ JOSÉ@contoso.onmicrosoft.com
         &[pb.to_str().unwrap(), "--users", csv.to_str().unwrap()],
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let users: HashMap<String, serde_json::Value> = emu
-        .get_json("/_users")
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| {
-            (
-                u["userPrincipalName"].as_str().unwrap().to_lowercase(),
-                u.clone(),
-            )
-        })
-        .collect();
+    let users = emulator_users(&emu);
     for protected in [
         "breakglass@contoso.onmicrosoft.com",
         "josé@contoso.onmicrosoft.com",

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::support::{EmulatorProcess, Run, remedy, run};
+use crate::support::{EmulatorProcess, Run, emulator_users, remedy, run};
 
 /// A CSV of `n` users, every third one disabled, with a `compromised`
 /// column; returns its path.
@@ -25,16 +25,7 @@ fn users_csv(dir: &Path, n: usize) -> PathBuf {
 
 /// `remedy run` against `emu`, non-interactive, counter progress.
 fn remedy_run(emu: &EmulatorProcess, state: &Path, args: &[&str]) -> Run {
-    let mut cmd = remedy();
-    cmd.arg("run")
-        .args(args)
-        .args(["--yes", "--progress", "counter", "--state-dir"])
-        .arg(state)
-        .envs(emu.client_env("run-tests", "run-test-secret"))
-        .env_remove("AZURE_ACCESS_TOKEN")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .timeout(Duration::from_secs(240));
-    run(&mut cmd)
+    crate::support::remedy_run_as(emu, "run-tests", state, args)
 }
 
 /// `remedy run … --yes` against `emu` as a plain child process (for tests
@@ -78,22 +69,6 @@ fn sha256_hex(s: &str) -> String {
 }
 
 /// Every user of the emulator, by lower-cased UPN.
-fn emulator_users(emu: &EmulatorProcess) -> std::collections::HashMap<String, serde_json::Value> {
-    emu.get_json("/_users")
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| {
-            (
-                u["userPrincipalName"]
-                    .as_str()
-                    .unwrap()
-                    .to_ascii_lowercase(),
-                u.clone(),
-            )
-        })
-        .collect()
-}
 
 #[test]
 fn unlock_account_for_1000_users() {

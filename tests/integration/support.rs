@@ -167,3 +167,35 @@ pub fn http_get(url: &str) -> String {
     .join()
     .expect("request thread")
 }
+
+/// `remedy run ARGS --yes --progress counter --state-dir STATE` against
+/// `emu`, as app `client`, bounded to 240 s.
+pub fn remedy_run_as(emu: &EmulatorProcess, client: &str, state: &Path, args: &[&str]) -> Run {
+    let mut cmd = remedy();
+    cmd.arg("run")
+        .args(args)
+        .args(["--yes", "--progress", "counter", "--state-dir"])
+        .arg(state)
+        .envs(emu.client_env(client, &format!("{client}-secret")))
+        .env_remove("AZURE_ACCESS_TOKEN")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .timeout(std::time::Duration::from_secs(240));
+    run(&mut cmd)
+}
+
+/// The emulator's users by lower-cased UPN (`/_users`).
+pub fn emulator_users(
+    emu: &EmulatorProcess,
+) -> std::collections::HashMap<String, serde_json::Value> {
+    emu.get_json("/_users")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["userPrincipalName"].as_str().unwrap().to_lowercase(),
+                u.clone(),
+            )
+        })
+        .collect()
+}
