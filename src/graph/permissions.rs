@@ -16,15 +16,34 @@ pub enum Operation {
     RevokeSessions,
     /// `GET /users/{id}/memberOf/microsoft.graph.directoryRole`.
     ListDirectoryRoles,
+    /// `GET /users/{id}/transitiveMemberOf`: groups, directory roles and
+    /// administrative units, direct or through groups.
+    ListMemberships,
+    /// `GET /users/{id}/ownedObjects`.
+    ListOwnedObjects,
+    /// `GET /roleManagement/directory/roleAssignments?$filter=principalId eq '…'`.
+    ListRoleAssignments,
+    /// `GET /roleManagement/directory/roleEligibilityScheduleInstances?$filter=principalId eq '…'`.
+    ListRoleEligibility,
+    /// `GET /roleManagement/directory/roleDefinitions/{id}`.
+    ReadRoleDefinition,
+    /// `GET /domains/{name}`.
+    ReadDomain,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 5] = [
+    pub const ALL: [Operation; 11] = [
         Operation::ReadUser,
         Operation::ResetPassword,
         Operation::SetAccountEnabled,
         Operation::RevokeSessions,
         Operation::ListDirectoryRoles,
+        Operation::ListMemberships,
+        Operation::ListOwnedObjects,
+        Operation::ListRoleAssignments,
+        Operation::ListRoleEligibility,
+        Operation::ReadRoleDefinition,
+        Operation::ReadDomain,
     ];
 
     /// Short name used in logs, counters and reports.
@@ -35,6 +54,12 @@ impl Operation {
             Operation::SetAccountEnabled => "set_account_enabled",
             Operation::RevokeSessions => "revoke_sessions",
             Operation::ListDirectoryRoles => "list_directory_roles",
+            Operation::ListMemberships => "list_memberships",
+            Operation::ListOwnedObjects => "list_owned_objects",
+            Operation::ListRoleAssignments => "list_role_assignments",
+            Operation::ListRoleEligibility => "list_role_eligibility",
+            Operation::ReadRoleDefinition => "read_role_definition",
+            Operation::ReadDomain => "read_domain",
         }
     }
 
@@ -63,9 +88,36 @@ impl Operation {
                 &["User.ReadWrite.All"],
                 &["Directory.ReadWrite.All"],
             ],
-            Operation::ListDirectoryRoles => {
+            // With less than a Directory.* permission, Graph still lists the
+            // groups, roles and units but "with limited information" (only
+            // `@odata.type` and `id`): not enough to tell whether a group is
+            // role-assignable or a unit restricted.
+            Operation::ListDirectoryRoles
+            | Operation::ListMemberships
+            | Operation::ListOwnedObjects => {
                 &[&["Directory.Read.All"], &["Directory.ReadWrite.All"]]
             }
+            Operation::ListRoleAssignments | Operation::ReadRoleDefinition => &[
+                &["RoleManagement.Read.Directory"],
+                &["Directory.Read.All"],
+                &["RoleManagement.Read.All"],
+                &["RoleManagement.ReadWrite.Directory"],
+                &["Directory.ReadWrite.All"],
+            ],
+            // Directory.Read.All does not cover PIM's schedules.
+            Operation::ListRoleEligibility => &[
+                &["RoleEligibilitySchedule.Read.Directory"],
+                &["RoleEligibilitySchedule.ReadWrite.Directory"],
+                &["RoleManagement.Read.All"],
+                &["RoleManagement.Read.Directory"],
+                &["RoleManagement.ReadWrite.Directory"],
+            ],
+            Operation::ReadDomain => &[
+                &["Domain.Read.All"],
+                &["Directory.Read.All"],
+                &["Domain.ReadWrite.All"],
+                &["Directory.ReadWrite.All"],
+            ],
         }
     }
 
@@ -106,6 +158,7 @@ pub const REMEDY_PERMISSIONS: &[&str] = &[
     "User.EnableDisableAccount.All",
     "User.RevokeSessions.All",
     "Directory.Read.All",
+    "RoleEligibilitySchedule.Read.Directory",
 ];
 
 #[cfg(test)]
