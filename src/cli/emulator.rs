@@ -6,13 +6,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use secrecy::SecretString;
 
 use crate::diag;
 use crate::emulator::{
-    self, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID, EmulatorConfig, EmulatorError, TlsFiles,
-    UserSource,
+    self, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID, EmulatorConfig, EmulatorError, SyncedReset,
+    TlsFiles, UserSource,
 };
 use crate::exit_code;
 
@@ -42,15 +42,31 @@ const SECRET_ENV: &str = "REMEDY_EMULATOR_CLIENT_SECRET";
   remedy emulator --rate 20 --burst 40              # 429s past 20 requests/s per app
   remedy emulator --fail-rate 0.05 --reset-rate 0.01 --latency-ms 50
   REMEDY_EMULATOR_CLIENT_SECRET=s3cret remedy emulator --roles User.Read.All
+  remedy emulator --app-role none --federated-domain fabrikam.com --no-pim-licence
 
   remedy doctor --graph-url http://127.0.0.1:8080 --authority-url http://127.0.0.1:8080
 
   remedy emulator --listen 127.0.0.1:8443 --tls-cert server.pem --tls-key server.key
   remedy doctor --graph-url https://127.0.0.1:8443 --authority-url https://127.0.0.1:8443 --ca-file ca.pem
 
-Seed CSV columns (any format `remedy validate` accepts): userPrincipalName (or id/objectId),
-id, displayName, givenName, surname, accountEnabled, onPremisesSyncEnabled or
-directorySynced, roles (`;`-separated names), userType, lockedOut.
+Seed CSV columns (any format `remedy validate` accepts; all but the key are optional):
+userPrincipalName (or id/objectId), id, displayName, givenName, surname, accountEnabled,
+onPremisesSyncEnabled or directorySynced, userType (Member/Guest), lockedOut, and lists
+separated by `;` whose names are created on first use:
+  roles               built-in roles held directly, tenant-wide
+  customRoles         custom roles held directly
+  scopedRoles         `Role Name@Unit Name`: a role scoped to an administrative unit
+  eligibleRoles       roles the user is PIM-eligible for
+  roleGroups          role-assignable groups the user is in; `Group=Role Name` if the group
+                      holds that built-in role (its members then hold it too)
+  ownedRoleGroups     role-assignable groups the user owns (same syntax)
+  groups              ordinary groups the user is in
+  units               administrative units the user is in
+  restrictedUnits     restricted management administrative units the user is in
+  ownedApplications   applications the user owns
+The app may reset or enable/disable privileged users (any of the above but ordinary groups,
+units and applications) only with --privileged-admin or --app-role Global Administrator, and
+users in restricted units never.
 
 Exit codes: 0 stopped by Ctrl-C/SIGTERM, 2 bad option, bad seed CSV or cannot listen.")]
 pub struct EmulatorArgs {
@@ -146,10 +162,43 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "D", default_value = DEFAULT_TENANT_DOMAIN, help_heading = "Tenant")]
     pub tenant_domain: String,
 
-    /// Let the app reset and enable/disable users who hold directory roles
-    /// (as if it held Privileged Authentication Administrator).
+    /// A directory role the app's service principal holds (repeatable;
+    /// default User Administrator; `none` for no role). Without one, resets
+    /// and sign-in changes get 403; privileged users need Privileged
+    /// Authentication Administrator or Global Administrator.
+    #[arg(long = "app-role", value_name = "NAME", help_heading = "Tenant")]
+    pub app_roles: Vec<String>,
+
+    /// Also give the app Privileged Authentication Administrator, so it may
+    /// reset and enable/disable privileged users (not those in restricted
+    /// management units).
     #[arg(long, help_heading = "Tenant")]
     pub privileged_admin: bool,
+
+    /// What a synced user's password reset gets: `accept` sets a cloud-only
+    /// password (204), `refuse` answers Graph's on-premises-mastered 400.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "HOW",
+        default_value_t = SyncedResetArg::Accept,
+        help_heading = "Tenant"
+    )]
+    pub synced_reset: SyncedResetArg,
+
+    /// A domain whose authenticationType is Federated (repeatable); the
+    /// tenant domain and the users' other domains are Managed.
+    #[arg(
+        long = "federated-domain",
+        value_name = "DOMAIN",
+        help_heading = "Tenant"
+    )]
+    pub federated_domains: Vec<String>,
+
+    /// The tenant has no Entra ID P2: PIM eligibility reads answer 400
+    /// AadPremiumLicenseRequired.
+    #[arg(long, help_heading = "Tenant")]
+    pub no_pim_licence: bool,
 
     /// Default page size of collections (`$top`, at most 999).
     #[arg(long, value_name = "N", default_value_t = 100)]
@@ -162,6 +211,13 @@ pub struct EmulatorArgs {
     /// Share of seeded users without explicit state that are disabled.
     #[arg(long, value_name = "P", default_value_t = 0.1, value_parser = probability)]
     pub disabled_rate: f64,
+}
+
+/// `--synced-reset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SyncedResetArg {
+    Accept,
+    Refuse,
 }
 
 fn probability(text: &str) -> Result<f64, String> {
@@ -214,8 +270,33 @@ impl EmulatorArgs {
             page_size: self.page_size,
             locked_rate: self.locked_rate,
             disabled_rate: self.disabled_rate,
+            app_roles: self.app_roles(defaults.app_roles)?,
             privileged_admin: self.privileged_admin,
+            synced_reset: match self.synced_reset {
+                SyncedResetArg::Accept => SyncedReset::Accept,
+                SyncedResetArg::Refuse => SyncedReset::Refuse,
+            },
+            federated_domains: self
+                .federated_domains
+                .iter()
+                .map(|d| d.trim().to_owned())
+                .collect(),
+            pim_licence: !self.no_pim_licence,
         })
+    }
+
+    /// `--app-role` as given, the default without one, none for `none`.
+    fn app_roles(&self, default: Vec<String>) -> Result<Vec<String>, String> {
+        let roles: Vec<String> = self.app_roles.iter().map(|r| r.trim().to_owned()).collect();
+        let none = roles.iter().any(|r| r.eq_ignore_ascii_case("none"));
+        match (roles.is_empty(), none) {
+            (true, _) => Ok(default),
+            (false, true) if roles.len() == 1 => Ok(Vec::new()),
+            (false, true) => {
+                Err("`--app-role none` cannot be combined with other roles".to_owned())
+            }
+            (false, false) => Ok(roles),
+        }
     }
 
     fn client_secret(&self) -> Result<Option<SecretString>, String> {
@@ -427,5 +508,47 @@ mod tests {
         .unwrap();
         assert_eq!(c.roles, ["User.Read.All", "Directory.Read.All"]);
         assert_eq!(c.users, UserSource::Generate(5));
+    }
+
+    #[test]
+    fn tenant_behaviour_flags() {
+        let d = parse(&[]).unwrap().config().unwrap();
+        assert_eq!(d.app_roles, ["User Administrator"]);
+        assert_eq!(
+            (d.synced_reset, d.pim_licence, d.privileged_admin),
+            (SyncedReset::Accept, true, false)
+        );
+        assert!(d.federated_domains.is_empty());
+        let c = parse(&[
+            "--app-role",
+            "Global Administrator",
+            "--app-role",
+            "Helpdesk Administrator",
+            "--synced-reset",
+            "refuse",
+            "--federated-domain",
+            "fabrikam.com",
+            "--federated-domain",
+            "tailspin.com",
+            "--no-pim-licence",
+            "--privileged-admin",
+        ])
+        .unwrap()
+        .config()
+        .unwrap();
+        assert_eq!(
+            c.app_roles,
+            ["Global Administrator", "Helpdesk Administrator"]
+        );
+        assert_eq!(c.federated_domains, ["fabrikam.com", "tailspin.com"]);
+        assert_eq!(
+            (c.synced_reset, c.pim_licence, c.privileged_admin),
+            (SyncedReset::Refuse, false, true)
+        );
+        let none = parse(&["--app-role", "None"]).unwrap().config().unwrap();
+        assert!(none.app_roles.is_empty());
+        let both = parse(&["--app-role", "none", "--app-role", "User Administrator"]).unwrap();
+        assert!(both.config().unwrap_err().contains("cannot be combined"));
+        assert!(parse(&["--synced-reset", "maybe"]).is_err());
     }
 }

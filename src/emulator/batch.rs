@@ -15,7 +15,7 @@ use super::faults::Scope;
 use super::ids::splitmix64;
 use super::jwt::Principal;
 use super::response::{Reply, batch_item, graph_error};
-use super::routes::{Call, Outcome, execute};
+use super::routes::{Call, Outcome, execute, note_write_attempt};
 use super::state::State;
 use super::stats::bump;
 
@@ -214,6 +214,11 @@ async fn run_item(
     let Some(item) = items.get(index) else {
         return Reply::empty(StatusCode::INTERNAL_SERVER_ERROR);
     };
+    let (path, query) = match item.url.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (item.url.as_str(), None),
+    };
+    note_write_attempt(state, &item.method, path);
     let ids = state.new_ids(item.client_request_id.as_deref().map(str::as_bytes));
     if let Some((status, code, message)) = &item.problem {
         return graph_error(*status, code, message, &ids);
@@ -234,10 +239,6 @@ async fn run_item(
             &ids,
         );
     }
-    let (path, query) = match item.url.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (item.url.as_str(), None),
-    };
     let call = Call {
         method: &item.method,
         path,

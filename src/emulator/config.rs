@@ -39,6 +39,19 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// What a `passwordProfile` PATCH of a synced user gets (real tenants show both).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SyncedReset {
+    /// 204: a cloud-only password is set (it is not written back on-premises).
+    #[default]
+    Accept,
+    /// 400 `Request_BadRequest`: the user is mastered on-premises.
+    Refuse,
+}
+
+/// The directory role the app's service principal holds unless told otherwise.
+pub const DEFAULT_APP_ROLE: &str = "User Administrator";
+
 /// Everything `remedy emulator` can be told; `Default` matches the CLI.
 #[derive(Clone, Debug)]
 pub struct EmulatorConfig {
@@ -76,9 +89,21 @@ pub struct EmulatorConfig {
     pub locked_rate: f64,
     /// Share of users without explicit state that start disabled.
     pub disabled_rate: f64,
-    /// The app is assumed to hold Privileged Authentication Administrator,
-    /// so it may reset and enable/disable users holding directory roles.
+    /// Directory roles (built-in names) the app's service principal holds:
+    /// the token's `oid` lists them as role assignments, and they decide
+    /// whom the app may reset or enable/disable. Empty: no role.
+    pub app_roles: Vec<String>,
+    /// Adds Privileged Authentication Administrator to [`Self::app_roles`],
+    /// so the app may also reset and enable/disable privileged users.
     pub privileged_admin: bool,
+    /// What a synced user's password reset gets.
+    pub synced_reset: SyncedReset,
+    /// Domains whose `authenticationType` is `Federated` (the tenant's own
+    /// and the seeded users' other domains are `Managed`).
+    pub federated_domains: Vec<String>,
+    /// The tenant has Entra ID P2 (PIM); without it, PIM reads answer 400
+    /// `AadPremiumLicenseRequired`.
+    pub pim_licence: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -103,7 +128,11 @@ impl Default for EmulatorConfig {
             page_size: 100,
             locked_rate: 0.3,
             disabled_rate: 0.1,
+            app_roles: vec![DEFAULT_APP_ROLE.to_owned()],
             privileged_admin: false,
+            synced_reset: SyncedReset::Accept,
+            federated_domains: Vec::new(),
+            pim_licence: true,
         }
     }
 }
@@ -194,6 +223,34 @@ impl EmulatorConfig {
                 "permission names cannot be empty or contain spaces".to_owned(),
             ));
         }
+        if let Some(role) = self
+            .app_roles
+            .iter()
+            .find(|r| super::roles::built_in_name(r).is_none())
+        {
+            let known: Vec<&str> = super::roles::built_in_names().collect();
+            return Err(invalid(
+                "--app-role",
+                format!(
+                    "`{role}` is not a built-in role the emulator knows ({}, or none)",
+                    known.join(", ")
+                ),
+            ));
+        }
+        for domain in &self.federated_domains {
+            if !crate::input::is_domain_name(domain.trim()) {
+                return Err(invalid(
+                    "--federated-domain",
+                    format!("`{domain}` is not a domain name"),
+                ));
+            }
+            if domain.trim().eq_ignore_ascii_case(&self.tenant_domain) {
+                return Err(invalid(
+                    "--federated-domain",
+                    format!("`{domain}` is the tenant's initial domain, which is always managed"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -280,6 +337,29 @@ mod tests {
         assert!(c.validate().is_err());
         c.rate = Some(2.5);
         assert_eq!(c.effective_burst(), Some((2.5, 3.0)));
+    }
+
+    #[test]
+    fn app_roles_and_federated_domains_are_checked() {
+        let mut c = EmulatorConfig {
+            app_roles: vec!["global administrator".to_owned()],
+            federated_domains: vec!["fabrikam.com".to_owned()],
+            ..EmulatorConfig::default()
+        };
+        c.validate().unwrap();
+        c.app_roles.push("Global Admin".to_owned());
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("--app-role") && err.contains("`Global Admin`"),
+            "{err}"
+        );
+        c.app_roles.clear();
+        c.validate().unwrap();
+        c.federated_domains = vec!["not a domain".to_owned()];
+        assert!(c.validate().is_err());
+        c.federated_domains = vec!["CONTOSO.onmicrosoft.com".to_owned()];
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("always managed"), "{err}");
     }
 
     #[test]

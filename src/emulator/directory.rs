@@ -1,5 +1,7 @@
 //! The emulated directory: users in one `Vec`, two indexes (case-insensitive
-//! UPN and object id), per-user locks, and the `/_users` view of a user.
+//! UPN and object id), per-user locks, the roles, groups, units and
+//! applications users refer to, what makes a user privileged, and the
+//! state behind each user's lock.
 //!
 //! The set of users is fixed after seeding (the emulator neither creates
 //! nor deletes users), so the `Vec` and the indexes are read without locks;
@@ -11,10 +13,9 @@ use std::collections::hash_map::Entry;
 use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::clock;
+use super::objects::Objects;
 use super::roles::RoleTable;
 
 /// A user as seeded: everything except what requests can change.
@@ -26,12 +27,41 @@ pub(crate) struct User {
     /// Byte lengths of the UPN, display name and given name in `text`.
     lens: [u32; 3],
     pub id: Uuid,
-    /// Indexes into the directory's [`RoleTable`].
-    pub roles: Box<[u16]>,
+    /// Roles, groups and units: `None` for the many users who have none.
+    extras: Option<Box<Extras>>,
     pub synced: bool,
     pub guest: bool,
     seeded: Seeded,
     state: Mutex<UserState>,
+}
+
+/// What a few users have: roles, memberships, ownerships. Indexes into the
+/// directory's [`RoleTable`] (`u16`) and [`Objects`] (`u32`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Extras {
+    /// Built-in roles held directly, tenant-wide.
+    pub roles: Vec<u16>,
+    /// Custom roles held directly, tenant-wide.
+    pub custom_roles: Vec<u16>,
+    /// Roles (built-in or custom) held at an administrative unit's scope:
+    /// (role, unit).
+    pub scoped_roles: Vec<(u16, u32)>,
+    /// Roles the user is PIM-eligible for, tenant-wide.
+    pub eligible_roles: Vec<u16>,
+    /// Groups the user is a member of (role-assignable or not).
+    pub groups: Vec<u32>,
+    /// Groups the user owns.
+    pub owned_groups: Vec<u32>,
+    /// Applications the user owns.
+    pub owned_apps: Vec<u32>,
+    /// Administrative units the user is in (restricted or not).
+    pub units: Vec<u32>,
+}
+
+impl Extras {
+    pub(crate) fn is_empty(&self) -> bool {
+        *self == Extras::default()
+    }
 }
 
 /// The seeded values of what requests can change, for `POST /_reset`.
@@ -60,6 +90,9 @@ pub(crate) struct UserState {
     pub reset_count: u32,
     pub revoke_count: u32,
     pub enable_changes: u32,
+    /// PATCH and revoke requests received for this user, whatever their
+    /// answer (403s and throttled ones included).
+    pub write_attempts: u32,
 }
 
 impl UserState {
@@ -76,6 +109,7 @@ impl UserState {
             reset_count: 0,
             revoke_count: 0,
             enable_changes: 0,
+            write_attempts: 0,
         }
     }
 }
@@ -87,7 +121,7 @@ pub(crate) struct NewUser<'a> {
     pub display_name: &'a str,
     pub given_name: &'a str,
     pub surname: &'a str,
-    pub roles: Box<[u16]>,
+    pub extras: Extras,
     pub synced: bool,
     pub guest: bool,
     pub seeded: Seeded,
@@ -107,12 +141,33 @@ impl User {
             text: text.into_boxed_str(),
             lens,
             id: u.id,
-            roles: u.roles,
+            extras: (!u.extras.is_empty()).then(|| Box::new(shrunk(u.extras))),
             synced: u.synced,
             guest: u.guest,
             seeded: u.seeded,
             state: Mutex::new(UserState::seeded(u.seeded)),
         })
+    }
+
+    /// The user's roles, groups and units (empty for most users).
+    pub(crate) fn extras(&self) -> &Extras {
+        static NONE: Extras = Extras {
+            roles: Vec::new(),
+            custom_roles: Vec::new(),
+            scoped_roles: Vec::new(),
+            eligible_roles: Vec::new(),
+            groups: Vec::new(),
+            owned_groups: Vec::new(),
+            owned_apps: Vec::new(),
+            units: Vec::new(),
+        };
+        self.extras.as_deref().unwrap_or(&NONE)
+    }
+
+    /// Built-in roles held directly, tenant-wide (indexes into the
+    /// directory's [`RoleTable`]).
+    pub(crate) fn roles(&self) -> &[u16] {
+        &self.extras().roles
     }
 
     fn part(&self, i: usize) -> &str {
@@ -178,6 +233,19 @@ impl User {
     }
 }
 
+/// `e` without spare capacity: seeding pushes into these lists.
+fn shrunk(mut e: Extras) -> Extras {
+    e.roles.shrink_to_fit();
+    e.custom_roles.shrink_to_fit();
+    e.scoped_roles.shrink_to_fit();
+    e.eligible_roles.shrink_to_fit();
+    e.groups.shrink_to_fit();
+    e.owned_groups.shrink_to_fit();
+    e.owned_apps.shrink_to_fit();
+    e.units.shrink_to_fit();
+    e
+}
+
 /// A hasher for keys that already are hashes.
 #[derive(Default)]
 struct Prehashed(u64);
@@ -239,6 +307,9 @@ pub(crate) struct Directory {
     upn_spill: HashMap<String, u32>,
     id_spill: HashMap<Uuid, u32>,
     pub roles: RoleTable,
+    pub objects: Objects,
+    /// The directory roles the app's service principal holds.
+    pub app_roles: Vec<u16>,
 }
 
 impl Directory {
@@ -261,6 +332,7 @@ impl Directory {
         let index = u32::try_from(self.users.len()).map_err(|_| PushError::TooLarge)?;
         let (upn, id) = (new.upn, new.id);
         let user = User::new(new).ok_or(PushError::TooLarge)?;
+        self.objects.note_upn(upn);
         // On a hash collision the first owner keeps the index entry and the
         // newcomer goes to the exact spill map.
         match self.by_upn.entry(upn_hash(upn)) {
@@ -299,7 +371,7 @@ impl Directory {
         }
     }
 
-    fn by_object_id(&self, id: Uuid) -> Option<&User> {
+    pub(crate) fn by_object_id(&self, id: Uuid) -> Option<&User> {
         let hit = self
             .by_id
             .get(&id_key(id))
@@ -336,67 +408,6 @@ impl Directory {
             user.reset();
         }
     }
-
-    /// Role names of `user`.
-    pub(crate) fn role_names(&self, user: &User) -> Vec<String> {
-        user.roles
-            .iter()
-            .filter_map(|r| self.roles.get(*r))
-            .map(|r| r.name.to_string())
-            .collect()
-    }
-
-    pub(crate) fn view(&self, user: &User) -> UserView {
-        let s = user.state();
-        UserView {
-            user_principal_name: user.upn().to_owned(),
-            id: user.id.to_string(),
-            display_name: s
-                .display_name
-                .as_deref()
-                .unwrap_or(user.seeded_display_name())
-                .to_owned(),
-            account_enabled: s.enabled,
-            on_premises_sync_enabled: user.synced.then_some(true),
-            locked_out: s.locked,
-            roles: self.role_names(user),
-            user_type: if user.guest { "Guest" } else { "Member" }.to_owned(),
-            reset_count: s.reset_count,
-            revoke_count: s.revoke_count,
-            enable_changes: s.enable_changes,
-            password_sha256: s.password_sha256.as_deref().map(hex::encode),
-            force_change_password_next_sign_in: s.force_change,
-            last_password_change_date_time: clock::iso(s.last_password_change),
-            sign_in_sessions_valid_from_date_time: clock::iso(s.sessions_valid_from),
-        }
-    }
-}
-
-/// One user as `GET /_users` shows it: the emulator's whole view,
-/// including what Graph does not expose (lockout, counters). Never a
-/// password: only the SHA-256 of the last one set through the emulator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserView {
-    pub user_principal_name: String,
-    pub id: String,
-    pub display_name: String,
-    pub account_enabled: bool,
-    /// `true` for synced users, `null` otherwise (as Graph shows it).
-    pub on_premises_sync_enabled: Option<bool>,
-    pub locked_out: bool,
-    pub roles: Vec<String>,
-    /// `Member` or `Guest`.
-    pub user_type: String,
-    pub reset_count: u32,
-    pub revoke_count: u32,
-    pub enable_changes: u32,
-    /// Hex SHA-256 of the last password set; `null` while the seeded,
-    /// unknown password is in place.
-    pub password_sha256: Option<String>,
-    pub force_change_password_next_sign_in: bool,
-    pub last_password_change_date_time: String,
-    pub sign_in_sessions_valid_from_date_time: String,
 }
 
 #[cfg(test)]
@@ -410,7 +421,7 @@ mod tests {
             display_name: "Adele Vance",
             given_name: "Adele",
             surname: "Vance",
-            roles: Box::new([]),
+            extras: Extras::default(),
             synced: false,
             guest: false,
             seeded: Seeded {

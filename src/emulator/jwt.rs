@@ -43,6 +43,8 @@ struct Checked {
     roles: Vec<String>,
     exp: i64,
     nbf: i64,
+    #[serde(default)]
+    oid: String,
 }
 
 /// The app a valid token was issued to.
@@ -50,6 +52,19 @@ struct Checked {
 pub(crate) struct Principal {
     pub app_id: String,
     pub roles: Vec<String>,
+    /// The object id of the app's service principal in the tenant.
+    pub oid: String,
+}
+
+/// The object id of `client_id`'s service principal in `tenant_id`: the
+/// token's `oid` and `sub`, and the principal of the app's role
+/// assignments. Stable per tenant and client id.
+pub(crate) fn service_principal_id(tenant_id: &str, client_id: &str) -> uuid::Uuid {
+    derived_uuid(&[
+        b"service-principal",
+        tenant_id.as_bytes(),
+        client_id.as_bytes(),
+    ])
 }
 
 /// Why a bearer token was refused (all are 401 `InvalidAuthenticationToken`).
@@ -121,12 +136,7 @@ impl Tokens {
 
     /// A token for `client_id`, valid from `now` for the configured TTL.
     pub(crate) fn issue(&self, client_id: &str, now: i64, uti: &str) -> Option<String> {
-        let oid = derived_uuid(&[
-            b"service-principal",
-            self.tenant_id.as_bytes(),
-            client_id.as_bytes(),
-        ])
-        .to_string();
+        let oid = service_principal_id(&self.tenant_id, client_id).to_string();
         let claims = Claims {
             aud: GRAPH_AUDIENCE,
             iss: format!("https://sts.windows.net/{}/", self.tenant_id),
@@ -184,6 +194,7 @@ impl Tokens {
         Ok(Principal {
             app_id: claims.appid,
             roles: claims.roles,
+            oid: claims.oid,
         })
     }
 }
@@ -204,6 +215,9 @@ mod tests {
         let p = t.verify(Some(header.as_bytes()), 1000).unwrap();
         assert_eq!(p.app_id, "app");
         assert_eq!(p.roles, ["User.Read.All"]);
+        assert_eq!(p.oid, service_principal_id("t-id", "app").to_string());
+        assert_ne!(p.oid, service_principal_id("t-id", "app2").to_string());
+        assert_ne!(p.oid, service_principal_id("t2", "app").to_string());
         let lower = format!("bearer {token}");
         assert!(t.verify(Some(lower.as_bytes()), 1060).is_ok());
         assert_eq!(

@@ -16,7 +16,16 @@
 //!   a client assertion (shape-checked; its signature is not verified).
 //! - `GET|PATCH /v1.0/users/{id|upn}`, `GET /v1.0/users`,
 //!   `POST /v1.0/users/{id}/revokeSignInSessions`,
-//!   `GET /v1.0/users/{id}/memberOf/microsoft.graph.directoryRole`.
+//!   `GET /v1.0/users/{id}/memberOf[/microsoft.graph.directoryRole]`,
+//!   `GET /v1.0/users/{id}/transitiveMemberOf`, `GET /v1.0/users/{id}/ownedObjects`.
+//! - `GET /v1.0/roleManagement/directory/roleAssignments` and
+//!   `.../roleEligibilityScheduleInstances` (`$filter=principalId eq '{id}'`),
+//!   `GET /v1.0/roleManagement/directory/roleDefinitions/{id}`,
+//!   `GET /v1.0/domains/{name}`.
+//! - The tenant's rules for whom the app may change: its service
+//!   principal's directory roles (`--app-role`), privileged users (roles,
+//!   role-assignable groups, PIM eligibility) and restricted management
+//!   units; synced users (`--synced-reset`); PIM's licence.
 //! - `POST /v1.0/$batch` (≤ 20 items, `dependsOn`, shuffled answers).
 //! - Throttling (`--rate`/`--burst`), injected 500/503s, slow answers and
 //!   dropped connections, all seeded and reproducible.
@@ -30,18 +39,26 @@
 //! | `server.rs` | accept loop, per-connection kill switch, top-level routing, [`start`], [`serve`] |
 //! | `tls.rs` | https: the certificate and key loaded into an acceptor, the bounded handshake |
 //! | `state.rs` | [`State`]: everything one emulator holds |
-//! | `routes.rs` | Graph path parsing and the shared pipeline (count, throttle, fault, dispatch) |
-//! | `query.rs` | the OData query options read (`$select`, `$top`, `$skiptoken`) and refused |
-//! | `users.rs` | the user endpoints and their rules (permissions, admins, sync, passwords) |
-//! | `select.rs` | `$select`, default properties, rendering users and roles |
+//! | `routes.rs` | Graph path parsing and the shared pipeline (count, throttle, fault, dispatch); write attempts per user |
+//! | `query.rs` | the OData query options read (`$select`, `$top`, `$skiptoken`, `$filter`) and refused |
+//! | `ctx.rs` | what handlers share: the request context, permission checks, common errors, paging |
+//! | `users.rs` | the user endpoints and their rules (permissions, the app's role, privileged targets, sync, passwords) |
+//! | `memberships.rs` | `memberOf`, `transitiveMemberOf`, `ownedObjects`, limited information |
+//! | `role_management.rs` | role assignments, PIM eligibility, role definitions |
+//! | `domains.rs` | `GET /domains/{name}` |
+//! | `select.rs` | `$select`, default properties, rendering users, roles and other directory objects |
 //! | `batch.rs` | `$batch`: parsing, `dependsOn` ordering, 424s, shuffling |
 //! | `token.rs` | the token endpoint and its OAuth errors |
 //! | `jwt.rs` | issuing and checking access tokens |
 //! | `throttle.rs` | the per-app token bucket |
 //! | `faults.rs` | seeded fault decisions |
-//! | `directory.rs` | users, indexes, per-user locks, [`UserView`] |
-//! | `seed.rs` | users from a CSV or generated, with seeded state |
-//! | `roles.rs` | directory roles and their template ids |
+//! | `directory.rs` | users, indexes, per-user locks, the few users' extras (roles, groups, units) |
+//! | `objects.rs` | groups, administrative units, applications, domains |
+//! | `privilege.rs` | who counts as privileged; roles held through groups |
+//! | `view.rs` | [`UserView`], a user as `/_users` shows it |
+//! | `seed.rs` | generated users, with seeded state and kinds at fixed shares; the app's roles |
+//! | `seed_csv.rs` | users from a CSV: columns, privilege lists, diagnostics |
+//! | `roles.rs` | directory roles (built-in or custom), template ids, which roles may change whom |
 //! | `password.rs` | Entra's password rules for resets |
 //! | `response.rs` | replies and Graph/OAuth error bodies |
 //! | `stats.rs` | counters and [`Stats`] |
@@ -52,31 +69,41 @@
 mod batch;
 mod clock;
 mod config;
+mod ctx;
 mod directory;
+mod domains;
 mod faults;
 mod hooks;
 mod ids;
 mod jwt;
+mod memberships;
+mod objects;
 mod password;
+mod privilege;
 mod query;
 mod response;
+mod role_management;
 mod roles;
 mod routes;
 mod seed;
+mod seed_csv;
 mod select;
 mod server;
 mod state;
 mod stats;
+#[cfg(test)]
+mod testing;
 pub(crate) mod throttle;
 mod tls;
 mod token;
 mod users;
+mod view;
 
 pub use config::{
-    DEFAULT_GENERATED_USERS, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID, EmulatorConfig,
-    EmulatorError, MAX_PAGE_SIZE, TlsFiles, UserSource,
+    DEFAULT_APP_ROLE, DEFAULT_GENERATED_USERS, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID,
+    EmulatorConfig, EmulatorError, MAX_PAGE_SIZE, SyncedReset, TlsFiles, UserSource,
 };
-pub use directory::UserView;
 pub use server::{RunningEmulator, serve, start};
 pub use state::State;
 pub use stats::{ByOperation, FaultStats, Stats};
+pub use view::UserView;

@@ -1,6 +1,7 @@
 //! The OData query options of a Graph request that the emulator reads
-//! (`$select`, `$top`, `$skiptoken`), and the first one it does not
-//! implement (`$filter`, `$search`, ...), which the request is refused for.
+//! (`$select`, `$top`, `$skiptoken`, and `$filter` where a route serves
+//! one), and the first one it does not implement (`$search`, ...), which
+//! the request is refused for.
 
 /// The OData query options the emulator reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -8,7 +9,9 @@ pub(crate) struct Query {
     pub select: Option<String>,
     pub top: Option<String>,
     pub skiptoken: Option<String>,
-    /// An option the emulator does not implement (`$filter`, ...).
+    /// Refused by every route but the two that serve one filter.
+    pub filter: Option<String>,
+    /// An option the emulator does not implement (`$search`, ...).
     pub unsupported: Option<String>,
 }
 
@@ -21,7 +24,8 @@ impl Query {
                 "select" => &mut q.select,
                 "top" => &mut q.top,
                 "skiptoken" => &mut q.skiptoken,
-                "filter" | "search" | "orderby" | "expand" | "count" | "skip" => {
+                "filter" => &mut q.filter,
+                "search" | "orderby" | "expand" | "count" | "skip" => {
                     q.unsupported
                         .get_or_insert_with(|| key.clone().into_owned());
                     continue;
@@ -47,9 +51,14 @@ mod tests {
         assert_eq!(q.top.as_deref(), Some("5"));
         assert_eq!(q.skiptoken.as_deref(), Some("abc"));
         assert_eq!(q.unsupported, None);
+        let q = Query::parse(Some("$filter=principalId%20eq%20'x'"));
         assert_eq!(
-            Query::parse(Some("$filter=x")).unsupported.as_deref(),
-            Some("$filter")
+            (q.filter.as_deref(), q.unsupported),
+            (Some("principalId eq 'x'"), None)
+        );
+        assert_eq!(
+            Query::parse(Some("$search=x")).unsupported.as_deref(),
+            Some("$search")
         );
         assert_eq!(Query::parse(None), Query::default());
     }

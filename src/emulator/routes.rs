@@ -1,7 +1,9 @@
 //! Graph request handling shared by direct requests and `$batch` items:
 //! path and query parsing, then one pipeline (count, throttle, fault,
-//! dispatch to [`super::users`]) so that an item behaves exactly like the
-//! same request sent on its own.
+//! dispatch to the handlers: [`super::users`], [`super::memberships`],
+//! [`super::role_management`], [`super::domains`]) so that an item behaves
+//! exactly like the same request sent on its own; and the per-user count
+//! of write attempts.
 
 use std::sync::Arc;
 
@@ -9,14 +11,16 @@ use hyper::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::Notify;
 
+use super::ctx::Ctx;
 use super::faults::{Fault, Scope};
 use super::jwt::Principal;
+use super::memberships::{self, List};
 use super::query::Query;
 use super::response::{Ids, Reply, graph_error, throttled};
 use super::state::State;
 use super::stats::bump;
 use super::throttle::Admit;
-use super::users::{self, Ctx};
+use super::{domains, role_management, users};
 use crate::graph::permissions::Operation;
 
 /// Lets a handler close its own connection without answering (the
@@ -44,6 +48,18 @@ pub(crate) enum Route {
         key: String,
         tail: Tail,
     },
+    /// `/roleManagement/directory/roleAssignments`.
+    RoleAssignments,
+    /// `/roleManagement/directory/roleEligibilityScheduleInstances`.
+    RoleEligibility,
+    /// `/roleManagement/directory/roleDefinitions/{id}`.
+    RoleDefinition {
+        id: String,
+    },
+    /// `/domains/{name}`.
+    Domain {
+        name: String,
+    },
     /// A segment the emulator does not know.
     Unknown {
         segment: String,
@@ -55,6 +71,8 @@ pub(crate) enum Tail {
     Entity,
     Revoke,
     MemberOf { roles_only: bool },
+    TransitiveMemberOf,
+    OwnedObjects,
 }
 
 /// Decode `%XX` escapes; `None` if the result is not UTF-8 or an escape is
@@ -77,6 +95,19 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// `name/{key}` or `name('key')` as the first segments of a path: the
+/// key, `Some("")` for `name` alone, `None` for another name.
+fn keyed(first: &str, name: &str, next: &mut impl Iterator<Item = String>) -> Option<String> {
+    if first == name {
+        return Some(next.next().map(|k| unquote(&k)).unwrap_or_default());
+    }
+    first
+        .strip_prefix(name)
+        .and_then(|r| r.strip_prefix('('))
+        .and_then(|r| r.strip_suffix(')'))
+        .map(unquote)
+}
+
 /// Parse a path such as `/users/adele%40contoso.com/memberOf`, or the
 /// key-in-parentheses form `/users('$x@contoso.com')`.
 pub(crate) fn route(path: &str) -> Route {
@@ -89,6 +120,16 @@ pub(crate) fn route(path: &str) -> Route {
     let Some(first) = segments.next() else {
         return unknown(String::new());
     };
+    if first == "roleManagement" {
+        return role_management_route(segments);
+    }
+    if let Some(name) = keyed(&first, "domains", &mut segments) {
+        return match segments.next() {
+            _ if name.is_empty() => unknown(first),
+            None => Route::Domain { name },
+            Some(extra) => unknown(extra),
+        };
+    }
     let key = if first == "users" {
         match segments.next() {
             None => return Route::Users,
@@ -130,6 +171,30 @@ pub(crate) fn route(path: &str) -> Route {
     Route::User { key, tail }
 }
 
+/// The rest of a `/roleManagement/...` path.
+fn role_management_route(mut segments: impl Iterator<Item = String>) -> Route {
+    let unknown = |segment: String| Route::Unknown { segment };
+    match segments.next() {
+        Some(d) if d == "directory" => {}
+        other => return unknown(other.unwrap_or_else(|| "roleManagement".to_owned())),
+    }
+    let Some(collection) = segments.next() else {
+        return unknown("directory".to_owned());
+    };
+    let route = match collection.as_str() {
+        "roleAssignments" => Route::RoleAssignments,
+        "roleEligibilityScheduleInstances" => Route::RoleEligibility,
+        _ => match keyed(&collection, "roleDefinitions", &mut segments) {
+            Some(id) if !id.is_empty() => Route::RoleDefinition { id },
+            _ => return unknown(collection),
+        },
+    };
+    match segments.next() {
+        None => route,
+        Some(extra) => unknown(extra),
+    }
+}
+
 /// The paths below `/users/{key}` the emulator serves.
 const TAILS: &[(&[&str], Tail)] = &[
     (&[], Tail::Entity),
@@ -140,6 +205,8 @@ const TAILS: &[(&[&str], Tail)] = &[
         &["memberOf", "microsoft.graph.directoryRole"],
         Tail::MemberOf { roles_only: true },
     ),
+    (&["transitiveMemberOf"], Tail::TransitiveMemberOf),
+    (&["ownedObjects"], Tail::OwnedObjects),
 ];
 
 /// `'x'` → `x` and `''` → `'` (the OData key syntax); unquoted keys as is.
@@ -147,6 +214,27 @@ fn unquote(s: &str) -> String {
     match s.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) {
         Some(inner) => inner.replace("''", "'"),
         None => s.to_owned(),
+    }
+}
+
+/// Count a PATCH of a user or a revocation of its sessions as a write
+/// attempt on that user, before anything else happens to the request (so
+/// 401s, 403s, 429s, faults and a batch's 424s count too).
+pub(crate) fn note_write_attempt(state: &State, method: &Method, path: &str) {
+    let key = match route(path) {
+        Route::User {
+            key,
+            tail: Tail::Entity,
+        } if *method == Method::PATCH => key,
+        Route::User {
+            key,
+            tail: Tail::Revoke,
+        } if *method == Method::POST => key,
+        _ => return,
+    };
+    if let Some(user) = state.directory.find(&key) {
+        let mut s = user.state();
+        s.write_attempts = s.write_attempts.saturating_add(1);
     }
 }
 
@@ -301,6 +389,26 @@ fn count_operations(
         }
         (
             Route::User {
+                tail: Tail::TransitiveMemberOf,
+                ..
+            },
+            &Method::GET,
+        ) => counters.op(Operation::ListMemberships),
+        (
+            Route::User {
+                tail: Tail::OwnedObjects,
+                ..
+            },
+            &Method::GET,
+        ) => counters.op(Operation::ListOwnedObjects),
+        (Route::RoleAssignments, &Method::GET) => counters.op(Operation::ListRoleAssignments),
+        (Route::RoleEligibility, &Method::GET) => counters.op(Operation::ListRoleEligibility),
+        (Route::RoleDefinition { .. }, &Method::GET) => {
+            counters.op(Operation::ReadRoleDefinition);
+        }
+        (Route::Domain { .. }, &Method::GET) => counters.op(Operation::ReadDomain),
+        (
+            Route::User {
                 tail: Tail::Entity, ..
             },
             &Method::PATCH,
@@ -331,7 +439,16 @@ fn dispatch(
             ids,
         );
     }
+    if query.filter.is_some() && !matches!(route, Route::RoleAssignments | Route::RoleEligibility) {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            "Request_UnsupportedQuery",
+            "The emulator does not support the query option '$filter'.",
+            ids,
+        );
+    }
     let method = call.method;
+    let get = *method == Method::GET;
     match route {
         Route::Unknown { segment } => graph_error(
             StatusCode::NOT_FOUND,
@@ -364,7 +481,26 @@ fn dispatch(
         Route::User {
             key,
             tail: Tail::MemberOf { roles_only },
-        } if *method == Method::GET => users::member_of(ctx, key, *roles_only, query),
+        } if get => {
+            let list = if *roles_only {
+                List::DirectoryRoles
+            } else {
+                List::MemberOf
+            };
+            memberships::list(ctx, key, list, query)
+        }
+        Route::User {
+            key,
+            tail: Tail::TransitiveMemberOf,
+        } if get => memberships::list(ctx, key, List::Transitive, query),
+        Route::User {
+            key,
+            tail: Tail::OwnedObjects,
+        } if get => memberships::list(ctx, key, List::Owned, query),
+        Route::RoleAssignments if get => role_management::role_assignments(ctx, query),
+        Route::RoleEligibility if get => role_management::role_eligibility(ctx, query),
+        Route::RoleDefinition { id } if get => role_management::role_definition(ctx, id, query),
+        Route::Domain { name } if get => domains::read(ctx, name, query),
         _ => graph_error(
             StatusCode::METHOD_NOT_ALLOWED,
             "Request_BadRequest",
@@ -436,6 +572,60 @@ mod tests {
         );
         assert_eq!(route(""), unknown(""));
         assert_eq!(route("/users('')"), unknown(""));
+    }
+
+    #[test]
+    fn privilege_routes() {
+        assert_eq!(
+            route("/users/x/transitiveMemberOf"),
+            user("x", Tail::TransitiveMemberOf)
+        );
+        assert_eq!(
+            route("/users/x/ownedObjects"),
+            user("x", Tail::OwnedObjects)
+        );
+        assert_eq!(
+            route("/roleManagement/directory/roleAssignments"),
+            Route::RoleAssignments
+        );
+        assert_eq!(
+            route("/roleManagement/directory/roleEligibilityScheduleInstances/"),
+            Route::RoleEligibility
+        );
+        let def = |id: &str| Route::RoleDefinition { id: id.to_owned() };
+        assert_eq!(
+            route("/roleManagement/directory/roleDefinitions/abc"),
+            def("abc")
+        );
+        assert_eq!(
+            route("/roleManagement/directory/roleDefinitions('abc')"),
+            def("abc")
+        );
+        let domain = |name: &str| Route::Domain {
+            name: name.to_owned(),
+        };
+        assert_eq!(route("/domains/contoso.com"), domain("contoso.com"));
+        assert_eq!(route("/domains('contoso.com')"), domain("contoso.com"));
+        let unknown = |s: &str| Route::Unknown {
+            segment: s.to_owned(),
+        };
+        assert_eq!(route("/domains"), unknown("domains"));
+        assert_eq!(route("/domains/a.com/x"), unknown("x"));
+        assert_eq!(route("/roleManagement"), unknown("roleManagement"));
+        assert_eq!(
+            route("/roleManagement/entitlement/x"),
+            unknown("entitlement")
+        );
+        assert_eq!(route("/roleManagement/directory"), unknown("directory"));
+        assert_eq!(
+            route("/roleManagement/directory/roleDefinitions"),
+            unknown("roleDefinitions")
+        );
+        assert_eq!(
+            route("/roleManagement/directory/roleAssignments/x"),
+            unknown("x")
+        );
+        assert_eq!(route("/users/x/transitiveMemberOf/y"), unknown("y"));
     }
 
     #[test]

@@ -1,26 +1,50 @@
-//! Seeding the directory: users read from a CSV (any format
-//! [`UserReader`] accepts) or generated, each given a deterministic state.
+//! Seeding the directory: users generated or read from a CSV
+//! ([`super::seed_csv`]), each given a deterministic state, plus the
+//! tenant-wide facts every directory gets (the app's roles, the federated
+//! domains).
 //!
 //! A user's defaults (locked out? disabled? password age) come from
 //! SHA-256 of the seed and the lower-cased UPN, not from a stream shared
 //! by all users: editing one CSV row, or generating more users, does not
-//! change anyone else's state.
-
-use std::path::Path;
+//! change anyone else's state. Generated users draw their kinds (synced,
+//! admin, guest, groups, ...) from the same per-user stream, in a fixed
+//! order; a new kind is drawn after all the others, so that adding it
+//! leaves every existing user as it was.
 
 use uuid::Uuid;
 
 use super::config::{EmulatorConfig, EmulatorError, UserSource};
-use super::directory::{Directory, NewUser, PushError, Seeded};
+use super::directory::{Directory, Extras, NewUser, Seeded};
 use super::ids::{digest, splitmix64, unit};
-use crate::diag::Diagnostic;
-use crate::input::{CsvFormat, Header, MAX_DIAGNOSTICS, UserReader, is_guid, is_upn};
+use super::roles::Kind;
+use super::seed_csv;
 
 const DAY: i64 = 86_400;
 /// Share of generated users that are synced from on-premises AD.
 const SYNCED_RATE: f64 = 0.01;
 /// Share of generated users holding an administrator role.
 const ADMIN_RATE: f64 = 0.005;
+/// Share of generated users that are guests (`userType` Guest).
+const GUEST_RATE: f64 = 0.01;
+/// Share of generated users in an ordinary group.
+const GROUP_RATE: f64 = 0.02;
+/// Share of generated users in an ordinary administrative unit.
+const UNIT_RATE: f64 = 0.01;
+/// Share of generated users in a role-assignable group (half of them in
+/// one that holds Global Administrator).
+const ROLE_GROUP_RATE: f64 = 0.002;
+/// Share of generated users owning a role-assignable group.
+const OWNER_RATE: f64 = 0.001;
+/// Share of generated users holding a custom role.
+const CUSTOM_ROLE_RATE: f64 = 0.001;
+/// Share of generated users holding a role scoped to an administrative unit.
+const SCOPED_ROLE_RATE: f64 = 0.001;
+/// Share of generated users PIM-eligible for a role.
+const ELIGIBLE_RATE: f64 = 0.002;
+/// Share of generated users in a restricted management administrative unit.
+const RESTRICTED_UNIT_RATE: f64 = 0.001;
+/// Share of generated users owning an application (not a privilege).
+const OWNED_APP_RATE: f64 = 0.001;
 
 /// Build the directory `config` describes.
 ///
@@ -28,20 +52,34 @@ const ADMIN_RATE: f64 = 0.005;
 ///
 /// [`EmulatorError::Seed`] with every problem found in the CSV.
 pub(crate) fn seed(config: &EmulatorConfig, now: i64) -> Result<Directory, EmulatorError> {
-    match &config.users {
-        UserSource::Generate(n) => Ok(generate(*n, config, now)),
-        UserSource::Csv(path) => from_csv(path, config, now),
+    let mut dir = match &config.users {
+        UserSource::Generate(n) => generate(*n, config, now),
+        UserSource::Csv(path) => seed_csv::from_csv(path, config, now)?,
+    };
+    dir.objects.set_federated(&config.federated_domains);
+    let paa = config
+        .privileged_admin
+        .then_some("Privileged Authentication Administrator");
+    for name in config.app_roles.iter().map(String::as_str).chain(paa) {
+        // Checked by `EmulatorConfig::validate`: every name is a built-in
+        // role, so this cannot clash with a custom one.
+        if let Ok(role) = dir.roles.intern_as(name, &config.tenant_id, Kind::BuiltIn)
+            && !dir.app_roles.contains(&role)
+        {
+            dir.app_roles.push(role);
+        }
     }
+    Ok(dir)
 }
 
 /// Deterministic draws for one user.
-struct Draws {
+pub(crate) struct Draws {
     digest: [u8; 32],
     state: u64,
 }
 
 impl Draws {
-    fn new(seed: u64, upn: &str) -> Self {
+    pub(crate) fn new(seed: u64, upn: &str) -> Self {
         let folded: String = upn.chars().flat_map(char::to_lowercase).collect();
         let digest = digest(&[
             b"remedy-emulator-user",
@@ -57,7 +95,7 @@ impl Draws {
     }
 
     /// The object id a user gets when the CSV does not give one.
-    fn id(&self) -> Uuid {
+    pub(crate) fn id(&self) -> Uuid {
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&self.digest[..16]);
         uuid::Builder::from_random_bytes(bytes).into_uuid()
@@ -70,7 +108,7 @@ impl Draws {
 
     /// The seeded state; every draw is made whether or not it is used, so
     /// explicit CSV values do not shift the other draws.
-    fn seeded(&mut self, config: &EmulatorConfig, now: i64) -> Seeded {
+    pub(crate) fn seeded(&mut self, config: &EmulatorConfig, now: i64) -> Seeded {
         let enabled = self.next() >= config.disabled_rate;
         let locked = self.next() < config.locked_rate;
         let age_days = 1.0 + self.next() * 399.0;
@@ -86,6 +124,14 @@ impl Draws {
             sessions_valid_from: last_password_change + seconds(offset),
         }
     }
+
+    /// One draw against `rate`: `None` (the usual case), or `Some(first)`
+    /// where `first` picks one of two fixtures. One draw either way, so
+    /// the draws after it stay where they were.
+    fn pick(&mut self, rate: f64) -> Option<bool> {
+        let x = self.next();
+        (x < rate).then(|| x < rate / 2.0)
+    }
 }
 
 fn seconds(x: f64) -> i64 {
@@ -95,17 +141,111 @@ fn seconds(x: f64) -> i64 {
     s
 }
 
+/// The roles, groups, units and applications generated users refer to.
+struct Fixtures {
+    ga: u16,
+    ua: u16,
+    paa: u16,
+    helpdesk: u16,
+    custom: u16,
+    tier0: u32,
+    operators: u32,
+    sales: u32,
+    staff: u32,
+    west: u32,
+    east: u32,
+    executives: u32,
+    payroll: u32,
+}
+
+impl Fixtures {
+    /// `None` only if a name clashed, which fixed names cannot.
+    fn new(dir: &mut Directory, tenant: &str) -> Option<Self> {
+        let mut role = |name: &str, kind: Kind| dir.roles.intern_as(name, tenant, kind).ok();
+        let ga = role("Global Administrator", Kind::BuiltIn)?;
+        let ua = role("User Administrator", Kind::BuiltIn)?;
+        let paa = role("Privileged Authentication Administrator", Kind::BuiltIn)?;
+        let helpdesk = role("Helpdesk Administrator", Kind::BuiltIn)?;
+        let custom = role("Helpdesk Tier 2", Kind::Custom)?;
+        let o = &mut dir.objects;
+        let tier0 = o.group("Tier0 Admins", tenant, true).ok()?;
+        o.grant(tier0, ga);
+        Some(Fixtures {
+            ga,
+            ua,
+            paa,
+            helpdesk,
+            custom,
+            tier0,
+            operators: o.group("Identity Operators", tenant, true).ok()?,
+            sales: o.group("Sales", tenant, false).ok()?,
+            staff: o.group("All Staff", tenant, false).ok()?,
+            west: o.unit("Region West", tenant, Some(false)).ok()?,
+            east: o.unit("Region East", tenant, Some(false)).ok()?,
+            executives: o.unit("Executives", tenant, Some(true)).ok()?,
+            payroll: o.app("Payroll Connector", tenant).ok()?,
+        })
+    }
+
+    /// Draw everything after the account state, in a fixed order (append
+    /// new kinds at the end). Returns (synced, guest, extras).
+    fn draw(&self, draws: &mut Draws) -> (bool, bool, Extras) {
+        let synced = draws.next() < SYNCED_RATE;
+        let admin = draws.next() < ADMIN_RATE;
+        let role = if draws.next() < 0.5 { self.ga } else { self.ua };
+        let mut e = Extras::default();
+        if admin {
+            e.roles.push(role);
+        }
+        let guest = draws.next() < GUEST_RATE;
+        if let Some(first) = draws.pick(GROUP_RATE) {
+            e.groups.push(if first { self.sales } else { self.staff });
+        }
+        if let Some(first) = draws.pick(UNIT_RATE) {
+            e.units.push(if first { self.west } else { self.east });
+        }
+        if let Some(first) = draws.pick(ROLE_GROUP_RATE) {
+            e.groups
+                .push(if first { self.tier0 } else { self.operators });
+        }
+        if let Some(first) = draws.pick(OWNER_RATE) {
+            e.owned_groups
+                .push(if first { self.tier0 } else { self.operators });
+        }
+        if draws.pick(CUSTOM_ROLE_RATE).is_some() {
+            e.custom_roles.push(self.custom);
+        }
+        if let Some(first) = draws.pick(SCOPED_ROLE_RATE) {
+            e.scoped_roles.push(if first {
+                (self.helpdesk, self.west)
+            } else {
+                (self.custom, self.east)
+            });
+        }
+        if let Some(first) = draws.pick(ELIGIBLE_RATE) {
+            e.eligible_roles
+                .push(if first { self.ga } else { self.paa });
+        }
+        if draws.pick(RESTRICTED_UNIT_RATE).is_some() {
+            e.units.push(self.executives);
+        }
+        if draws.pick(OWNED_APP_RATE).is_some() {
+            e.owned_apps.push(self.payroll);
+        }
+        (synced, guest, e)
+    }
+}
+
 fn generate(n: u32, config: &EmulatorConfig, now: i64) -> Directory {
     let mut dir = Directory::with_capacity(n as usize);
-    let ga = dir.roles.intern("Global Administrator", &config.tenant_id);
-    let ua = dir.roles.intern("User Administrator", &config.tenant_id);
+    let Some(fixtures) = Fixtures::new(&mut dir, &config.tenant_id) else {
+        return dir;
+    };
     for i in 1..=n {
         let upn = format!("user{i:07}@{}", config.tenant_domain);
         let mut draws = Draws::new(config.seed, &upn);
         let seeded = draws.seeded(config, now);
-        let synced = draws.next() < SYNCED_RATE;
-        let admin = draws.next() < ADMIN_RATE;
-        let role = if draws.next() < 0.5 { ga } else { ua };
+        let (synced, guest, extras) = fixtures.draw(&mut draws);
         let number = format!("{i:07}");
         let display = format!("User {number}");
         let pushed = dir.push(NewUser {
@@ -114,9 +254,9 @@ fn generate(n: u32, config: &EmulatorConfig, now: i64) -> Directory {
             display_name: &display,
             given_name: "User",
             surname: &number,
-            roles: role.filter(|_| admin).into_iter().collect(),
+            extras,
             synced,
-            guest: false,
+            guest,
             seeded,
         });
         // Generated UPNs are distinct; an id collision would need two equal
@@ -126,313 +266,8 @@ fn generate(n: u32, config: &EmulatorConfig, now: i64) -> Directory {
     dir
 }
 
-/// Column positions of the properties a seeding CSV may carry.
-struct Columns {
-    upn: Option<usize>,
-    id: Option<usize>,
-    display_name: Option<usize>,
-    given_name: Option<usize>,
-    surname: Option<usize>,
-    enabled: Option<usize>,
-    /// A bulk template's `accountEnabled` is "Block sign in (Yes/No)".
-    enabled_inverted: bool,
-    synced: Option<usize>,
-    roles: Option<usize>,
-    user_type: Option<usize>,
-    locked: Option<usize>,
-}
-
-impl Columns {
-    fn new(h: &Header) -> Self {
-        Columns {
-            upn: h.index_of("userPrincipalName"),
-            id: h.index_of("id").or_else(|| h.index_of("objectId")),
-            display_name: h.index_of("displayName"),
-            given_name: h.index_of("givenName"),
-            surname: h.index_of("surname"),
-            enabled: h.index_of("accountEnabled"),
-            enabled_inverted: h.format == CsvFormat::BulkTemplate,
-            synced: h
-                .index_of("onPremisesSyncEnabled")
-                .or_else(|| h.index_of("directorySynced")),
-            roles: h.index_of("roles"),
-            user_type: h.index_of("userType"),
-            locked: h.index_of("lockedOut"),
-        }
-    }
-}
-
-/// Collects problems, keeping at most [`MAX_DIAGNOSTICS`].
-struct Problems {
-    file: String,
-    list: Vec<Diagnostic>,
-    dropped: usize,
-}
-
-impl Problems {
-    fn push(&mut self, d: Diagnostic) {
-        if self.list.len() < MAX_DIAGNOSTICS {
-            self.list.push(d);
-        } else {
-            self.dropped += 1;
-        }
-    }
-
-    fn finish(mut self) -> EmulatorError {
-        if self.dropped > 0 {
-            self.list.push(Diagnostic::warning(
-                "csv::too-many-problems",
-                &self.file,
-                format!("{} more problems are not shown", self.dropped),
-            ));
-        }
-        EmulatorError::Seed {
-            file: self.file,
-            diagnostics: self.list,
-        }
-    }
-}
-
-fn from_csv(path: &Path, config: &EmulatorConfig, now: i64) -> Result<Directory, EmulatorError> {
-    let name = path.display().to_string();
-    let seed_error = |d: Diagnostic| EmulatorError::Seed {
-        file: name.clone(),
-        diagnostics: vec![d],
-    };
-    let mut reader = UserReader::open(path, &name).map_err(seed_error)?;
-    let cols = Columns::new(reader.header());
-    if cols.upn.is_none() && cols.id.is_none() {
-        return Err(seed_error(
-            Diagnostic::error(
-                "csv::missing-key-column",
-                &name,
-                format!("`{name}` has neither a `userPrincipalName` nor an `id`/`objectId` column"),
-            )
-            .with_hint("the emulator needs one of these columns to name its users"),
-        ));
-    }
-    let mut dir = Directory::default();
-    let mut problems = Problems {
-        file: name.clone(),
-        list: Vec::new(),
-        dropped: 0,
-    };
-    let mut rows = 0u64;
-    while let Some(row) = reader.next_row() {
-        rows += 1;
-        let row = match row {
-            Ok(row) => row,
-            Err(d) => {
-                problems.push(d);
-                continue;
-            }
-        };
-        if let Err(p) = parse_row(&row.fields, &cols, config, now, &mut dir) {
-            let mut d = Diagnostic::error(p.code, &name, format!("row {}: {}", row.row, p.message))
-                .with_hint(p.hint);
-            if let Some(raw) = reader.last_raw() {
-                d = d.at(raw.field(p.column)).with_source(raw.source(&name));
-            }
-            problems.push(d);
-        }
-    }
-    if rows == 0 {
-        problems.push(
-            Diagnostic::error("csv::no-rows", &name, format!("`{name}` has no users"))
-                .with_hint("add at least one user row below the header"),
-        );
-    }
-    if problems.list.is_empty() {
-        Ok(dir)
-    } else {
-        Err(problems.finish())
-    }
-}
-
-struct RowProblem {
-    column: usize,
-    code: &'static str,
-    message: String,
-    hint: &'static str,
-}
-
-fn bad(column: usize, code: &'static str, message: String, hint: &'static str) -> RowProblem {
-    RowProblem {
-        column,
-        code,
-        message,
-        hint,
-    }
-}
-
-fn parse_row(
-    fields: &[String],
-    cols: &Columns,
-    config: &EmulatorConfig,
-    now: i64,
-    dir: &mut Directory,
-) -> Result<(), RowProblem> {
-    let cell = |i: Option<usize>| i.and_then(|i| fields.get(i)).map_or("", |s| s.trim());
-    let id = match cols.id.map(|i| (i, cell(Some(i)))) {
-        Some((_, "")) | None => None,
-        Some((i, text)) => {
-            let id = if is_guid(text) {
-                Uuid::try_parse(text).ok()
-            } else {
-                None
-            };
-            let invalid = || {
-                bad(
-                    i,
-                    "csv::invalid-key",
-                    format!("`{text}` is not an object id (GUID)"),
-                    "write the id as 8-4-4-4-12 hex digits",
-                )
-            };
-            Some(id.ok_or_else(invalid)?)
-        }
-    };
-    let upn = match cols.upn {
-        Some(i) => {
-            let upn = cell(Some(i));
-            if upn.is_empty() {
-                return Err(bad(
-                    i,
-                    "csv::empty-key",
-                    "the `userPrincipalName` cell is empty".to_owned(),
-                    "every user needs a user principal name",
-                ));
-            }
-            if !is_upn(upn) {
-                return Err(bad(
-                    i,
-                    "csv::invalid-key",
-                    format!("`{upn}` is not a user principal name"),
-                    "a UPN looks like `name@domain`",
-                ));
-            }
-            upn.to_owned()
-        }
-        None => match id {
-            Some(id) => format!("{id}@{}", config.tenant_domain),
-            None => {
-                let i = cols.id.unwrap_or(0);
-                return Err(bad(
-                    i,
-                    "csv::empty-key",
-                    "the `id` cell is empty".to_owned(),
-                    "every user needs an object id when there is no `userPrincipalName` column",
-                ));
-            }
-        },
-    };
-    let upn_column = cols.upn.or(cols.id).unwrap_or(0);
-    let flag = |column: Option<usize>, name: &str| -> Result<Option<bool>, RowProblem> {
-        let Some(i) = column else { return Ok(None) };
-        let text = cell(Some(i));
-        if text.is_empty() {
-            return Ok(None);
-        }
-        parse_bool(text).map(Some).ok_or_else(|| {
-            bad(
-                i,
-                "emulator::invalid-value",
-                format!("`{text}` is not a valid `{name}` (true/false or yes/no)"),
-                "write true, false, yes or no",
-            )
-        })
-    };
-    let enabled = flag(cols.enabled, "accountEnabled")?.map(|v| v != cols.enabled_inverted);
-    let synced = flag(cols.synced, "onPremisesSyncEnabled")?.unwrap_or(false);
-    let locked = flag(cols.locked, "lockedOut")?;
-    let guest = match cols.user_type.map(|i| (i, cell(Some(i)))) {
-        Some((_, t)) if t.eq_ignore_ascii_case("guest") => true,
-        Some((_, t)) if t.eq_ignore_ascii_case("member") => false,
-        Some((_, "")) | None => upn.contains("#EXT#"),
-        Some((i, t)) => {
-            return Err(bad(
-                i,
-                "emulator::invalid-value",
-                format!("`{t}` is not a valid `userType`"),
-                "write Member or Guest",
-            ));
-        }
-    };
-    let mut roles = Vec::new();
-    if let Some(i) = cols.roles {
-        for name in cell(Some(i))
-            .split(';')
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-        {
-            let index = dir.roles.intern(name, &config.tenant_id).ok_or_else(|| {
-                bad(
-                    i,
-                    "emulator::invalid-value",
-                    "too many distinct roles".to_owned(),
-                    "use at most 65,535 role names",
-                )
-            })?;
-            if !roles.contains(&index) {
-                roles.push(index);
-            }
-        }
-    }
-    let mut draws = Draws::new(config.seed, &upn);
-    let mut seeded = draws.seeded(config, now);
-    seeded.enabled = enabled.unwrap_or(seeded.enabled);
-    seeded.locked = locked.unwrap_or(seeded.locked);
-    let local = upn.split('@').next().unwrap_or(&upn);
-    let display_name = match cell(cols.display_name) {
-        "" => local,
-        name => name,
-    };
-    let pushed = dir.push(NewUser {
-        upn: &upn,
-        id: id.unwrap_or_else(|| draws.id()),
-        display_name,
-        given_name: cell(cols.given_name),
-        surname: cell(cols.surname),
-        roles: roles.into_boxed_slice(),
-        synced,
-        guest,
-        seeded,
-    });
-    match pushed {
-        Ok(()) => Ok(()),
-        Err(PushError::DuplicateUpn) => Err(bad(
-            upn_column,
-            "csv::duplicate-key",
-            format!("`{upn}` appears more than once"),
-            "list each user once",
-        )),
-        Err(PushError::DuplicateId) => Err(bad(
-            cols.id.unwrap_or(upn_column),
-            "csv::duplicate-key",
-            "this object id appears more than once".to_owned(),
-            "give each user its own id",
-        )),
-        Err(PushError::TooLarge) => Err(bad(
-            upn_column,
-            "emulator::invalid-value",
-            "the row is too large".to_owned(),
-            "keep cells below 4 GiB",
-        )),
-    }
-}
-
-fn parse_bool(text: &str) -> Option<bool> {
-    match text.to_ascii_lowercase().as_str() {
-        "true" | "yes" | "1" => Some(true),
-        "false" | "no" | "0" => Some(false),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
     use super::*;
     use crate::emulator::directory::User;
 
@@ -460,7 +295,7 @@ mod tests {
         let locked = share(users, |u| u.state().locked);
         let disabled = share(users, |u| !u.state().enabled);
         let synced = share(users, |u| u.synced);
-        let admins = share(users, |u| !u.roles.is_empty());
+        let admins = share(users, |u| !u.roles().is_empty());
         assert!((0.28..0.32).contains(&locked), "{locked}");
         assert!((0.09..0.11).contains(&disabled), "{disabled}");
         assert!((0.007..0.013).contains(&synced), "{synced}");
@@ -487,86 +322,138 @@ mod tests {
         assert_ne!(states(&dir), states(&other));
     }
 
-    fn csv(text: &str) -> tempfile::NamedTempFile {
-        let mut f = tempfile::NamedTempFile::new().unwrap();
-        f.write_all(text.as_bytes()).unwrap();
-        f
-    }
-
+    /// The users generated before the privilege kinds existed keep their
+    /// state, sync flag and roles: these values come from an independent
+    /// re-implementation of the original draws (SHA-256 + SplitMix64).
     #[test]
-    fn reads_explicit_state_from_a_plain_csv() {
-        let f = csv(
-            "userPrincipalName,id,displayName,givenName,surname,accountEnabled,onPremisesSyncEnabled,roles,lockedOut,userType\n\
-                     adele@contoso.com,8a1c0e2f-1b2c-4d3e-8f4a-5b6c7d8e9f01,Adele Vance,Adele,Vance,False,true,Global Administrator; Helpdesk Administrator,yes,\n\
-                     bob@contoso.com,,,,,,,,,Guest\n",
-        );
-        let dir = seed(&config(UserSource::Csv(f.path().to_owned())), 1_795_600_800).unwrap();
-        let adele = dir.find("ADELE@contoso.com").unwrap();
-        assert_eq!(adele.id.to_string(), "8a1c0e2f-1b2c-4d3e-8f4a-5b6c7d8e9f01");
-        assert!(!adele.state().enabled);
-        assert!(adele.state().locked);
-        assert!(adele.synced);
+    fn new_kinds_leave_existing_users_as_they_were() {
+        let dir = seed(&config(UserSource::Generate(2_000)), 1_795_600_800).unwrap();
+        let users = dir.users();
+        let number = |u: &User| u.surname().parse::<u32>().unwrap();
+        let synced: Vec<u32> = users.iter().filter(|u| u.synced).map(number).collect();
         assert_eq!(
-            dir.role_names(adele),
-            ["Global Administrator", "Helpdesk Administrator"]
-        );
-        let bob = dir.find("bob@contoso.com").unwrap();
-        assert!(bob.guest);
-        assert_eq!(bob.seeded_display_name(), "bob");
-        assert_eq!(bob.id, Draws::new(0, "Bob@Contoso.com").id());
-    }
-
-    #[test]
-    fn bulk_template_block_sign_in_is_inverted() {
-        let f = csv("version:v1.0,,\n\
-                     Name [displayName] Required,User name [userPrincipalName] Required,Block sign in (Yes/No) [accountEnabled] Required\n\
-                     Example: Chris Green,Example: chris@contoso.com,Example: No\n\
-                     Alice,alice@contoso.com,Yes\n\
-                     Bob,bob@contoso.com,No\n");
-        let dir = seed(&config(UserSource::Csv(f.path().to_owned())), 0).unwrap();
-        assert_eq!(dir.len(), 2);
-        assert!(!dir.find("alice@contoso.com").unwrap().state().enabled);
-        assert!(dir.find("bob@contoso.com").unwrap().state().enabled);
-    }
-
-    #[test]
-    fn entra_export_with_directory_synced() {
-        let f = csv(
-            "userPrincipalName,displayName,id,userType,accountEnabled,directorySynced\n\
-                     a@contoso.com,A,0f8fad5b-d9cb-469f-a165-70867728950e,Member,True,True\n",
-        );
-        let dir = seed(&config(UserSource::Csv(f.path().to_owned())), 0).unwrap();
-        let a = dir.find("0f8fad5b-d9cb-469f-a165-70867728950e").unwrap();
-        assert!(a.synced && a.state().enabled);
-    }
-
-    #[test]
-    fn bad_rows_fail_with_every_diagnostic() {
-        let f = csv("userPrincipalName,id,accountEnabled\n\
-                     a@contoso.com,not-a-guid,true\n\
-                     b@contoso.com,,maybe\n\
-                     A@contoso.com,,\n\
-                     a@CONTOSO.com,,\n\
-                     c@contoso.com,x\n");
-        let err = seed(&config(UserSource::Csv(f.path().to_owned())), 0).unwrap_err();
-        let EmulatorError::Seed { diagnostics, .. } = err else {
-            panic!("{err}")
-        };
-        let found: Vec<_> = diagnostics
-            .iter()
-            .map(|d| (d.code, d.location.map(|l| (l.line, l.column))))
-            .collect();
-        assert_eq!(
-            found,
+            synced,
             [
-                ("csv::invalid-key", Some((2, 15))),
-                ("emulator::invalid-value", Some((3, 16))),
-                ("csv::duplicate-key", Some((5, 1))),
-                ("csv::field-count", Some((6, 1))),
+                235, 325, 418, 440, 524, 609, 801, 873, 903, 1252, 1360, 1369, 1462, 1500, 1573,
+                1625, 1771, 1992
             ]
         );
-        let f = csv("displayName\nA\n");
-        let err = seed(&config(UserSource::Csv(f.path().to_owned())), 0).unwrap_err();
-        assert!(err.to_string().contains("1 problem"), "{err}");
+        let admins: Vec<(u32, Vec<String>)> = users
+            .iter()
+            .filter(|u| !u.roles().is_empty())
+            .map(|u| (number(u), dir.role_names(u)))
+            .collect();
+        let ga = || vec!["Global Administrator".to_owned()];
+        let ua = || vec!["User Administrator".to_owned()];
+        assert_eq!(
+            admins,
+            [
+                (45, ua()),
+                (291, ga()),
+                (444, ua()),
+                (881, ga()),
+                (1055, ga()),
+                (1149, ga()),
+                (1318, ga()),
+                (1426, ga()),
+                (1515, ua()),
+                (1801, ga())
+            ]
+        );
+        let locked = users.iter().filter(|u| u.state().locked).count();
+        let disabled = users.iter().filter(|u| !u.state().enabled).count();
+        assert_eq!((locked, disabled), (614, 183));
+    }
+
+    #[test]
+    fn every_generated_kind_appears_at_its_share() {
+        let n = 200_000;
+        let dir = seed(&config(UserSource::Generate(n)), 1_795_600_800).unwrap();
+        let users = dir.users();
+        let o = &dir.objects;
+        let in_group = |u: &User, assignable: bool| {
+            u.extras()
+                .groups
+                .iter()
+                .any(|g| o.group_at(*g).unwrap().assignable == assignable)
+        };
+        let in_unit = |u: &User, restricted: bool| {
+            u.extras()
+                .units
+                .iter()
+                .any(|x| o.unit_at(*x).unwrap().restricted == restricted)
+        };
+        let cases: [(&str, f64, &dyn Fn(&User) -> bool); 11] = [
+            ("guest", GUEST_RATE, &|u| u.guest),
+            ("group", GROUP_RATE, &|u| in_group(u, false)),
+            ("unit", UNIT_RATE, &|u| in_unit(u, false)),
+            ("role group", ROLE_GROUP_RATE, &|u| in_group(u, true)),
+            ("owner", OWNER_RATE, &|u| {
+                !u.extras().owned_groups.is_empty()
+            }),
+            ("custom", CUSTOM_ROLE_RATE, &|u| {
+                !u.extras().custom_roles.is_empty()
+            }),
+            ("scoped", SCOPED_ROLE_RATE, &|u| {
+                !u.extras().scoped_roles.is_empty()
+            }),
+            ("eligible", ELIGIBLE_RATE, &|u| {
+                !u.extras().eligible_roles.is_empty()
+            }),
+            ("restricted", RESTRICTED_UNIT_RATE, &|u| in_unit(u, true)),
+            ("app owner", OWNED_APP_RATE, &|u| {
+                !u.extras().owned_apps.is_empty()
+            }),
+            ("admin", ADMIN_RATE, &|u| !u.roles().is_empty()),
+        ];
+        for (name, rate, f) in cases {
+            let got = share(users, f);
+            assert!(
+                (rate * 0.7..rate * 1.3).contains(&got),
+                "{name}: {got} vs {rate}"
+            );
+        }
+        // Both fixtures of a two-way pick appear.
+        let tier0 = users
+            .iter()
+            .filter(|u| !dir.roles_through_groups(u).is_empty())
+            .count();
+        let role_groups = users.iter().filter(|u| in_group(u, true)).count();
+        assert!(tier0 > 0 && tier0 < role_groups, "{tier0} of {role_groups}");
+        let privileged = share(users, |u| dir.facts(u).privileged);
+        assert!((0.011..0.016).contains(&privileged), "{privileged}");
+        // Most users carry no extras at all: the memory stays with the few.
+        let plain = share(users, |u| u.extras().is_empty());
+        assert!(plain > 0.94, "{plain}");
+    }
+
+    #[test]
+    fn the_apps_roles_come_from_the_config() {
+        let ids = |c: &EmulatorConfig| -> Vec<String> {
+            let dir = seed(c, 0).unwrap();
+            dir.app_roles
+                .iter()
+                .map(|r| dir.roles.get(*r).unwrap().name.to_string())
+                .collect()
+        };
+        let c = config(UserSource::Generate(1));
+        assert_eq!(ids(&c), ["User Administrator"]);
+        let c = EmulatorConfig {
+            privileged_admin: true,
+            ..c
+        };
+        assert_eq!(
+            ids(&c),
+            [
+                "User Administrator",
+                "Privileged Authentication Administrator"
+            ]
+        );
+        let c = EmulatorConfig {
+            app_roles: Vec::new(),
+            privileged_admin: false,
+            ..c
+        };
+        assert!(ids(&c).is_empty());
     }
 }

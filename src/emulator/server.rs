@@ -31,15 +31,15 @@ use tokio::task::{JoinHandle, JoinSet};
 use super::batch;
 use super::clock;
 use super::config::{EmulatorConfig, EmulatorError};
-use super::directory::UserView;
 use super::faults::{Fault, Scope};
 use super::hooks;
 use super::jwt::Principal;
 use super::response::{Ids, Reply, graph_error, into_response, oauth_error};
-use super::routes::{Call, Kill, Outcome, execute, percent_decode};
+use super::routes::{Call, Kill, Outcome, execute, note_write_attempt, percent_decode};
 use super::state::State;
 use super::stats::{Stats, bump};
 use super::token;
+use super::view::UserView;
 
 /// Largest request body read (a full `$batch` is far smaller).
 const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -321,6 +321,9 @@ async fn handle(state: &State, kill: &Kill, request: Request<Incoming>) -> Respo
         );
         return respond(state, reply, &ids);
     };
+    if !matches!(graph_path, "/$batch" | "/%24batch") {
+        note_write_attempt(state, &parts.method, graph_path);
+    }
     let _in_flight = state.counters.in_flight();
     if !state.config.latency.is_zero() {
         tokio::time::sleep(state.config.latency).await;

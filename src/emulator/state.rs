@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::clock;
 use super::config::{EmulatorConfig, EmulatorError};
-use super::directory::{Directory, UserView};
+use super::directory::Directory;
 use super::faults::Faults;
 use super::ids::IdGen;
 use super::jwt::Tokens;
@@ -17,6 +17,7 @@ use super::seed;
 use super::stats::{Counters, Stats};
 use super::throttle::Throttle;
 use super::tls::ServerTls;
+use super::view::UserView;
 
 /// One emulator's state. Build it with [`State::new`] and pass it to
 /// [`super::serve`], or let [`super::start`] do both.

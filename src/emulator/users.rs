@@ -1,28 +1,26 @@
 //! The user endpoints: read (`GET /users/{id}`, `GET /users`), update
-//! (`PATCH`: password reset, `accountEnabled`, `displayName`), revoke
-//! sessions, and the user's directory roles, with Graph's permission,
-//! privileged-target, sync and password rules.
+//! (`PATCH`: password reset, `accountEnabled`, `displayName`) and revoke
+//! sessions, with Graph's permission, directory-role, privileged-target,
+//! sync and password rules.
 
-use std::fmt::Write as _;
-
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hyper::StatusCode;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::clock;
+use super::config::SyncedReset;
+use super::ctx::{Ctx, Page};
 use super::directory::User;
-use super::jwt::Principal;
 use super::password::{self, COMPLEXITY_MESSAGE};
 use super::query::Query;
-use super::response::{Ids, Reply, graph_error};
+use super::response::Reply;
 use super::select;
 use super::state::State;
 use super::stats::bump;
 use crate::graph::permissions::Operation;
 
-/// Graph's text when a synced user's `accountEnabled` is written.
+/// Graph's text when a synced user's `accountEnabled` (or, with
+/// `--synced-reset refuse`, its password) is written.
 pub(crate) const SYNC_MESSAGE: &str = "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration.";
 const INVALID_JSON: &str = "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.";
 /// The "Update user" permissions for properties outside remedy's table.
@@ -36,59 +34,6 @@ const PROFILE_KEYS: &[&str] = &[
     "forceChangePasswordNextSignIn",
     "forceChangePasswordNextSignInWithMfa",
 ];
-
-/// What every handler needs.
-pub(crate) struct Ctx<'a> {
-    pub state: &'a State,
-    pub principal: &'a Principal,
-    pub ids: &'a Ids,
-}
-
-impl Ctx<'_> {
-    fn granted(&self, op: Operation) -> bool {
-        op.granted_by(&self.principal.roles)
-    }
-
-    fn forbidden(&self) -> Reply {
-        graph_error(
-            StatusCode::FORBIDDEN,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-            self.ids,
-        )
-    }
-
-    fn bad_request(&self, message: &str) -> Reply {
-        graph_error(
-            StatusCode::BAD_REQUEST,
-            "Request_BadRequest",
-            message,
-            self.ids,
-        )
-    }
-
-    fn not_found(&self, key: &str) -> Reply {
-        graph_error(
-            StatusCode::NOT_FOUND,
-            "Request_ResourceNotFound",
-            &format!(
-                "Resource '{key}' does not exist or one of its queried reference-property objects are not present."
-            ),
-            self.ids,
-        )
-    }
-
-    fn find(&self, key: &str) -> Result<&User, Reply> {
-        self.state
-            .directory
-            .find(key)
-            .ok_or_else(|| self.not_found(key))
-    }
-
-    fn base(&self) -> &str {
-        self.state.base_url()
-    }
-}
 
 /// `GET /users/{key}`.
 pub(crate) fn read(ctx: &Ctx<'_>, key: &str, query: &Query) -> Reply {
@@ -140,133 +85,6 @@ pub(crate) fn list(ctx: &Ctx<'_>, query: &Query) -> Reply {
         selection.context_set("users")
     );
     page.reply(context, items, &format!("{}/v1.0/users", ctx.base()), query)
-}
-
-/// `GET /users/{key}/memberOf[/microsoft.graph.directoryRole]`. The
-/// emulator models no groups, so both list the user's directory roles.
-pub(crate) fn member_of(ctx: &Ctx<'_>, key: &str, roles_only: bool, query: &Query) -> Reply {
-    if !ctx.granted(Operation::ListDirectoryRoles) {
-        return ctx.forbidden();
-    }
-    let selection = match select::parse_role(query.select.as_deref()) {
-        Ok(s) => s,
-        Err(message) => return ctx.bad_request(&message),
-    };
-    let user = match ctx.find(key) {
-        Ok(u) => u,
-        Err(reply) => return reply,
-    };
-    let roles = select::roles_of(&ctx.state.directory, user);
-    let page = match Page::new(ctx, query, roles.len()) {
-        Ok(p) => p,
-        Err(reply) => return reply,
-    };
-    let items = roles[page.start..page.end]
-        .iter()
-        .map(|r| select::render_role(r, &selection))
-        .collect();
-    let set = if roles_only {
-        "directoryRoles"
-    } else {
-        "directoryObjects"
-    };
-    let context = format!(
-        "{}/v1.0/$metadata#{}",
-        ctx.base(),
-        selection.context_set(set)
-    );
-    let cast = if roles_only {
-        "/microsoft.graph.directoryRole"
-    } else {
-        ""
-    };
-    let next = format!("{}/v1.0/users/{}/memberOf{cast}", ctx.base(), user.id);
-    page.reply(context, items, &next, query)
-}
-
-/// One page of a collection: `$top` and an opaque `$skiptoken`.
-struct Page {
-    start: usize,
-    end: usize,
-    top: usize,
-    total: usize,
-}
-
-impl Page {
-    fn new(ctx: &Ctx<'_>, query: &Query, total: usize) -> Result<Self, Reply> {
-        let top = match query.top.as_deref() {
-            None => ctx.state.config.page_size as usize,
-            Some(text) => match text.trim().parse::<usize>() {
-                Ok(n @ 1..=999) => n,
-                _ => {
-                    return Err(graph_error(
-                        StatusCode::BAD_REQUEST,
-                        "Request_BadRequest",
-                        &format!(
-                            "Invalid page size specified: '{text}'. Must be between 1 and 999 inclusive."
-                        ),
-                        ctx.ids,
-                    ));
-                }
-            },
-        };
-        let start = match query.skiptoken.as_deref() {
-            None => 0,
-            Some(token) => decode_skiptoken(token).filter(|s| *s <= total).ok_or_else(|| {
-                graph_error(
-                    StatusCode::BAD_REQUEST,
-                    "Directory_ExpiredPageToken",
-                    "The specified page token value has expired and can no longer be included in your request.",
-                    ctx.ids,
-                )
-            })?,
-        };
-        Ok(Page {
-            start,
-            end: start.saturating_add(top).min(total),
-            top,
-            total,
-        })
-    }
-
-    fn reply(self, context: String, items: Vec<Value>, next: &str, query: &Query) -> Reply {
-        let mut body = Map::new();
-        body.insert("@odata.context".to_owned(), json!(context));
-        body.insert("value".to_owned(), Value::Array(items));
-        if self.end < self.total {
-            let mut link = format!("{next}?");
-            if let Some(select) = query.select.as_deref() {
-                link.push_str("$select=");
-                link.extend(url::form_urlencoded::byte_serialize(select.as_bytes()));
-                link.push('&');
-            }
-            let _ = write!(
-                link,
-                "$top={}&$skiptoken={}",
-                self.top,
-                encode_skiptoken(self.end)
-            );
-            body.insert("@odata.nextLink".to_owned(), json!(link));
-        }
-        Reply::json(StatusCode::OK, Value::Object(body))
-    }
-}
-
-const SKIPTOKEN_PREFIX: &str = "remedy-emulator:";
-
-fn encode_skiptoken(offset: usize) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{SKIPTOKEN_PREFIX}{offset}"))
-}
-
-fn decode_skiptoken(token: &str) -> Option<usize> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(token.trim().trim_end_matches('='))
-        .ok()?;
-    std::str::from_utf8(&bytes)
-        .ok()?
-        .strip_prefix(SKIPTOKEN_PREFIX)?
-        .parse()
-        .ok()
 }
 
 /// `POST /users/{key}/revokeSignInSessions`.
@@ -406,10 +224,12 @@ pub(crate) fn update(ctx: &Ctx<'_>, key: &str, patch: &Patch) -> Reply {
         Err(reply) => return reply,
     };
     let guarded = patch.profile.is_some() || patch.account_enabled.is_some();
-    if guarded && !user.roles.is_empty() && !ctx.state.config.privileged_admin {
+    if guarded && !role_permits(ctx, user) {
         return ctx.forbidden();
     }
-    if user.synced && patch.account_enabled.is_some() {
+    let refuse_reset = ctx.state.config.synced_reset == SyncedReset::Refuse;
+    if user.synced && (patch.account_enabled.is_some() || (patch.profile.is_some() && refuse_reset))
+    {
         return ctx.bad_request(SYNC_MESSAGE);
     }
     let new_password = patch.profile.as_ref().and_then(|p| p.password.as_deref());
@@ -437,6 +257,20 @@ pub(crate) fn update(ctx: &Ctx<'_>, key: &str, patch: &Patch) -> Reply {
     };
     apply(ctx.state, user, patch, hash);
     Reply::empty(StatusCode::NO_CONTENT)
+}
+
+/// Whether the directory roles of the app's service principal let it reset
+/// or enable/disable `user`: some user-changing role for anyone, Privileged
+/// Authentication Administrator or Global Administrator for a privileged
+/// user, and nothing for a member of a restricted management unit (only a
+/// role scoped to that unit would do, and the emulator grants none).
+fn role_permits(ctx: &Ctx<'_>, user: &User) -> bool {
+    let dir = &ctx.state.directory;
+    let held = &dir.app_roles;
+    let facts = dir.facts(user);
+    dir.roles.may_change_users(held)
+        && !facts.restricted
+        && (!facts.privileged || dir.roles.may_change_privileged(held))
 }
 
 /// Make the change, all under the user's lock, then count it.
@@ -513,12 +347,5 @@ mod tests {
         assert_eq!(parse_patch(None).unwrap_err().0, "BadRequest");
         assert_eq!(parse_patch(Some(&Err(()))).unwrap_err().1, INVALID_JSON);
         assert!(patch(json!([1])).is_err());
-    }
-
-    #[test]
-    fn skiptokens() {
-        assert_eq!(decode_skiptoken(&encode_skiptoken(42)), Some(42));
-        assert_eq!(decode_skiptoken("garbage!"), None);
-        assert_eq!(decode_skiptoken(""), None);
     }
 }
