@@ -296,6 +296,356 @@ pub(crate) fn role_definition(ctx: &Ctx<'_>, id: &str, query: &Query) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::config::EmulatorConfig;
+    use crate::emulator::testing::{FIXTURE, Harness};
+
+    const GA: &str = "62e90394-69f5-4237-9190-012177145e10";
+    const UA: &str = "fe930be7-5e62-47db-91af-98c3a49a38b1";
+    const PAA: &str = "7be44c8a-adaf-4e2a-84d6-ab2649e08a13";
+    const HELPDESK: &str = "729827e3-9c14-49f7-bb1b-9608f156bbb8";
+
+    fn filter(id: &str) -> String {
+        // Encoded as the client encodes queries.
+        let f: String =
+            url::form_urlencoded::byte_serialize(format!("principalId eq '{id}'").as_bytes())
+                .collect();
+        format!("$filter={f}")
+    }
+
+    /// (roleDefinitionId, directoryScopeId) of each item, checking the
+    /// principal and the other fields on the way.
+    fn grants(values: &[Value], principal: &str) -> Vec<(String, String)> {
+        values
+            .iter()
+            .map(|v| {
+                assert_eq!(v["principalId"], principal, "{v}");
+                assert!(v["id"].is_string() && v["appScopeId"].is_null(), "{v}");
+                (
+                    v["roleDefinitionId"].as_str().unwrap().to_owned(),
+                    v["directoryScopeId"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn g(role: &str, scope: &str) -> (String, String) {
+        (role.to_owned(), scope.to_owned())
+    }
+
+    async fn assigned(h: &Harness, id: String) -> Vec<(String, String)> {
+        let a = h
+            .call(
+                "GET",
+                &format!("/roleManagement/directory/roleAssignments?{}", filter(&id)),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert!(
+            a.body["@odata.context"]
+                .as_str()
+                .unwrap()
+                .ends_with("$metadata#roleManagement/directory/roleAssignments")
+        );
+        grants(a.values(), &id)
+    }
+
+    #[tokio::test]
+    async fn assignments_of_users_groups_and_the_app() {
+        let h = Harness::new(FIXTURE, EmulatorConfig::default());
+        let dir = &h.state.directory;
+        assert_eq!(assigned(&h, h.id("admin@contoso.com")).await, [g(GA, "/")]);
+        // Not transitive: the group's Global Administrator is the group's.
+        assert_eq!(assigned(&h, h.id("member@contoso.com")).await, [g(UA, "/")]);
+        let tier0 = dir
+            .objects
+            .groups
+            .iter()
+            .find(|g| &*g.name == "Tier0 Admins")
+            .unwrap();
+        assert_eq!(assigned(&h, tier0.id.to_string()).await, [g(GA, "/")]);
+        let custom = dir
+            .roles
+            .definition_named("Helpdesk Tier 2")
+            .unwrap()
+            .to_string();
+        assert_ne!(custom, GA);
+        assert_eq!(
+            assigned(&h, h.id("custom@contoso.com")).await,
+            [g(&custom, "/")]
+        );
+        let west = dir
+            .objects
+            .units
+            .iter()
+            .find(|u| &*u.name == "Region West")
+            .unwrap();
+        assert_eq!(
+            assigned(&h, h.id("scoped@contoso.com")).await,
+            [g(HELPDESK, &format!("/administrativeUnits/{}", west.id))]
+        );
+        for upn in ["plain", "eligible", "owner", "restricted"] {
+            assert_eq!(
+                assigned(&h, h.id(&format!("{upn}@contoso.com"))).await,
+                [],
+                "{upn}"
+            );
+        }
+        assert_eq!(assigned(&h, Uuid::from_u128(9).to_string()).await, []);
+        // The token's oid is the app's service principal.
+        assert_eq!(assigned(&h, h.oid()).await, [g(UA, "/")]);
+        let none = Harness::new(
+            FIXTURE,
+            EmulatorConfig {
+                app_roles: Vec::new(),
+                ..EmulatorConfig::default()
+            },
+        );
+        let a = none
+            .call(
+                "GET",
+                &format!(
+                    "/roleManagement/directory/roleAssignments?{}",
+                    filter(&none.oid())
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(a.values(), [] as [Value; 0]);
+        let paa = Harness::new(
+            FIXTURE,
+            EmulatorConfig {
+                privileged_admin: true,
+                ..EmulatorConfig::default()
+            },
+        );
+        let a = paa
+            .call(
+                "GET",
+                &format!(
+                    "/roleManagement/directory/roleAssignments?{}&$select=roleDefinitionId",
+                    filter(&paa.oid())
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(
+            a.body["value"],
+            serde_json::json!([{"roleDefinitionId": UA}, {"roleDefinitionId": PAA}])
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_principal_filter_is_served() {
+        let h = Harness::new(FIXTURE, EmulatorConfig::default());
+        let id = h.id("admin@contoso.com");
+        for query in [
+            format!("$filter=roleDefinitionId%20eq%20'{GA}'"),
+            format!("$filter=principalId%20eq%20'{id}'%20and%20directoryScopeId%20eq%20'/'"),
+            "$filter=principalId%20eq%20'admin@contoso.com'".to_owned(),
+        ] {
+            for set in ["roleAssignments", "roleEligibilityScheduleInstances"] {
+                let a = h
+                    .call(
+                        "GET",
+                        &format!("/roleManagement/directory/{set}?{query}"),
+                        None,
+                    )
+                    .await;
+                assert_eq!(
+                    (a.status, a.code()),
+                    (StatusCode::BAD_REQUEST, "BadRequest")
+                );
+                assert_eq!(a.body["error"]["message"], "Invalid filter clause");
+            }
+        }
+        let a = h
+            .call("GET", "/roleManagement/directory/roleAssignments", None)
+            .await;
+        assert_eq!(
+            (a.status, a.code()),
+            (StatusCode::BAD_REQUEST, "Request_UnsupportedQuery")
+        );
+        let a = h
+            .call(
+                "GET",
+                &format!("/users/{id}/transitiveMemberOf?{}", filter(&id)),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (a.status, a.code()),
+            (StatusCode::BAD_REQUEST, "Request_UnsupportedQuery")
+        );
+        let a = h
+            .call_as(
+                &["User.Read.All"],
+                "GET",
+                &format!("/roleManagement/directory/roleAssignments?{}", filter(&id)),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn eligibility_and_the_licence() {
+        let h = Harness::new(FIXTURE, EmulatorConfig::default());
+        let id = h.id("eligible@contoso.com");
+        let url = format!(
+            "/roleManagement/directory/roleEligibilityScheduleInstances?{}",
+            filter(&id)
+        );
+        let a = h.call("GET", &url, None).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert_eq!(grants(a.values(), &id), [g(PAA, "/")]);
+        let v = &a.values()[0];
+        assert_eq!(
+            (&v["startDateTime"], &v["endDateTime"], &v["memberType"]),
+            (
+                &serde_json::json!(ELIGIBLE_FROM),
+                &Value::Null,
+                &serde_json::json!("Direct")
+            )
+        );
+        assert!(v["roleEligibilityScheduleId"].is_string());
+        // Eligibility is not an assignment, and assignments are not eligibility.
+        let a = h
+            .call(
+                "GET",
+                &format!("/roleManagement/directory/roleAssignments?{}", filter(&id)),
+                None,
+            )
+            .await;
+        assert_eq!(a.values(), [] as [Value; 0]);
+        let admin = h.id("admin@contoso.com");
+        let a = h
+            .call(
+                "GET",
+                &format!(
+                    "/roleManagement/directory/roleEligibilityScheduleInstances?{}",
+                    filter(&admin)
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(a.values(), [] as [Value; 0]);
+        // Directory.Read.All does not cover PIM.
+        let a = h
+            .call_as(&["User.Read.All", "Directory.Read.All"], "GET", &url, None)
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+
+        let unlicensed = Harness::new(
+            FIXTURE,
+            EmulatorConfig {
+                pim_licence: false,
+                ..EmulatorConfig::default()
+            },
+        );
+        let a = unlicensed.call("GET", &url, None).await;
+        assert_eq!(
+            (a.status, a.code()),
+            (StatusCode::BAD_REQUEST, "AadPremiumLicenseRequired")
+        );
+        assert_eq!(a.body["error"]["message"], LICENCE_MESSAGE);
+        assert!(a.body["error"]["innerError"]["request-id"].is_string());
+        // Role assignments do not need the licence.
+        let a = unlicensed
+            .call(
+                "GET",
+                &format!(
+                    "/roleManagement/directory/roleAssignments?{}",
+                    filter(&admin)
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn role_definitions_by_id() {
+        let h = Harness::new(FIXTURE, EmulatorConfig::default());
+        let custom = h
+            .state
+            .directory
+            .roles
+            .definition_named("Helpdesk Tier 2")
+            .unwrap()
+            .to_string();
+        let a = h
+            .call(
+                "GET",
+                &format!("/roleManagement/directory/roleDefinitions/{custom}"),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert_eq!(
+            (&a.body["id"], &a.body["templateId"], &a.body["displayName"]),
+            (
+                &serde_json::json!(custom),
+                &serde_json::json!(custom),
+                &serde_json::json!("Helpdesk Tier 2")
+            )
+        );
+        assert_eq!(
+            (&a.body["isBuiltIn"], &a.body["isEnabled"]),
+            (&Value::Bool(false), &Value::Bool(true))
+        );
+        // Built-in definitions: id == templateId, whether or not anyone holds them.
+        for (id, name) in [
+            (GA, "Global Administrator"),
+            (PAA, "Privileged Authentication Administrator"),
+        ] {
+            let a = h
+                .call(
+                    "GET",
+                    &format!("/roleManagement/directory/roleDefinitions/{id}"),
+                    None,
+                )
+                .await;
+            assert_eq!(
+                (&a.body["displayName"], &a.body["isBuiltIn"]),
+                (&serde_json::json!(name), &Value::Bool(true))
+            );
+            assert_eq!(a.body["templateId"], id);
+        }
+        let a = h
+            .call(
+                "GET",
+                &format!("/roleManagement/directory/roleDefinitions('{GA}')?$select=displayName"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            a.body.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["@odata.context", "displayName"]
+        );
+        for unknown in [Uuid::from_u128(5).to_string(), "not-a-guid".to_owned()] {
+            let a = h
+                .call(
+                    "GET",
+                    &format!("/roleManagement/directory/roleDefinitions/{unknown}"),
+                    None,
+                )
+                .await;
+            assert_eq!(
+                (a.status, a.code()),
+                (StatusCode::NOT_FOUND, "Request_ResourceNotFound")
+            );
+        }
+        let a = h
+            .call_as(
+                &["User.Read.All"],
+                "GET",
+                &format!("/roleManagement/directory/roleDefinitions/{GA}"),
+                None,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN);
+    }
 
     #[test]
     fn the_one_filter() {

@@ -253,6 +253,15 @@ impl RoleTable {
             })
     }
 
+    /// The definition id of role `name`, if the table has it.
+    #[cfg(test)]
+    pub(crate) fn definition_named(&self, name: &str) -> Option<Uuid> {
+        self.roles
+            .iter()
+            .find(|r| r.name.eq_ignore_ascii_case(name))
+            .map(|r| r.template_id)
+    }
+
     fn named(&self, index: u16, names: &[&str]) -> bool {
         self.get(index)
             .is_some_and(|r| !r.custom && names.iter().any(|n| **n == *r.name))

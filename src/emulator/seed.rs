@@ -383,7 +383,8 @@ mod tests {
                 .iter()
                 .any(|x| o.unit_at(*x).unwrap().restricted == restricted)
         };
-        let cases: [(&str, f64, &dyn Fn(&User) -> bool); 11] = [
+        type Is<'a> = &'a dyn Fn(&User) -> bool;
+        let cases: [(&str, f64, Is<'_>); 11] = [
             ("guest", GUEST_RATE, &|u| u.guest),
             ("group", GROUP_RATE, &|u| in_group(u, false)),
             ("unit", UNIT_RATE, &|u| in_unit(u, false)),

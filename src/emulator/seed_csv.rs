@@ -577,4 +577,150 @@ mod tests {
         let err = seed(&config(UserSource::Csv(f.path().to_owned())), 0).unwrap_err();
         assert!(err.to_string().contains("1 problem"), "{err}");
     }
+
+    #[test]
+    fn privilege_columns_create_names_once_and_link_them() {
+        let f = csv(&crate::emulator::testing::FIXTURE.replace(
+            "plain@contoso.com,,,,,,,Sales,,,,",
+            "plain@contoso.com,,,,,,,Sales; SALES ;sales;,,,,",
+        ));
+        let dir = seed(&config(UserSource::Csv(f.path().to_owned())), 0).unwrap();
+        let view = |upn: &str| dir.view(dir.find(upn).unwrap());
+        let plain = view("plain@contoso.com");
+        assert_eq!(plain.groups, ["Sales"]);
+        assert!(!plain.privileged);
+        let member = view("member@contoso.com");
+        assert_eq!(member.roles, ["User Administrator"]);
+        assert_eq!(member.role_groups, ["Tier0 Admins", "Identity Operators"]);
+        assert_eq!(member.roles_through_groups, ["Global Administrator"]);
+        assert_eq!(
+            (member.groups.as_slice(), member.units.as_slice()),
+            (&["Sales".to_owned()][..], &["Region West".to_owned()][..])
+        );
+        let owner = view("owner@contoso.com");
+        assert_eq!(owner.owned_role_groups, ["Tier0 Admins"]);
+        assert_eq!(owner.owned_applications, ["Payroll"]);
+        assert!(owner.role_groups.is_empty() && owner.privileged);
+        assert_eq!(view("custom@contoso.com").custom_roles, ["Helpdesk Tier 2"]);
+        assert_eq!(
+            view("scoped@contoso.com").scoped_roles,
+            ["Helpdesk Administrator@Region West"]
+        );
+        assert_eq!(
+            view("eligible@contoso.com").eligible_roles,
+            ["Privileged Authentication Administrator"]
+        );
+        let restricted = view("restricted@contoso.com");
+        assert_eq!(
+            (
+                restricted.units.as_slice(),
+                restricted.restricted_units.as_slice()
+            ),
+            (
+                &["Region West".to_owned()][..],
+                &["Executives".to_owned()][..]
+            )
+        );
+        // One object per name, whatever the case and the row.
+        assert_eq!(dir.objects.groups.len(), 3);
+        assert_eq!(dir.objects.units.len(), 2);
+        let tier0 = &dir.objects.groups
+            [dir.find("member@contoso.com").unwrap().extras().groups[0] as usize];
+        assert_eq!(
+            dir.find("owner@contoso.com").unwrap().extras().owned_groups,
+            [dir.find("member@contoso.com").unwrap().extras().groups[0]]
+        );
+        assert!(tier0.assignable);
+        assert!(
+            !dir.objects
+                .groups
+                .iter()
+                .find(|g| &*g.name == "Sales")
+                .unwrap()
+                .assignable
+        );
+        for upn in ["synced@contoso.com", "fed@fabrikam.com"] {
+            let v = view(upn);
+            assert!(!v.privileged, "{upn}");
+        }
+    }
+
+    #[test]
+    fn a_unit_named_as_a_scope_first_can_still_be_restricted() {
+        let f = csv("userPrincipalName,scopedRoles,restrictedUnits\n\
+                     a@contoso.com,User Administrator@Executives,\n\
+                     b@contoso.com,,executives\n");
+        let dir = seed(&config(UserSource::Csv(f.path().to_owned())), 0).unwrap();
+        assert_eq!(dir.objects.units.len(), 1);
+        assert!(dir.objects.units[0].restricted);
+        let b = dir.view(dir.find("b@contoso.com").unwrap());
+        assert_eq!(b.restricted_units, ["Executives"]);
+        assert!(b.privileged);
+    }
+
+    #[test]
+    fn bad_privilege_cells_are_positioned() {
+        let f = csv(
+            "userPrincipalName,customRoles,scopedRoles,roleGroups,groups,units,restrictedUnits,roles\n\
+                     a@contoso.com,Global Administrator,,,,,,\n\
+                     b@contoso.com,,Helpdesk Administrator,,,,,\n\
+                     c@contoso.com,,@Executives,,,,,\n\
+                     d@contoso.com,,,=Global Administrator,,,,\n\
+                     e@contoso.com,,,Tier0=,,,,\n\
+                     f@contoso.com,,,Tier0,tier0,,,\n\
+                     g@contoso.com,,,,Sales=User Administrator,,,\n\
+                     h@contoso.com,,,,,West,west,\n\
+                     i@contoso.com,Tier 2,,,,,,\n\
+                     j@contoso.com,,,,,,,tier 2\n\
+                     k@contoso.com,,,Ops=Tier 2,,,,\n\
+                     l@contoso.com,,,,,,,Global Administrator\n",
+        );
+        let err = seed(&config(UserSource::Csv(f.path().to_owned())), 0).unwrap_err();
+        let EmulatorError::Seed { diagnostics, .. } = err else {
+            panic!("{err}")
+        };
+        let found: Vec<_> = diagnostics
+            .iter()
+            .map(|d| (d.code, d.location.map(|l| (l.line, l.column))))
+            .collect();
+        let at = |line, column| ("emulator::invalid-value", Some((line, column)));
+        assert_eq!(
+            found,
+            [
+                at(2, 15),
+                at(3, 16),
+                at(4, 16),
+                at(5, 17),
+                at(6, 17),
+                at(7, 23),
+                at(8, 18),
+                at(9, 24),
+                at(11, 21),
+                at(12, 17),
+            ],
+            "{diagnostics:#?}"
+        );
+        let messages: Vec<&str> = diagnostics.iter().map(|d| d.message.as_str()).collect();
+        for (i, want) in [
+            (
+                0,
+                "`Global Administrator` is a built-in role, not a custom one",
+            ),
+            (1, "`Helpdesk Administrator` is not a scoped role"),
+            (3, "`=Global Administrator` is not a group"),
+            (
+                5,
+                "the group `Tier0` is named both as role-assignable and as an ordinary group",
+            ),
+            (6, "an ordinary group cannot hold a role"),
+            (7, "named both as restricted and as not restricted"),
+            (
+                8,
+                "`Tier 2` is used both as a custom role and as a built-in role",
+            ),
+        ] {
+            assert!(messages[i].contains(want), "{i}: {}", messages[i]);
+            assert!(messages[i].starts_with("row "), "{}", messages[i]);
+        }
+    }
 }

@@ -323,6 +323,184 @@ fn apply(state: &State, user: &User, patch: &Patch, hash: Option<[u8; 32]>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::emulator::config::EmulatorConfig;
+    use crate::emulator::testing::{FIXTURE, Harness};
+
+    const STRONG: &str = "Xk9#mPq2$vL7wRt4";
+    const PRIVILEGED: &[&str] = &[
+        "admin",
+        "custom",
+        "scoped",
+        "eligible",
+        "member",
+        "owner",
+        "restricted",
+    ];
+
+    fn reset() -> Value {
+        json!({"passwordProfile": {"password": STRONG, "forceChangePasswordNextSignIn": true}})
+    }
+
+    /// The status of a reset and of a sign-in change of `upn`.
+    async fn writes(h: &Harness, upn: &str) -> (StatusCode, StatusCode) {
+        let path = format!("/users/{upn}@contoso.com");
+        let r = h.call("PATCH", &path, Some(reset())).await;
+        let e = h
+            .call("PATCH", &path, Some(json!({"accountEnabled": true})))
+            .await;
+        for a in [&r, &e] {
+            if a.status == StatusCode::FORBIDDEN {
+                assert_eq!(a.code(), "Authorization_RequestDenied", "{}", a.body);
+            }
+        }
+        (r.status, e.status)
+    }
+
+    fn harness(config: EmulatorConfig) -> Harness {
+        Harness::new(FIXTURE, config)
+    }
+
+    const OK: (StatusCode, StatusCode) = (StatusCode::NO_CONTENT, StatusCode::NO_CONTENT);
+    const DENIED: (StatusCode, StatusCode) = (StatusCode::FORBIDDEN, StatusCode::FORBIDDEN);
+
+    #[tokio::test]
+    async fn a_user_administrator_app_may_not_change_privileged_users() {
+        let h = harness(EmulatorConfig::default());
+        assert_eq!(writes(&h, "plain").await, OK);
+        for upn in PRIVILEGED {
+            assert_eq!(writes(&h, upn).await, DENIED, "{upn}");
+            let view = &h.state.users_matching(Some(&format!("{upn}@contoso.com")))[0];
+            assert!(view.privileged, "{upn}");
+            assert_eq!((view.reset_count, view.enable_changes), (0, 0), "{upn}");
+            // Two PATCHes received, whatever they were answered.
+            assert_eq!(view.write_attempts, 2, "{upn}");
+        }
+        // Revoking sessions takes no directory role.
+        let a = h
+            .call(
+                "POST",
+                "/users/admin@contoso.com/revokeSignInSessions",
+                None,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK);
+        let view = &h.state.users_matching(Some("admin@contoso.com"))[0];
+        assert_eq!((view.write_attempts, view.revoke_count), (3, 1));
+        // A display name is not a sensitive property.
+        let a = h
+            .call_as(
+                &["User.ReadWrite.All"],
+                "PATCH",
+                "/users/admin@contoso.com",
+                Some(json!({"displayName": "Renamed"})),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::NO_CONTENT);
+        // Reads are not write attempts.
+        h.call("GET", "/users/plain@contoso.com", None).await;
+        let plain = &h.state.users_matching(Some("plain@contoso.com"))[0];
+        assert_eq!((plain.write_attempts, plain.reset_count), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn privileged_authentication_administrators_and_global_admins_may_but_not_in_restricted_units()
+     {
+        for config in [
+            EmulatorConfig {
+                privileged_admin: true,
+                ..EmulatorConfig::default()
+            },
+            EmulatorConfig {
+                app_roles: vec!["Global Administrator".to_owned()],
+                ..EmulatorConfig::default()
+            },
+        ] {
+            let h = harness(config);
+            for upn in PRIVILEGED {
+                let want = if *upn == "restricted" { DENIED } else { OK };
+                assert_eq!(writes(&h, upn).await, want, "{upn}");
+            }
+            assert_eq!(writes(&h, "plain").await, OK);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_app_without_a_role_may_change_nobody() {
+        let h = harness(EmulatorConfig {
+            app_roles: Vec::new(),
+            ..EmulatorConfig::default()
+        });
+        assert_eq!(writes(&h, "plain").await, DENIED);
+        let a = h
+            .call(
+                "POST",
+                "/users/plain@contoso.com/revokeSignInSessions",
+                None,
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK);
+        // A role that changes no users is no better.
+        let h = harness(EmulatorConfig {
+            app_roles: vec!["Security Administrator".to_owned()],
+            ..EmulatorConfig::default()
+        });
+        assert_eq!(writes(&h, "plain").await, DENIED);
+        let h = harness(EmulatorConfig {
+            app_roles: vec!["Helpdesk Administrator".to_owned()],
+            ..EmulatorConfig::default()
+        });
+        assert_eq!(writes(&h, "plain").await, OK);
+        assert_eq!(writes(&h, "admin").await, DENIED);
+    }
+
+    #[tokio::test]
+    async fn synced_resets_are_accepted_or_refused_and_sign_in_always_refused() {
+        for (how, want) in [
+            (SyncedReset::Accept, StatusCode::NO_CONTENT),
+            (SyncedReset::Refuse, StatusCode::BAD_REQUEST),
+        ] {
+            let h = harness(EmulatorConfig {
+                synced_reset: how,
+                ..EmulatorConfig::default()
+            });
+            let a = h
+                .call("PATCH", "/users/synced@contoso.com", Some(reset()))
+                .await;
+            assert_eq!(a.status, want, "{how:?}: {}", a.body);
+            if want == StatusCode::BAD_REQUEST {
+                assert_eq!(a.code(), "Request_BadRequest");
+                assert_eq!(a.body["error"]["message"], SYNC_MESSAGE);
+            }
+            let a = h
+                .call(
+                    "PATCH",
+                    "/users/synced@contoso.com",
+                    Some(json!({"accountEnabled": false})),
+                )
+                .await;
+            assert_eq!(
+                (a.status, a.body["error"]["message"].as_str()),
+                (StatusCode::BAD_REQUEST, Some(SYNC_MESSAGE))
+            );
+            let resets = h.state.users_matching(Some("synced@contoso.com"))[0].reset_count;
+            assert_eq!(resets, u32::from(how == SyncedReset::Accept));
+        }
+    }
+
+    #[tokio::test]
+    async fn federated_users_can_be_reset() {
+        let h = harness(EmulatorConfig {
+            federated_domains: vec!["fabrikam.com".to_owned()],
+            ..EmulatorConfig::default()
+        });
+        let a = h
+            .call("PATCH", "/users/fed@fabrikam.com", Some(reset()))
+            .await;
+        assert_eq!(a.status, StatusCode::NO_CONTENT);
+        let view = &h.state.users_matching(Some("fed@fabrikam.com"))[0];
+        assert!(view.federated && !view.privileged);
+        assert_eq!(view.reset_count, 1);
+    }
 
     fn patch(v: Value) -> Result<Patch, (&'static str, String)> {
         parse_patch(Some(&Ok(v)))
