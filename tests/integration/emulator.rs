@@ -223,4 +223,5 @@ fn assert_graph_error(a: &Answer, status: StatusCode, code: &str) {
 mod auth;
 mod batch;
 mod faults;
+mod privileges;
 mod users;

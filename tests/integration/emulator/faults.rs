@@ -191,7 +191,9 @@ async fn stats_count_and_reset_restores() {
     assert_eq!(s["requests"], 10, "{s}");
     assert_eq!(
         s["by_operation"],
-        json!({"token": 1, "read_user": 2, "reset_password": 2, "set_account_enabled": 2, "revoke_sessions": 2, "list_directory_roles": 1, "batch": 0, "batch_items": 0})
+        json!({"token": 1, "read_user": 2, "reset_password": 2, "set_account_enabled": 2, "revoke_sessions": 2, "list_directory_roles": 1,
+               "list_memberships": 0, "list_owned_objects": 0, "list_role_assignments": 0, "list_role_eligibility": 0,
+               "read_role_definition": 0, "read_domain": 0, "batch": 0, "batch_items": 0})
     );
     assert_eq!(s["status"], json!({"200": 5, "204": 4, "404": 1}));
     assert_eq!(
