@@ -417,6 +417,27 @@ impl Summary {
             Some(_) => "client secret: only the configured one is accepted".to_owned(),
             None => "client secret: any non-empty secret is accepted".to_owned(),
         });
+        let mut roles: Vec<&str> = c.app_roles.iter().map(String::as_str).collect();
+        if c.privileged_admin {
+            roles.push("Privileged Authentication Administrator");
+        }
+        lines.push(if roles.is_empty() {
+            "the app's service principal holds no directory role: resets and sign-in changes get 403".to_owned()
+        } else {
+            format!("the app's service principal holds: {}", roles.join(", "))
+        });
+        if c.synced_reset == SyncedReset::Refuse {
+            lines.push("synced users' password resets are refused (400)".to_owned());
+        }
+        if !c.federated_domains.is_empty() {
+            lines.push(format!(
+                "federated domains: {}",
+                c.federated_domains.join(", ")
+            ));
+        }
+        if !c.pim_licence {
+            lines.push("no Entra ID P2: PIM reads answer AadPremiumLicenseRequired".to_owned());
+        }
         Summary { lines }
     }
 }
@@ -545,8 +566,23 @@ mod tests {
             (c.synced_reset, c.pim_licence, c.privileged_admin),
             (SyncedReset::Refuse, false, true)
         );
+        let lines = Summary::of(&c).lines.join("\n");
+        assert!(
+            lines.contains(
+                "holds: Global Administrator, Helpdesk Administrator, Privileged Authentication Administrator"
+            ) && lines.contains("refused")
+                && lines.contains("federated domains: fabrikam.com, tailspin.com")
+                && lines.contains("AadPremiumLicenseRequired"),
+            "{lines}"
+        );
         let none = parse(&["--app-role", "None"]).unwrap().config().unwrap();
         assert!(none.app_roles.is_empty());
+        assert!(
+            Summary::of(&none)
+                .lines
+                .join("\n")
+                .contains("holds no directory role")
+        );
         let both = parse(&["--app-role", "none", "--app-role", "User Administrator"]).unwrap();
         assert!(both.config().unwrap_err().contains("cannot be combined"));
         assert!(parse(&["--synced-reset", "maybe"]).is_err());

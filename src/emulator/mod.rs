@@ -65,6 +65,7 @@
 //! | `hooks.rs` | `/_stats`, `/_users`, `/_reset` |
 //! | `ids.rs` | derived GUIDs, counter-based randomness, request ids |
 //! | `clock.rs` | Unix seconds and their three text forms |
+//! | `testing.rs` | unit tests only: a state seeded from CSV text, requests without a socket |
 
 mod batch;
 mod clock;

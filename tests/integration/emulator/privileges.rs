@@ -99,9 +99,8 @@ async fn privilege_reads_answer_alike_direct_and_in_a_batch() {
 
     let urls = [
         format!("/users/{member}/transitiveMemberOf?{SELECT_MEMBERSHIPS}"),
-        format!(
-            "/users/owner@contoso.com/ownedObjects?$select=id,displayName,isAssignableToRole&$top=999"
-        ),
+        "/users/owner@contoso.com/ownedObjects?$select=id,displayName,isAssignableToRole&$top=999"
+            .to_owned(),
         format!("/users/exec@contoso.com/transitiveMemberOf?{SELECT_MEMBERSHIPS}"),
         format!(
             "/roleManagement/directory/roleAssignments?{}",
