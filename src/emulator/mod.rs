@@ -39,7 +39,8 @@
 //! | `server.rs` | accept loop, per-connection kill switch, top-level routing, [`start`], [`serve`] |
 //! | `tls.rs` | https: the certificate and key loaded into an acceptor, the bounded handshake |
 //! | `state.rs` | [`State`]: everything one emulator holds |
-//! | `routes.rs` | Graph path parsing and the shared pipeline (count, throttle, fault, dispatch); write attempts per user |
+//! | `paths.rs` | Graph path parsing: routes, percent-decoding, OData keys |
+//! | `routes.rs` | the shared pipeline (count, throttle, fault, dispatch); write attempts per user |
 //! | `query.rs` | the OData query options read (`$select`, `$top`, `$skiptoken`, `$filter`) and refused |
 //! | `ctx.rs` | what handlers share: the request context, permission checks, common errors, paging |
 //! | `users.rs` | the user endpoints and their rules (permissions, the app's role, privileged targets, sync, passwords) |
@@ -57,7 +58,8 @@
 //! | `privilege.rs` | who counts as privileged; roles held through groups |
 //! | `view.rs` | [`UserView`], a user as `/_users` shows it |
 //! | `seed.rs` | generated users, with seeded state and kinds at fixed shares; the app's roles |
-//! | `seed_csv.rs` | users from a CSV: columns, privilege lists, diagnostics |
+//! | `seed_csv.rs` | users from a CSV: columns, account state, diagnostics |
+//! | `seed_links.rs` | a CSV's privilege lists: roles, groups, units, applications by name |
 //! | `roles.rs` | directory roles (built-in or custom), template ids, which roles may change whom |
 //! | `password.rs` | Entra's password rules for resets |
 //! | `response.rs` | replies and Graph/OAuth error bodies |
@@ -80,6 +82,7 @@ mod jwt;
 mod memberships;
 mod objects;
 mod password;
+mod paths;
 mod privilege;
 mod query;
 mod response;
@@ -88,6 +91,7 @@ mod roles;
 mod routes;
 mod seed;
 mod seed_csv;
+mod seed_links;
 mod select;
 mod server;
 mod state;

@@ -15,8 +15,8 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
 use super::clock;
+use super::paths::percent_decode;
 use super::response::{Ids, Reply, oauth_error};
-use super::routes::percent_decode;
 use super::state::State;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
