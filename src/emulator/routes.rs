@@ -1,9 +1,9 @@
 //! Graph request handling shared by direct requests and `$batch` items:
-//! the path ([`super::paths`]) and query parsed, then one pipeline (count, throttle, fault,
-//! dispatch to the handlers: [`super::users`], [`super::memberships`],
-//! [`super::role_management`], [`super::domains`]) so that an item behaves
-//! exactly like the same request sent on its own; and the per-user count
-//! of write attempts.
+//! the path ([`super::paths`]) and query parsed, then one pipeline (count,
+//! throttle, fault, dispatch to the handlers: [`super::users`],
+//! [`super::memberships`], [`super::role_management`], [`super::domains`])
+//! so that an item behaves exactly like the same request sent on its own;
+//! and the per-user count of write attempts.
 
 use std::sync::Arc;
 
