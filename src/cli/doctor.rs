@@ -9,6 +9,8 @@ use crate::exit_code;
 use crate::graph::GraphClient;
 use crate::graph::auth::TokenClaims;
 use crate::graph::permissions::Operation;
+use crate::graph::preflight::{self, AppRole};
+use crate::graph::privilege::Licence;
 
 use super::graph_args::GraphArgs;
 
@@ -16,8 +18,9 @@ use super::graph_args::GraphArgs;
 ///
 /// Acquires a token with the configured credentials and cloud, prints the
 /// tenant, the app id, the Graph endpoint and the permissions the token
-/// carries (never the token), and reads one user with the fields remedy
-/// uses. Credentials come from the environment: AZURE_TENANT_ID,
+/// carries (never the token), the app's own directory roles and whether
+/// PIM eligibility can be read (the tenant's licence), and reads one user
+/// with the fields remedy uses and what would make it privileged. Credentials come from the environment: AZURE_TENANT_ID,
 /// AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH
 /// (PEM or PFX, AZURE_CLIENT_CERTIFICATE_PASSWORD), or a token from
 /// --token-file or AZURE_ACCESS_TOKEN.
@@ -52,6 +55,8 @@ pub fn run(args: &DoctorArgs) -> u8 {
 
 const OK: &str = "ok  ";
 const BAD: &str = "FAIL";
+/// Worth knowing, but whether it matters depends on the playbook.
+const WARN: &str = "warn";
 
 /// Runs every check; returns the printed report and whether all passed.
 async fn check(args: &DoctorArgs) -> (String, bool) {
@@ -117,6 +122,9 @@ async fn check(args: &DoctorArgs) -> (String, bool) {
             );
         }
     }
+    let oid = token.claims.as_ref().and_then(|c| c.oid.as_deref());
+    app_role(&mut out, &client, oid).await;
+    pim_licence(&mut out, &client, oid).await;
     match &args.user {
         Some(user) => ok &= read_user(&mut out, &client, user).await,
         None => {
@@ -163,7 +171,11 @@ fn permissions(out: &mut String, claims: &TokenClaims, configured_tenant: Option
         claims.roles.join(", ")
     };
     let _ = writeln!(out, "     permissions {roles}");
-    for op in Operation::ALL {
+    // The direct role list is no longer what remedy reads.
+    for op in Operation::ALL
+        .into_iter()
+        .filter(|op| *op != Operation::ListDirectoryRoles)
+    {
         if op.granted_by(&claims.roles) {
             let _ = writeln!(out, "{OK} {:<22} granted", op.as_str());
         } else {
@@ -211,31 +223,7 @@ async fn read_user(out: &mut String, client: &GraphClient, user: &str) -> bool {
                     .as_deref()
                     .unwrap_or("(none)")
             );
-            match client.directory_roles(&u.id).await {
-                Ok(roles) => {
-                    let names: Vec<&str> = roles
-                        .iter()
-                        .filter_map(|r| r.display_name.as_deref())
-                        .collect();
-                    let _ = writeln!(
-                        out,
-                        "{OK} directory roles: {}",
-                        if names.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            names.join(", ")
-                        }
-                    );
-                    true
-                }
-                Err(e) => {
-                    let _ = writeln!(out, "{BAD} directory roles of {user}: {e}");
-                    if let Some(h) = e.hint() {
-                        let _ = writeln!(out, "     hint: {h}");
-                    }
-                    false
-                }
-            }
+            privileged(out, client, user, &u.id).await
         }
         Err(e) => {
             let _ = writeln!(out, "{BAD} read user {user}: {e}");
@@ -243,6 +231,84 @@ async fn read_user(out: &mut String, client: &GraphClient, user: &str) -> bool {
                 let _ = writeln!(out, "     hint: {h}");
             }
             false
+        }
+    }
+}
+
+/// What would make the user privileged, as the guard reads it. A read the
+/// guard cannot use protects every user: that fails the check.
+async fn privileged(out: &mut String, client: &GraphClient, user: &str, id: &str) -> bool {
+    match client.privileges(id).await {
+        Ok(p) if p.unknown.iter().any(|u| !u.unlicensed) => {
+            let reason = p.protection(user, true).unwrap_or_default();
+            let _ = writeln!(out, "{BAD} privileged-account guard: {reason}");
+            let _ = writeln!(
+                out,
+                "     hint: the guard protects every user it cannot tell about; grant Directory.Read.All and RoleEligibilitySchedule.Read.Directory"
+            );
+            false
+        }
+        Ok(p) => {
+            match p.protection(user, false) {
+                Some(reason) => {
+                    let _ = writeln!(out, "{OK} privileged-account guard: {user} is {reason}");
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "{OK} privileged-account guard: {user} is not privileged (no role, eligibility, role-assignable group or restricted unit)"
+                    );
+                }
+            }
+            true
+        }
+        Err(e) => {
+            let _ = writeln!(out, "{BAD} privileged-account guard for {user}: {e}");
+            if let Some(h) = e.hint() {
+                let _ = writeln!(out, "     hint: {h}");
+            }
+            false
+        }
+    }
+}
+
+/// The app's own directory role: a warning, never a failure (documents
+/// disagree on whether app-only changes need it).
+async fn app_role(out: &mut String, client: &GraphClient, oid: Option<&str>) {
+    match preflight::app_role(client, oid).await {
+        AppRole::Holds(roles) => {
+            let _ = writeln!(out, "{OK} app's directory roles: {}", roles.join(", "));
+        }
+        other => {
+            let _ = writeln!(
+                out,
+                "{WARN} app's directory roles: {}",
+                other.warning().unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// Whether PIM eligibility can be read: without the licence a playbook
+/// with `pim_eligibility: required` (the default) is refused.
+async fn pim_licence(out: &mut String, client: &GraphClient, oid: Option<&str>) {
+    match preflight::pim_licence(client, oid).await {
+        Licence::Licensed => {
+            let _ = writeln!(out, "{OK} PIM eligibility can be read");
+        }
+        Licence::Missing(_) => {
+            let _ = writeln!(
+                out,
+                "{WARN} PIM eligibility: {}; runs of such a playbook are refused",
+                preflight::UNLICENSED
+            );
+            let _ = writeln!(out, "     hint: {}", preflight::UNLICENSED_HINT);
+        }
+        Licence::Unknown(e) => {
+            let _ = writeln!(out, "{WARN} PIM eligibility could not be probed: {e}");
+            if let Some(h) = e.hint() {
+                let _ = writeln!(out, "     hint: {h}");
+            }
         }
     }
 }

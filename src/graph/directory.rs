@@ -1,16 +1,20 @@
 //! Microsoft Graph behind the directory seam: [`GraphDirectory`] reads
-//! and changes users through the [`Dispatcher`] (alone or in `$batch`
-//! calls, under the shared [`Limiter`]) and turns Graph's users and errors
-//! into the neutral [`Account`] and [`DirError`].
+//! and changes users and finds what makes them privileged through the
+//! [`Dispatcher`] (alone or in `$batch` calls, under the shared
+//! [`Limiter`]) and turns Graph's users, privileges and errors into the
+//! neutral [`Account`], [`Privileges`] and [`DirError`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::directory::{Account, DirError, ErrorKind as DirKind, Op, Property, Target};
+use crate::directory::{
+    Account, DirError, ErrorKind as DirKind, Op, Privileges, Property, Target,
+};
 use crate::graph::batch::MAX_BATCH;
 use crate::graph::dispatch::Dispatcher;
 use crate::graph::limiter::Limiter;
 use crate::graph::permissions::Operation;
+use crate::graph::privilege::{self, RoleNames};
 use crate::graph::users::{self, UserState};
 use crate::graph::{ErrorKind, GraphClient, GraphError};
 
@@ -30,6 +34,8 @@ pub struct GraphDirectory {
     dispatch: Dispatcher,
     target: Target,
     users_in_flight: usize,
+    /// Custom roles' names, read once per definition and run.
+    role_names: RoleNames,
 }
 
 impl GraphDirectory {
@@ -47,6 +53,7 @@ impl GraphDirectory {
             } else {
                 send.concurrency
             },
+            role_names: RoleNames::default(),
         }
     }
 
@@ -77,17 +84,18 @@ impl GraphDirectory {
             .map_err(dir_error)
     }
 
-    /// The directory roles the user holds directly, by display name.
-    pub async fn privileges(&self, id: &str) -> Result<Vec<String>, DirError> {
-        object_id(id, Operation::ListDirectoryRoles)?;
+    /// What makes the user privileged: its transitive memberships, owned
+    /// objects, role assignments and PIM eligibility, read concurrently
+    /// through the dispatcher; what Graph answered but cannot rule a
+    /// cause out is in [`Privileges::unknown`]. An error only when a read
+    /// got no definitive answer (worth retrying).
+    pub async fn privileges(&self, id: &str) -> Result<Privileges, DirError> {
+        object_id(id, Operation::ListMemberships)?;
         let prefix = self.dispatch.client().graph_url("");
-        let roles = users::follow_role_pages(id, &prefix, |req| self.dispatch.send(req))
+        let send = |req| self.dispatch.send(req);
+        privilege::read(id, &prefix, &send, &self.role_names)
             .await
-            .map_err(dir_error)?;
-        Ok(roles
-            .into_iter()
-            .map(|r| r.display_name.or(r.role_template_id).unwrap_or(r.id))
-            .collect())
+            .map_err(dir_error)
     }
 
     pub async fn apply(&self, id: &str, op: &Op) -> Result<(), DirError> {
