@@ -312,3 +312,127 @@ async fn pim_licence(out: &mut String, client: &GraphClient, oid: Option<&str>) 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::graph::fake;
+    use crate::graph::privilege;
+
+    const OID: &str = "5e3ce6c0-2b1f-4285-8d4b-75ee78787346";
+    const USER: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
+    fn list(items: serde_json::Value) -> (u16, serde_json::Value) {
+        (200, json!({ "value": items }))
+    }
+
+    #[tokio::test]
+    async fn doctor_says_whether_the_app_holds_a_role_and_pim_is_licensed() {
+        let fake = fake::with([
+            (
+                fake::key(&privilege::role_assignments(OID)),
+                list(
+                    json!([{"id": "a", "principalId": OID, "roleDefinitionId": privilege::role_ids::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR, "directoryScopeId": "/"}]),
+                ),
+            ),
+            (
+                fake::key(&privilege::role_eligibility(OID)),
+                list(json!([])),
+            ),
+        ]);
+        let client = fake::client(&fake::serve(fake).await, Some(OID));
+        let mut out = String::new();
+        app_role(&mut out, &client, Some(OID)).await;
+        pim_licence(&mut out, &client, Some(OID)).await;
+        assert_eq!(
+            out,
+            "ok   app's directory roles: Privileged Authentication Administrator\nok   PIM eligibility can be read\n"
+        );
+
+        let fake = fake::with([
+            (
+                fake::key(&privilege::role_assignments(OID)),
+                list(json!([])),
+            ),
+            (
+                fake::key(&privilege::role_eligibility(OID)),
+                (
+                    400,
+                    json!({"error": {"code": "AadPremiumLicenseRequired", "message": "The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license."}}),
+                ),
+            ),
+        ]);
+        let client = fake::client(&fake::serve(fake).await, Some(OID));
+        let mut out = String::new();
+        app_role(&mut out, &client, Some(OID)).await;
+        pim_licence(&mut out, &client, Some(OID)).await;
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[0]
+                .starts_with("warn app's directory roles: the app's service principal holds none"),
+            "{out}"
+        );
+        assert!(lines[0].contains("assign the User Administrator role to the app's service principal; Privileged Authentication Administrator to change admins"), "{out}");
+        assert!(
+            lines[1].starts_with("warn PIM eligibility: the tenant has no Microsoft Entra ID P2"),
+            "{out}"
+        );
+        assert!(lines[2].contains("pim_eligibility: if_licensed"), "{out}");
+
+        // No oid in the token.
+        let mut out = String::new();
+        app_role(&mut out, &client, None).await;
+        assert!(
+            out.starts_with(
+                "warn app's directory roles: the app's own directory role could not be checked"
+            ),
+            "{out}"
+        );
+    }
+
+    #[tokio::test]
+    async fn doctor_shows_what_makes_the_user_privileged() {
+        let routes = |groups: serde_json::Value| {
+            [
+                (fake::key(&privilege::memberships(USER)), list(groups)),
+                (fake::key(&privilege::owned_objects(USER)), list(json!([]))),
+                (
+                    fake::key(&privilege::role_assignments(USER)),
+                    list(json!([])),
+                ),
+                (
+                    fake::key(&privilege::role_eligibility(USER)),
+                    list(json!([])),
+                ),
+            ]
+        };
+        let check = |groups: serde_json::Value| async move {
+            let fake = fake::with(routes(groups));
+            let client = fake::client(&fake::serve(fake).await, None);
+            let mut out = String::new();
+            let ok = privileged(&mut out, &client, "a@b.c", USER).await;
+            (ok, out)
+        };
+        let (ok, out) = check(json!([])).await;
+        assert!(ok);
+        assert!(
+            out.starts_with("ok   privileged-account guard: a@b.c is not privileged"),
+            "{out}"
+        );
+        let (ok, out) = check(json!([{"@odata.type": "#microsoft.graph.group", "id": "g", "displayName": "Tier0", "isAssignableToRole": true}])).await;
+        assert!(ok);
+        assert!(out.starts_with("ok   privileged-account guard: a@b.c is protected: member of the role-assignable group Tier0"), "{out}");
+        // Limited information: the guard would protect everyone in a group.
+        let (ok, out) = check(json!([{"@odata.type": "#microsoft.graph.group", "id": "g", "displayName": null, "isAssignableToRole": null}])).await;
+        assert!(!ok);
+        assert!(
+            out.starts_with(
+                "FAIL privileged-account guard: protected: cannot tell whether a@b.c is privileged"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("grant Directory.Read.All"), "{out}");
+    }
+}

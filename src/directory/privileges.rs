@@ -97,7 +97,8 @@ impl Privileges {
 /// The causes grouped by kind, in a fixed order: roles, groups, owned
 /// groups, units, eligibility.
 fn describe_causes(causes: &[Cause]) -> String {
-    let pick = |f: fn(&Cause) -> Option<String>| -> Vec<String> { causes.iter().filter_map(f).collect() };
+    let pick =
+        |f: fn(&Cause) -> Option<String>| -> Vec<String> { causes.iter().filter_map(f).collect() };
     let groups = [
         (
             "holds the directory role ",

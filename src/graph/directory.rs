@@ -7,9 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::directory::{
-    Account, DirError, ErrorKind as DirKind, Op, Privileges, Property, Target,
-};
+use crate::directory::{Account, DirError, ErrorKind as DirKind, Op, Privileges, Property, Target};
 use crate::graph::batch::MAX_BATCH;
 use crate::graph::dispatch::Dispatcher;
 use crate::graph::limiter::Limiter;
@@ -253,101 +251,7 @@ mod tests {
         );
     }
 
-    /// A Graph on loopback that answers GETs (alone or as `$batch` items)
-    /// from a table keyed by the decoded path and query, and counts what
-    /// it got: enough to see the guard's reads go through the dispatcher.
-    mod fake {
-        use std::collections::HashMap;
-        use std::sync::atomic::{AtomicU64, Ordering};
-        use std::sync::{Arc, Mutex};
-
-        use axum::body::Bytes;
-        use axum::extract::{Request, State};
-        use axum::response::IntoResponse;
-        use serde_json::{Value, json};
-
-        /// `%XX` escapes decoded.
-        pub fn decode(s: &str) -> Option<String> {
-            let b = s.as_bytes();
-            let (mut out, mut i) = (Vec::with_capacity(b.len()), 0);
-            while let Some(&c) = b.get(i) {
-                if c == b'%' {
-                    let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                    out.push(u8::from_str_radix(hex, 16).ok()?);
-                    i += 3;
-                } else {
-                    out.push(c);
-                    i += 1;
-                }
-            }
-            String::from_utf8(out).ok()
-        }
-
-        #[derive(Default)]
-        pub struct Counts {
-            pub direct: AtomicU64,
-            pub envelopes: AtomicU64,
-            pub items: AtomicU64,
-            pub paths: Mutex<Vec<String>>,
-        }
-
-        pub struct Fake {
-            pub routes: HashMap<String, (u16, Value)>,
-            pub counts: Counts,
-        }
-
-        impl Fake {
-            fn answer(&self, path_and_query: &str) -> (u16, Value) {
-                let key = decode(path_and_query).unwrap_or_else(|| path_and_query.to_owned());
-                self.counts.paths.lock().unwrap().push(key.clone());
-                self.routes.get(&key).cloned().unwrap_or_else(|| {
-                    (
-                        404,
-                        json!({"error": {"code": "Request_ResourceNotFound", "message": key}}),
-                    )
-                })
-            }
-        }
-
-        async fn handle(State(fake): State<Arc<Fake>>, req: Request) -> axum::response::Response {
-            let pq = req
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str().to_owned())
-                .unwrap_or_default();
-            let pq = pq.strip_prefix("/v1.0").unwrap_or(&pq).to_owned();
-            if pq == "/$batch" {
-                fake.counts.envelopes.fetch_add(1, Ordering::Relaxed);
-                let body: Bytes = axum::body::to_bytes(req.into_body(), 1 << 20)
-                    .await
-                    .unwrap_or_default();
-                let v: Value = serde_json::from_slice(&body).unwrap_or_default();
-                let mut responses = vec![];
-                for item in v["requests"].as_array().cloned().unwrap_or_default() {
-                    fake.counts.items.fetch_add(1, Ordering::Relaxed);
-                    let (status, body) = fake.answer(item["url"].as_str().unwrap_or(""));
-                    responses.push(json!({"id": item["id"], "status": status, "body": body}));
-                }
-                return axum::Json(json!({ "responses": responses })).into_response();
-            }
-            fake.counts.direct.fetch_add(1, Ordering::Relaxed);
-            let (status, body) = fake.answer(&pq);
-            (
-                axum::http::StatusCode::from_u16(status).unwrap_or_default(),
-                axum::Json(body),
-            )
-                .into_response()
-        }
-
-        /// Serves `fake` on 127.0.0.1; returns its URL.
-        pub async fn serve(fake: Arc<Fake>) -> String {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
-            let app = axum::Router::new().fallback(handle).with_state(fake);
-            tokio::spawn(async move { axum::serve(listener, app).await });
-            url
-        }
-    }
+    use crate::graph::fake;
 
     const USER: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
     const CUSTOM: &str = "3a5c1d2e-1111-4222-8333-944455556666";
@@ -356,9 +260,7 @@ mod tests {
         eligibility: (u16, serde_json::Value),
     ) -> std::collections::HashMap<String, (u16, serde_json::Value)> {
         use serde_json::json;
-        let decoded = |r: crate::graph::GraphRequest| {
-            fake::decode(&r.path).unwrap()
-        };
+        let decoded = |r: crate::graph::GraphRequest| fake::key(&r);
         [
             (
                 decoded(privilege::memberships(USER)),
@@ -395,21 +297,7 @@ mod tests {
     }
 
     async fn graph(fake: Arc<fake::Fake>, batch: bool) -> GraphDirectory {
-        use crate::graph::auth::{Credential, TokenProvider};
-        use crate::graph::client::{ClientOptions, http_client};
-        use crate::graph::cloud::{Cloud, Endpoints};
-        let url = fake::serve(fake).await;
-        let endpoints = Endpoints::resolve(Cloud::Global, Some(&url), Some(&url)).unwrap();
-        let http = http_client(&ClientOptions::default()).unwrap();
-        let tokens = Arc::new(TokenProvider::new(
-            http.clone(),
-            endpoints.clone(),
-            Credential::Token {
-                token: secrecy::SecretString::from("not-a-jwt".to_owned()),
-                source: "a test".into(),
-            },
-        ));
-        let client = GraphClient::new(http, endpoints, tokens);
+        let client = fake::client(&fake::serve(fake).await, None);
         let target = GraphDirectory::target_of(&client, None, None);
         GraphDirectory::new(
             client,
@@ -453,12 +341,16 @@ mod tests {
             1
         );
         assert!(
-            paths
-                .iter()
-                .any(|p| p == &format!("/roleManagement/directory/roleAssignments?$filter=principalId eq '{USER}'")),
+            paths.iter().any(|p| p
+                == &format!(
+                    "/roleManagement/directory/roleAssignments?$filter=principalId eq '{USER}'"
+                )),
             "{paths:?}"
         );
-        assert!(paths.iter().all(|p| !p.contains("memberOf/")), "no OData cast: {paths:?}");
+        assert!(
+            paths.iter().all(|p| !p.contains("memberOf/")),
+            "no OData cast: {paths:?}"
+        );
     }
 
     #[tokio::test]
@@ -472,12 +364,19 @@ mod tests {
         let dir = graph(fake, false).await;
         let p = dir.privileges(USER).await.unwrap();
         assert!(p.unknown.iter().all(|u| u.unlicensed) && p.unknown.len() == 1);
-        assert!(p.protection("a@b.c", false).unwrap().starts_with("protected: holds the directory role Helpdesk Tier 2"));
+        assert!(
+            p.protection("a@b.c", false)
+                .unwrap()
+                .starts_with("protected: holds the directory role Helpdesk Tier 2")
+        );
 
         let mut r = routes((200, json!({"value": []})));
         r.insert(
             fake::decode(&privilege::owned_objects(USER).path).unwrap(),
-            (503, json!({"error": {"code": "ServiceUnavailable", "message": "busy"}})),
+            (
+                503,
+                json!({"error": {"code": "ServiceUnavailable", "message": "busy"}}),
+            ),
         );
         let dir = graph(
             Arc::new(fake::Fake {

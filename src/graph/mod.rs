@@ -28,6 +28,8 @@ pub mod connect;
 pub mod directory;
 pub mod dispatch;
 pub mod error;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod limiter;
 pub mod permissions;
 pub mod preflight;

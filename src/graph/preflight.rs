@@ -82,11 +82,7 @@ pub fn operations(playbook: &Playbook, writes: bool) -> Vec<(String, Operation)>
         ));
     }
     ops.into_iter()
-        .flat_map(|(by, op)| {
-            operations_of(op)
-                .iter()
-                .map(move |o| (by.clone(), *o))
-        })
+        .flat_map(|(by, op)| operations_of(op).iter().map(move |o| (by.clone(), *o)))
         .collect()
 }
 
@@ -233,6 +229,7 @@ mod tests {
             "User.Read.All",
             "User.EnableDisableAccount.All",
             "Directory.Read.All",
+            "RoleEligibilitySchedule.Read.Directory",
         ];
         let m = missing(&p, true, &roles);
         let ops: Vec<Operation> = m.iter().map(|m| m.operation).collect();
@@ -279,7 +276,11 @@ mod tests {
             "{}",
             m[0].describe()
         );
-        let m = missing(&p, false, &["User.Read.All", "RoleEligibilitySchedule.Read.Directory"]);
+        let m = missing(
+            &p,
+            false,
+            &["User.Read.All", "RoleEligibilitySchedule.Read.Directory"],
+        );
         let ops: Vec<Operation> = m.iter().map(|m| m.operation).collect();
         assert_eq!(
             ops,
@@ -335,6 +336,116 @@ mod tests {
         assert!(w.contains("holds none of the directory roles"), "{w}");
         assert!(w.contains("assign the User Administrator role to the app's service principal; Privileged Authentication Administrator to change admins"), "{w}");
         let w = AppRole::Unchecked("no oid".into()).warning().unwrap();
-        assert!(w.starts_with("the app's own directory role could not be checked (no oid)"), "{w}");
+        assert!(
+            w.starts_with("the app's own directory role could not be checked (no oid)"),
+            "{w}"
+        );
+    }
+
+    const OID: &str = "5e3ce6c0-2b1f-4285-8d4b-75ee78787346";
+
+    fn assignments(items: serde_json::Value) -> (String, (u16, serde_json::Value)) {
+        (
+            crate::graph::fake::key(&privilege::role_assignments(OID)),
+            (200, serde_json::json!({ "value": items })),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_apps_role_is_read_by_its_oid() {
+        use crate::graph::fake;
+        use serde_json::json;
+        let fake = fake::with([assignments(json!([
+            {"id": "a1", "principalId": OID, "roleDefinitionId": role_ids::USER_ADMINISTRATOR, "directoryScopeId": "/"},
+        ]))]);
+        let client = fake::client(&fake::serve(fake.clone()).await, Some(OID));
+        assert_eq!(
+            app_role(&client, Some(OID)).await,
+            AppRole::Holds(vec!["User Administrator"])
+        );
+        // No oid: nothing is asked.
+        let before = fake
+            .counts
+            .direct
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let r = app_role(&client, None).await;
+        assert!(
+            matches!(&r, AppRole::Unchecked(w) if w.contains("no `oid` claim")),
+            "{r:?}"
+        );
+        assert!(matches!(
+            app_role(&client, Some("not-a-guid")).await,
+            AppRole::Unchecked(_)
+        ));
+        assert_eq!(
+            fake.counts
+                .direct
+                .load(std::sync::atomic::Ordering::Relaxed),
+            before
+        );
+
+        let fake = fake::with([assignments(json!([]))]);
+        let client = fake::client(&fake::serve(fake).await, Some(OID));
+        let r = app_role(&client, Some(OID)).await;
+        assert_eq!(r, AppRole::Lacks { others: 0 });
+        assert!(r.warning().unwrap().contains("holds none"));
+
+        // Refused: could not be checked, with Graph's error.
+        let fake = fake::with([(
+            crate::graph::fake::key(&privilege::role_assignments(OID)),
+            (
+                403,
+                json!({"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation."}}),
+            ),
+        )]);
+        let client = fake::client(&fake::serve(fake).await, Some(OID));
+        let w = app_role(&client, Some(OID)).await.warning().unwrap();
+        assert!(w.starts_with("the app's own directory role could not be checked (reading its role assignments failed: Authorization_RequestDenied (HTTP 403)"), "{w}");
+    }
+
+    #[tokio::test]
+    async fn the_licence_probe_asks_pim_once() {
+        use crate::graph::fake;
+        use serde_json::json;
+        let probe = |status: u16, body: serde_json::Value| async move {
+            let fake = fake::with([(fake::key(&privilege::role_eligibility(OID)), (status, body))]);
+            let client = fake::client(&fake::serve(fake.clone()).await, Some(OID));
+            let got = pim_licence(&client, Some(OID)).await;
+            assert_eq!(
+                fake.counts
+                    .direct
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                1
+            );
+            got
+        };
+        assert!(matches!(
+            probe(200, json!({"value": []})).await,
+            Licence::Licensed
+        ));
+        assert!(matches!(
+            probe(400, json!({"error": {"code": "AadPremiumLicenseRequired", "message": "The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license."}})).await,
+            Licence::Missing(_)
+        ));
+        assert!(matches!(
+            probe(
+                503,
+                json!({"error": {"code": "ServiceUnavailable", "message": "busy"}})
+            )
+            .await,
+            Licence::Unknown(_)
+        ));
+        // Without an oid, any GUID will do.
+        let fake = fake::with([(
+            fake::key(&privilege::role_eligibility(
+                "00000000-0000-0000-0000-000000000000",
+            )),
+            (200, json!({"value": []})),
+        )]);
+        let client = fake::client(&fake::serve(fake).await, None);
+        assert!(matches!(
+            pim_licence(&client, None).await,
+            Licence::Licensed
+        ));
     }
 }

@@ -111,7 +111,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         "f28a1f50-f6e7-4571-818b-6a12f2af6b6c",
         "SharePoint Administrator",
     ),
-    ("fdd7a751-b60b-444a-984c-02652fe8fa1c", "Groups Administrator"),
+    (
+        "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+        "Groups Administrator",
+    ),
     (
         "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2",
         "Hybrid Identity Administrator",
@@ -258,9 +261,8 @@ pub fn parse_page<T: DeserializeOwned>(
     operation: Operation,
     items: &mut Vec<T>,
 ) -> Result<Option<String>, GraphError> {
-    let invalid = |what: String| {
-        GraphError::invalid_response(what, resp.request_id.clone(), Some(operation))
-    };
+    let invalid =
+        |what: String| GraphError::invalid_response(what, resp.request_id.clone(), Some(operation));
     let page: Page<T> = serde_json::from_slice(&resp.body).map_err(|e| {
         invalid(format!(
             "the {} list could not be read ({e})",
@@ -433,9 +435,9 @@ impl Findings {
                 });
             } else if o.is(GROUP) {
                 match o.flag(o.is_assignable_to_role) {
-                    Some(true) => self.others.push(Cause::RoleGroupMember {
-                        group: name_of(o),
-                    }),
+                    Some(true) => self
+                        .others
+                        .push(Cause::RoleGroupMember { group: name_of(o) }),
                     Some(false) => {}
                     None => limited_groups.push(o.id_or_unknown()),
                 }
@@ -471,7 +473,9 @@ impl Findings {
                 untyped.push(o.id_or_unknown());
             } else if o.is(GROUP) {
                 match o.flag(o.is_assignable_to_role) {
-                    Some(true) => self.others.push(Cause::RoleGroupOwner { group: name_of(o) }),
+                    Some(true) => self
+                        .others
+                        .push(Cause::RoleGroupOwner { group: name_of(o) }),
                     Some(false) => {}
                     None => limited.push(o.id_or_unknown()),
                 }
@@ -500,7 +504,11 @@ impl Findings {
                     None => Scope::Object(s.trim_start_matches('/').to_owned()),
                 },
             };
-            let what = if eligible { "eligibility" } else { "assignment" };
+            let what = if eligible {
+                "eligibility"
+            } else {
+                "assignment"
+            };
             self.roles.push(FoundRole {
                 definition: g.role_definition_id.clone(),
                 name: None,
@@ -617,7 +625,12 @@ fn name_of(o: &DirObject) -> String {
 
 fn some_ids(ids: &[String]) -> String {
     const SHOWN: usize = 3;
-    let mut s = ids.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    let mut s = ids
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if ids.len() > SHOWN {
         s.push_str(&format!(" and {} more", ids.len() - SHOWN));
     }

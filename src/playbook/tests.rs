@@ -245,7 +245,10 @@ guards:
 fn pim_eligibility_is_required_or_if_licensed() {
     for (text, want) in [
         ("    pim_eligibility: required\n", PimEligibility::Required),
-        ("    pim_eligibility: if_licensed\n", PimEligibility::IfLicensed),
+        (
+            "    pim_eligibility: if_licensed\n",
+            PimEligibility::IfLicensed,
+        ),
         ("    privileged_roles: true\n", PimEligibility::Required),
     ] {
         let l = with_protect(text);

@@ -35,7 +35,10 @@ fn seed(dir: &Path, rows: &[(&str, &str, &str)]) -> PathBuf {
         "units",
         "restrictedUnits",
     ];
-    let mut text = format!("userPrincipalName,displayName,accountEnabled,{}\n", columns.join(","));
+    let mut text = format!(
+        "userPrincipalName,displayName,accountEnabled,{}\n",
+        columns.join(",")
+    );
     for (name, column, value) in rows {
         let cells: Vec<&str> = columns
             .iter()
@@ -130,7 +133,11 @@ fn every_kind_of_privileged_account_is_left_alone() {
             ("scoped", "scopedRoles", "Helpdesk Administrator@Executives"),
             ("eligible", "eligibleRoles", "Security Administrator"),
             ("member", "roleGroups", "Sales Ops;Tier0 Admins"),
-            ("throughgroup", "roleGroups", "Tier1 Admins=User Administrator"),
+            (
+                "throughgroup",
+                "roleGroups",
+                "Tier1 Admins=User Administrator",
+            ),
             ("owner", "ownedRoleGroups", "Tier0 Admins"),
             ("restricted", "restrictedUnits", "Board"),
         ],
@@ -147,20 +154,43 @@ fn every_kind_of_privileged_account_is_left_alone() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let res = results(&only_run_dir(&state));
     for name in ["plain", "ordinary", "inunit"] {
-        assert_eq!(reason(&res, name).0, "changed", "{name}: {:?}", reason(&res, name));
+        assert_eq!(
+            reason(&res, name).0,
+            "changed",
+            "{name}: {:?}",
+            reason(&res, name)
+        );
     }
     for (name, want) in [
-        ("global", "protected: holds the directory role Global Administrator"),
-        ("custom", "protected: holds the directory role Helpdesk Tier 2"),
+        (
+            "global",
+            "protected: holds the directory role Global Administrator",
+        ),
+        (
+            "custom",
+            "protected: holds the directory role Helpdesk Tier 2",
+        ),
         (
             "scoped",
             "protected: holds the directory role Helpdesk Administrator (scoped to the administrative unit ",
         ),
-        ("eligible", "protected: eligible (PIM) for Security Administrator"),
+        (
+            "eligible",
+            "protected: eligible (PIM) for Security Administrator",
+        ),
         ("member", "protected: member of the role-assignable group "),
-        ("throughgroup", "protected: holds the directory role User Administrator; member of the role-assignable group Tier1 Admins"),
-        ("owner", "protected: owner of the role-assignable group Tier0 Admins"),
-        ("restricted", "protected: member of the restricted management administrative unit Board"),
+        (
+            "throughgroup",
+            "protected: holds the directory role User Administrator; member of the role-assignable group Tier1 Admins",
+        ),
+        (
+            "owner",
+            "protected: owner of the role-assignable group Tier0 Admins",
+        ),
+        (
+            "restricted",
+            "protected: member of the restricted management administrative unit Board",
+        ),
     ] {
         let (status, why) = reason(&res, name);
         assert_eq!(status, "skipped", "{name}: {why}");
@@ -168,12 +198,23 @@ fn every_kind_of_privileged_account_is_left_alone() {
     }
     // Paged: both groups found.
     let (_, why) = reason(&res, "member");
-    assert!(why.contains("Sales Ops") && why.contains("Tier0 Admins"), "{why}");
+    assert!(
+        why.contains("Sales Ops") && why.contains("Tier0 Admins"),
+        "{why}"
+    );
     // Nothing was even attempted on a protected account: the three
     // unprivileged users' reset, and nothing else (they are enabled).
     assert_eq!(writes(&emu), 3);
     let users = emulator_users(&emu);
-    for name in ["global", "custom", "scoped", "eligible", "member", "owner", "restricted"] {
+    for name in [
+        "global",
+        "custom",
+        "scoped",
+        "eligible",
+        "member",
+        "owner",
+        "restricted",
+    ] {
         assert_eq!(users[&upn(name)]["resetCount"], 0, "{name}");
     }
     // Each user's four lists, once (nothing failed), plus the preflight's
@@ -182,7 +223,10 @@ fn every_kind_of_privileged_account_is_left_alone() {
     let ops = &s["by_operation"];
     assert!(ops["list_memberships"].as_u64().unwrap() >= 11, "{s}");
     assert_eq!(ops["list_directory_roles"].as_u64().unwrap_or(0), 0, "{s}");
-    assert_eq!(ops["read_role_definition"], 1, "a custom role's name is read once: {s}");
+    assert_eq!(
+        ops["read_role_definition"], 1,
+        "a custom role's name is read once: {s}"
+    );
 }
 
 #[test]
@@ -215,9 +259,9 @@ fn limited_information_protects_and_says_why() {
     );
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(
-        refused
-            .stderr
-            .contains("guards.protect.privileged_roles (list_memberships): missing Directory.Read.All"),
+        refused.stderr.contains(
+            "guards.protect.privileged_roles (list_memberships): missing Directory.Read.All"
+        ),
         "{}",
         refused.stderr
     );
@@ -236,13 +280,22 @@ fn limited_information_protects_and_says_why() {
     let res = results(&only_run_dir(&state));
     assert_eq!(reason(&res, "plain").0, "changed");
     for (name, what) in [
-        ("ingroup", "whether the group(s) the user is in are role-assignable"),
-        ("inunit", "whether the administrative unit(s) the user is in are restricted management units"),
+        (
+            "ingroup",
+            "whether the group(s) the user is in are role-assignable",
+        ),
+        (
+            "inunit",
+            "whether the administrative unit(s) the user is in are restricted management units",
+        ),
     ] {
         let (status, why) = reason(&res, name);
         assert_eq!(status, "skipped", "{name}: {why}");
         assert!(
-            why.starts_with(&format!("protected: cannot tell whether {} is privileged: {what}", upn(name))),
+            why.starts_with(&format!(
+                "protected: cannot tell whether {} is privileged: {what}",
+                upn(name)
+            )),
             "{name}: {why}"
         );
         assert!(why.contains("limited information"), "{why}");
@@ -254,7 +307,13 @@ fn limited_information_protects_and_says_why() {
 #[ignore = "needs the emulator's privilege seeding"]
 fn without_pims_licence_a_required_eligibility_refuses_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    let csv = seed(dir.path(), &[("plain", "", ""), ("global", "roles", "Global Administrator")]);
+    let csv = seed(
+        dir.path(),
+        &[
+            ("plain", "", ""),
+            ("global", "roles", "Global Administrator"),
+        ],
+    );
     let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap(), "--no-pim-licence"]);
     let pb = playbook(dir.path(), "    pim_eligibility: required\n");
     let r = remedy_run(
@@ -263,11 +322,22 @@ fn without_pims_licence_a_required_eligibility_refuses_the_run() {
         &[pb.to_str().unwrap(), "--users", csv.to_str().unwrap()],
     );
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.stderr.contains("AadPremiumLicenseRequired"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("AadPremiumLicenseRequired"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
-    assert!(r.stderr.contains("pim_eligibility: if_licensed"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("pim_eligibility: if_licensed"),
+        "{}",
+        r.stderr
+    );
     let s = emu.get_json("/_stats");
-    assert_eq!(s["by_operation"]["read_user"], 0, "refused before any user: {s}");
+    assert_eq!(
+        s["by_operation"]["read_user"], 0,
+        "refused before any user: {s}"
+    );
     assert_eq!(writes(&emu), 0);
 
     // `if_licensed`: no PIM means no eligibility; the other causes count.
@@ -283,20 +353,34 @@ fn without_pims_licence_a_required_eligibility_refuses_the_run() {
     assert_eq!(reason(&res, "plain").0, "changed");
     let (status, why) = reason(&res, "global");
     assert_eq!(status, "skipped");
-    assert!(why.starts_with("protected: holds the directory role Global Administrator"), "{why}");
+    assert!(
+        why.starts_with("protected: holds the directory role Global Administrator"),
+        "{why}"
+    );
     assert!(!why.contains("PIM"), "{why}");
     assert_eq!(writes(&emu), 1);
 
     // A plan with `required` is refused too: every user would be protected.
     let pb = playbook(dir.path(), "");
     let mut cmd = remedy();
-    cmd.args(["run", pb.to_str().unwrap(), "--users", csv.to_str().unwrap(), "--dry-run", "--state-dir"])
-        .arg(dir.path().join("state3"))
-        .envs(emu.client_env("guard-tests", "guard-tests-secret"))
-        .env_remove("AZURE_ACCESS_TOKEN");
+    cmd.args([
+        "run",
+        pb.to_str().unwrap(),
+        "--users",
+        csv.to_str().unwrap(),
+        "--dry-run",
+        "--state-dir",
+    ])
+    .arg(dir.path().join("state3"))
+    .envs(emu.client_env("guard-tests", "guard-tests-secret"))
+    .env_remove("AZURE_ACCESS_TOKEN");
     let r = run(&mut cmd);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("AadPremiumLicenseRequired"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("AadPremiumLicenseRequired"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -339,14 +423,19 @@ fn the_apps_own_role_is_checked_before_any_change() {
     let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
     let r = remedy_run(&emu, &dir.path().join("a"), &args);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(!r.stderr.contains("app's service principal"), "{}", r.stderr);
+    assert!(
+        !r.stderr.contains("app's service principal"),
+        "{}",
+        r.stderr
+    );
     assert!(!r.stderr.contains("could not be checked"), "{}", r.stderr);
 
     // No role: warned before the first change (and Graph then refuses).
     let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap(), "--app-role", "none"]);
     let r = remedy_run(&emu, &dir.path().join("b"), &args);
     assert!(
-        r.stderr.contains("the app's service principal holds none of the directory roles"),
+        r.stderr
+            .contains("the app's service principal holds none of the directory roles"),
         "{}",
         r.stderr
     );
@@ -355,9 +444,17 @@ fn the_apps_own_role_is_checked_before_any_change() {
         "{}",
         r.stderr
     );
-    assert!(r.stdout.contains("Authorization_RequestDenied"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Authorization_RequestDenied"),
+        "{}",
+        r.stdout
+    );
     // A dry run needs no role: no warning.
-    let r = remedy_run(&emu, &dir.path().join("c"), &[&args[..], &["--dry-run"]].concat());
+    let r = remedy_run(
+        &emu,
+        &dir.path().join("c"),
+        &[&args[..], &["--dry-run"]].concat(),
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!r.stderr.contains("holds none"), "{}", r.stderr);
 }
@@ -389,11 +486,16 @@ fn doctor_shows_the_guard_the_licence_and_the_apps_role() {
         "list_role_eligibility",
         "ok   privileged-account guard: plain@contoso.onmicrosoft.com is not privileged",
     ] {
-        assert!(r.stdout.contains(needle), "missing `{needle}`:\n{}", r.stdout);
+        assert!(
+            r.stdout.contains(needle),
+            "missing `{needle}`:\n{}",
+            r.stdout
+        );
     }
     let r = doctor(&emu, &upn("member"));
     assert!(
-        r.stdout.contains("is protected: member of the role-assignable group Tier0 Admins"),
+        r.stdout
+            .contains("is protected: member of the role-assignable group Tier0 Admins"),
         "{}",
         r.stdout
     );
@@ -406,7 +508,21 @@ fn doctor_shows_the_guard_the_licence_and_the_apps_role() {
         "--no-pim-licence",
     ]);
     let r = doctor(&emu, &upn("plain"));
-    assert!(r.stdout.contains("warn app's directory roles: the app's service principal holds none"), "{}", r.stdout);
-    assert!(r.stdout.contains("warn PIM eligibility: the tenant has no Microsoft Entra ID P2"), "{}", r.stdout);
-    assert!(r.stdout.contains("pim_eligibility: if_licensed"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("warn app's directory roles: the app's service principal holds none"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("warn PIM eligibility: the tenant has no Microsoft Entra ID P2"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("pim_eligibility: if_licensed"),
+        "{}",
+        r.stdout
+    );
 }

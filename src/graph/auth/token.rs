@@ -203,8 +203,9 @@ mod tests {
 
     #[test]
     fn claims_decode_from_a_jwt() {
-        let payload = URL_SAFE_NO_PAD
-            .encode(br#"{"tid":"abc","oid":"sp-1","appid":"app","roles":["User.Read.All"],"exp":1}"#);
+        let payload = URL_SAFE_NO_PAD.encode(
+            br#"{"tid":"abc","oid":"sp-1","appid":"app","roles":["User.Read.All"],"exp":1}"#,
+        );
         let c = TokenClaims::decode(&format!("e30.{payload}.sig")).unwrap();
         assert_eq!(c.tid.as_deref(), Some("abc"));
         assert_eq!(c.oid.as_deref(), Some("sp-1"));

@@ -270,7 +270,9 @@ fn limited_information_cannot_rule_a_group_or_unit_out() {
 fn items_without_odata_type_cannot_be_told() {
     let f = Findings::from_answers(Answers {
         memberships: Ok(objects(json!([{"id": "x1", "displayName": "Something"}]))),
-        owned: Ok(objects(json!([{"id": "x2"}, {"id": "x3"}, {"id": "x4"}, {"id": "x5"}]))),
+        owned: Ok(objects(
+            json!([{"id": "x2"}, {"id": "x3"}, {"id": "x4"}, {"id": "x5"}]),
+        )),
         ..answers()
     })
     .unwrap();
@@ -402,8 +404,14 @@ fn a_refused_read_is_unknown_and_protects() {
         assert_eq!(p.unknown.len(), 1);
         assert_eq!(p.unknown[0].what, what);
         let why = &p.unknown[0].why;
-        assert!(why.starts_with("Authorization_RequestDenied (HTTP 403): Insufficient privileges"), "{why}");
-        assert!(why.contains("rid-err") && why.contains("hint: grant the app"), "{why}");
+        assert!(
+            why.starts_with("Authorization_RequestDenied (HTTP 403): Insufficient privileges"),
+            "{why}"
+        );
+        assert!(
+            why.contains("rid-err") && why.contains("hint: grant the app"),
+            "{why}"
+        );
         let reason = p.protection("a@b.c", false).unwrap();
         assert!(
             reason.starts_with(&format!("protected: cannot tell whether a@b.c is privileged: {what}: Authorization_RequestDenied")),
@@ -412,9 +420,20 @@ fn a_refused_read_is_unknown_and_protects() {
     }
     // PIM's hint names its own permission.
     let mut a = answers();
-    a.eligibility = Err(error(403, "Authorization_RequestDenied", "x", Operation::ListRoleEligibility));
+    a.eligibility = Err(error(
+        403,
+        "Authorization_RequestDenied",
+        "x",
+        Operation::ListRoleEligibility,
+    ));
     let p = Findings::from_answers(a).unwrap().finish(&HashMap::new());
-    assert!(p.unknown[0].why.contains("RoleEligibilitySchedule.Read.Directory"), "{}", p.unknown[0].why);
+    assert!(
+        p.unknown[0]
+            .why
+            .contains("RoleEligibilitySchedule.Read.Directory"),
+        "{}",
+        p.unknown[0].why
+    );
 }
 
 #[test]
@@ -434,7 +453,12 @@ fn pims_licence_error_is_an_unlicensed_unknown() {
     assert_eq!(p.protection("a@b.c", false), None);
     // Another 400 is a refusal, not a missing licence.
     let mut a = answers();
-    a.eligibility = Err(error(400, "BadRequest", "Invalid filter clause", Operation::ListRoleEligibility));
+    a.eligibility = Err(error(
+        400,
+        "BadRequest",
+        "Invalid filter clause",
+        Operation::ListRoleEligibility,
+    ));
     let p = Findings::from_answers(a).unwrap().finish(&HashMap::new());
     assert!(!p.unknown[0].unlicensed);
     assert!(p.protection("a@b.c", false).is_some());
@@ -443,8 +467,18 @@ fn pims_licence_error_is_an_unlicensed_unknown() {
 #[test]
 fn no_answer_is_an_error_for_the_engine_to_retry() {
     for e in [
-        error(503, "ServiceUnavailable", "busy", Operation::ListOwnedObjects),
-        error(429, "TooManyRequests", "slow down", Operation::ListOwnedObjects),
+        error(
+            503,
+            "ServiceUnavailable",
+            "busy",
+            Operation::ListOwnedObjects,
+        ),
+        error(
+            429,
+            "TooManyRequests",
+            "slow down",
+            Operation::ListOwnedObjects,
+        ),
         GraphError::auth(
             &crate::graph::auth::AuthError::TokenUnusable("gone".into()),
             Some(Operation::ListOwnedObjects),
@@ -452,14 +486,23 @@ fn no_answer_is_an_error_for_the_engine_to_retry() {
     ] {
         let mut a = answers();
         // A definitive refusal elsewhere does not hide it.
-        a.memberships = Err(error(403, "Authorization_RequestDenied", "x", Operation::ListMemberships));
+        a.memberships = Err(error(
+            403,
+            "Authorization_RequestDenied",
+            "x",
+            Operation::ListMemberships,
+        ));
         a.owned = Err(e.clone());
         let got = Findings::from_answers(a).unwrap_err();
         assert_eq!(got.kind, e.kind);
     }
     // An unreadable answer is an answer that cannot rule anything out.
     let mut a = answers();
-    a.owned = Err(GraphError::invalid_response("garbage".into(), None, Some(Operation::ListOwnedObjects)));
+    a.owned = Err(GraphError::invalid_response(
+        "garbage".into(),
+        None,
+        Some(Operation::ListOwnedObjects),
+    ));
     let p = Findings::from_answers(a).unwrap().finish(&HashMap::new());
     assert_eq!(p.unknown.len(), 1);
 }
@@ -470,11 +513,15 @@ fn pages_are_followed_on_the_same_graph_only() {
     let fake = Fake::new(vec![
         (
             memberships(USER).path,
-            ok(json!({"value": [{"@odata.type": "#microsoft.graph.group", "id": "g1", "displayName": "Sales", "isAssignableToRole": false}], "@odata.nextLink": next})),
+            ok(
+                json!({"value": [{"@odata.type": "#microsoft.graph.group", "id": "g1", "displayName": "Sales", "isAssignableToRole": false}], "@odata.nextLink": next}),
+            ),
         ),
         (
             format!("/users/{USER}/transitiveMemberOf?$skiptoken=abc"),
-            ok(json!({"value": [{"@odata.type": "#microsoft.graph.group", "id": "g2", "displayName": "Tier0", "isAssignableToRole": true}]})),
+            ok(
+                json!({"value": [{"@odata.type": "#microsoft.graph.group", "id": "g2", "displayName": "Tier0", "isAssignableToRole": true}]}),
+            ),
         ),
     ]);
     let send = |req: GraphRequest| fake.send(req);
@@ -490,8 +537,9 @@ fn pages_are_followed_on_the_same_graph_only() {
         ok(json!({"value": [], "@odata.nextLink": "https://evil.example/v1.0/users"})),
     )]);
     let send = |req: GraphRequest| fake.send(req);
-    let e = futures::executor::block_on(follow::<DirObject, _, _>(memberships(USER), PREFIX, &send))
-        .unwrap_err();
+    let e =
+        futures::executor::block_on(follow::<DirObject, _, _>(memberships(USER), PREFIX, &send))
+            .unwrap_err();
     assert!(e.message.contains("points outside"), "{}", e.message);
     assert!(!no_answer(&e), "protects rather than fails");
     assert_eq!(fake.count("https://evil"), 0);
@@ -502,16 +550,18 @@ fn pages_are_followed_on_the_same_graph_only() {
         ok(json!({"value": [], "@odata.nextLink": format!("{PREFIX}{}", memberships(USER).path)})),
     )]);
     let send = |req: GraphRequest| fake.send(req);
-    let e = futures::executor::block_on(follow::<DirObject, _, _>(memberships(USER), PREFIX, &send))
-        .unwrap_err();
+    let e =
+        futures::executor::block_on(follow::<DirObject, _, _>(memberships(USER), PREFIX, &send))
+            .unwrap_err();
     assert!(e.message.contains("more than 100 pages"), "{}", e.message);
     assert_eq!(fake.count("/users"), MAX_PAGES);
 
     // Not a list at all.
     let fake = Fake::new(vec![(memberships(USER).path, ok(json!({"value": 3})))]);
     let send = |req: GraphRequest| fake.send(req);
-    let e = futures::executor::block_on(follow::<DirObject, _, _>(memberships(USER), PREFIX, &send))
-        .unwrap_err();
+    let e =
+        futures::executor::block_on(follow::<DirObject, _, _>(memberships(USER), PREFIX, &send))
+            .unwrap_err();
     assert_eq!(e.kind, ErrorKind::InvalidResponse);
 }
 
@@ -520,12 +570,16 @@ fn read_sends_the_four_lists_and_names_custom_roles_once() {
     let routes = with(
         empty_reads(),
         role_assignments(USER).path,
-        ok(list(json!([{"id": "a1", "principalId": USER, "roleDefinitionId": CUSTOM, "directoryScopeId": "/"}]))),
+        ok(list(
+            json!([{"id": "a1", "principalId": USER, "roleDefinitionId": CUSTOM, "directoryScopeId": "/"}]),
+        )),
     );
     let routes = with(
         routes,
         role_definition(CUSTOM).path,
-        ok(json!({"id": CUSTOM, "displayName": "Helpdesk Tier 2", "isBuiltIn": false, "isEnabled": true, "templateId": CUSTOM})),
+        ok(
+            json!({"id": CUSTOM, "displayName": "Helpdesk Tier 2", "isBuiltIn": false, "isEnabled": true, "templateId": CUSTOM}),
+        ),
     );
     let fake = Fake::new(routes);
     let names = RoleNames::default();
@@ -536,7 +590,11 @@ fn read_sends_the_four_lists_and_names_custom_roles_once() {
             "protected: holds the directory role Helpdesk Tier 2"
         );
     }
-    assert_eq!(fake.count("/roleManagement/directory/roleDefinitions/"), 1, "once per run");
+    assert_eq!(
+        fake.count("/roleManagement/directory/roleDefinitions/"),
+        1,
+        "once per run"
+    );
     assert_eq!(fake.count(&format!("/users/{USER}/transitiveMemberOf")), 3);
     assert_eq!(fake.count("/roleManagement/directory/roleEligibility"), 3);
 
@@ -553,7 +611,9 @@ fn a_role_name_that_cannot_be_read_is_its_id_and_never_fails_protection() {
     let routes = with(
         empty_reads(),
         role_assignments(USER).path,
-        ok(list(json!([{"id": "a1", "roleDefinitionId": CUSTOM, "directoryScopeId": "/"}]))),
+        ok(list(
+            json!([{"id": "a1", "roleDefinitionId": CUSTOM, "directoryScopeId": "/"}]),
+        )),
     );
     let fake = Fake::new(routes.clone());
     let names = RoleNames::default();
@@ -570,7 +630,12 @@ fn a_role_name_that_cannot_be_read_is_its_id_and_never_fails_protection() {
     let routes = with(
         routes,
         role_definition(CUSTOM).path,
-        Err(error(503, "ServiceUnavailable", "busy", Operation::ReadRoleDefinition)),
+        Err(error(
+            503,
+            "ServiceUnavailable",
+            "busy",
+            Operation::ReadRoleDefinition,
+        )),
     );
     let fake = Fake::new(routes);
     let names = RoleNames::default();
@@ -618,11 +683,21 @@ fn the_licence_probe_tells_a_missing_licence_from_other_failures() {
     };
     assert!(matches!(probe(ok(list(json!([])))), Licence::Licensed));
     assert!(matches!(
-        probe(Err(error(400, LICENCE_CODE, "The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license.", Operation::ListRoleEligibility))),
+        probe(Err(error(
+            400,
+            LICENCE_CODE,
+            "The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license.",
+            Operation::ListRoleEligibility
+        ))),
         Licence::Missing(_)
     ));
     assert!(matches!(
-        probe(Err(error(403, "Authorization_RequestDenied", "x", Operation::ListRoleEligibility))),
+        probe(Err(error(
+            403,
+            "Authorization_RequestDenied",
+            "x",
+            Operation::ListRoleEligibility
+        ))),
         Licence::Unknown(_)
     ));
 }

@@ -47,9 +47,7 @@ impl Checker<'_> {
                         v,
                         "`pim_eligibility` has no effect with `privileged_roles: false`".into(),
                     )
-                    .hint = Some(
-                        "remove it, or turn `privileged_roles` on".into(),
-                    );
+                    .hint = Some("remove it, or turn `privileged_roles` on".into());
                 }
             }
             for u in &p.users {
