@@ -326,7 +326,7 @@ mod tests {
             );
         }
         let c = &fake.counts;
-        // Two users' four lists, each sent once as a batch of four; the
+        // Two checks' four lists, each check's sent as one batch of four; the
         // custom role's name read once (a lone request goes without an
         // envelope).
         assert_eq!(c.envelopes.load(Ordering::Relaxed), 2);

@@ -490,6 +490,9 @@ impl Findings {
         self.untyped(&untyped, "ownedObjects");
     }
 
+    /// Every assignment (or eligibility) listed counts, whatever
+    /// `principalId` it names: a filter the service ignored would protect
+    /// too many accounts, never too few.
     fn grants(&mut self, grants: &[RoleGrant], eligible: bool, units: &HashMap<String, String>) {
         for g in grants {
             let scope = match g.directory_scope_id.as_deref() {
