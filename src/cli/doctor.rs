@@ -9,6 +9,8 @@ use crate::exit_code;
 use crate::graph::GraphClient;
 use crate::graph::auth::TokenClaims;
 use crate::graph::permissions::Operation;
+use crate::graph::preflight::{self, AppRole};
+use crate::graph::privilege::Licence;
 
 use super::graph_args::GraphArgs;
 
@@ -16,8 +18,9 @@ use super::graph_args::GraphArgs;
 ///
 /// Acquires a token with the configured credentials and cloud, prints the
 /// tenant, the app id, the Graph endpoint and the permissions the token
-/// carries (never the token), and reads one user with the fields remedy
-/// uses. Credentials come from the environment: AZURE_TENANT_ID,
+/// carries (never the token), the app's own directory roles and whether
+/// PIM eligibility can be read (the tenant's licence), and reads one user
+/// with the fields remedy uses and what would make it privileged. Credentials come from the environment: AZURE_TENANT_ID,
 /// AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH
 /// (PEM or PFX, AZURE_CLIENT_CERTIFICATE_PASSWORD), or a token from
 /// --token-file or AZURE_ACCESS_TOKEN.
@@ -52,6 +55,8 @@ pub fn run(args: &DoctorArgs) -> u8 {
 
 const OK: &str = "ok  ";
 const BAD: &str = "FAIL";
+/// Worth knowing, but whether it matters depends on the playbook.
+const WARN: &str = "warn";
 
 /// Runs every check; returns the printed report and whether all passed.
 async fn check(args: &DoctorArgs) -> (String, bool) {
@@ -117,6 +122,9 @@ async fn check(args: &DoctorArgs) -> (String, bool) {
             );
         }
     }
+    let oid = token.claims.as_ref().and_then(|c| c.oid.as_deref());
+    app_role(&mut out, &client, oid).await;
+    pim_licence(&mut out, &client, oid).await;
     match &args.user {
         Some(user) => ok &= read_user(&mut out, &client, user).await,
         None => {
@@ -163,7 +171,11 @@ fn permissions(out: &mut String, claims: &TokenClaims, configured_tenant: Option
         claims.roles.join(", ")
     };
     let _ = writeln!(out, "     permissions {roles}");
-    for op in Operation::ALL {
+    // The direct role list is no longer what remedy reads.
+    for op in Operation::ALL
+        .into_iter()
+        .filter(|op| *op != Operation::ListDirectoryRoles)
+    {
         if op.granted_by(&claims.roles) {
             let _ = writeln!(out, "{OK} {:<22} granted", op.as_str());
         } else {
@@ -211,31 +223,7 @@ async fn read_user(out: &mut String, client: &GraphClient, user: &str) -> bool {
                     .as_deref()
                     .unwrap_or("(none)")
             );
-            match client.directory_roles(&u.id).await {
-                Ok(roles) => {
-                    let names: Vec<&str> = roles
-                        .iter()
-                        .filter_map(|r| r.display_name.as_deref())
-                        .collect();
-                    let _ = writeln!(
-                        out,
-                        "{OK} directory roles: {}",
-                        if names.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            names.join(", ")
-                        }
-                    );
-                    true
-                }
-                Err(e) => {
-                    let _ = writeln!(out, "{BAD} directory roles of {user}: {e}");
-                    if let Some(h) = e.hint() {
-                        let _ = writeln!(out, "     hint: {h}");
-                    }
-                    false
-                }
-            }
+            privileged(out, client, user, &u.id).await
         }
         Err(e) => {
             let _ = writeln!(out, "{BAD} read user {user}: {e}");
@@ -244,5 +232,207 @@ async fn read_user(out: &mut String, client: &GraphClient, user: &str) -> bool {
             }
             false
         }
+    }
+}
+
+/// What would make the user privileged, as the guard reads it. A read the
+/// guard cannot use protects every user: that fails the check.
+async fn privileged(out: &mut String, client: &GraphClient, user: &str, id: &str) -> bool {
+    match client.privileges(id).await {
+        Ok(p) if p.unknown.iter().any(|u| !u.unlicensed) => {
+            let reason = p.protection(user, true).unwrap_or_default();
+            let _ = writeln!(out, "{BAD} privileged-account guard: {reason}");
+            let _ = writeln!(
+                out,
+                "     hint: the guard protects every user it cannot tell about; grant Directory.Read.All and RoleEligibilitySchedule.Read.Directory"
+            );
+            false
+        }
+        Ok(p) => {
+            match p.protection(user, false) {
+                Some(reason) => {
+                    let _ = writeln!(out, "{OK} privileged-account guard: {user} is {reason}");
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "{OK} privileged-account guard: {user} is not privileged (no role, eligibility, role-assignable group or restricted unit)"
+                    );
+                }
+            }
+            true
+        }
+        Err(e) => {
+            let _ = writeln!(out, "{BAD} privileged-account guard for {user}: {e}");
+            if let Some(h) = e.hint() {
+                let _ = writeln!(out, "     hint: {h}");
+            }
+            false
+        }
+    }
+}
+
+/// The app's own directory role: a warning, never a failure (documents
+/// disagree on whether app-only changes need it).
+async fn app_role(out: &mut String, client: &GraphClient, oid: Option<&str>) {
+    match preflight::app_role(client, oid).await {
+        AppRole::Holds(roles) => {
+            let _ = writeln!(out, "{OK} app's directory roles: {}", roles.join(", "));
+        }
+        other => {
+            let _ = writeln!(
+                out,
+                "{WARN} app's directory roles: {}",
+                other.warning().unwrap_or_default()
+            );
+        }
+    }
+}
+
+/// Whether PIM eligibility can be read: without the licence a playbook
+/// with `pim_eligibility: required` (the default) is refused.
+async fn pim_licence(out: &mut String, client: &GraphClient, oid: Option<&str>) {
+    match preflight::pim_licence(client, oid).await {
+        Licence::Licensed => {
+            let _ = writeln!(out, "{OK} PIM eligibility can be read");
+        }
+        Licence::Missing(_) => {
+            let _ = writeln!(
+                out,
+                "{WARN} PIM eligibility: {}; runs of such a playbook are refused",
+                preflight::UNLICENSED
+            );
+            let _ = writeln!(out, "     hint: {}", preflight::UNLICENSED_HINT);
+        }
+        Licence::Unknown(e) => {
+            let _ = writeln!(out, "{WARN} PIM eligibility could not be probed: {e}");
+            if let Some(h) = e.hint() {
+                let _ = writeln!(out, "     hint: {h}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::graph::fake;
+    use crate::graph::privilege;
+
+    const OID: &str = "5e3ce6c0-2b1f-4285-8d4b-75ee78787346";
+    const USER: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+
+    fn list(items: serde_json::Value) -> (u16, serde_json::Value) {
+        (200, json!({ "value": items }))
+    }
+
+    #[tokio::test]
+    async fn doctor_says_whether_the_app_holds_a_role_and_pim_is_licensed() {
+        let fake = fake::with([
+            (
+                fake::key(&privilege::role_assignments(OID)),
+                list(
+                    json!([{"id": "a", "principalId": OID, "roleDefinitionId": privilege::role_ids::PRIVILEGED_AUTHENTICATION_ADMINISTRATOR, "directoryScopeId": "/"}]),
+                ),
+            ),
+            (
+                fake::key(&privilege::role_eligibility(OID)),
+                list(json!([])),
+            ),
+        ]);
+        let client = fake::client(&fake::serve(fake).await, Some(OID));
+        let mut out = String::new();
+        app_role(&mut out, &client, Some(OID)).await;
+        pim_licence(&mut out, &client, Some(OID)).await;
+        assert_eq!(
+            out,
+            "ok   app's directory roles: Privileged Authentication Administrator\nok   PIM eligibility can be read\n"
+        );
+
+        let fake = fake::with([
+            (
+                fake::key(&privilege::role_assignments(OID)),
+                list(json!([])),
+            ),
+            (
+                fake::key(&privilege::role_eligibility(OID)),
+                (
+                    400,
+                    json!({"error": {"code": "AadPremiumLicenseRequired", "message": "The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license."}}),
+                ),
+            ),
+        ]);
+        let client = fake::client(&fake::serve(fake).await, Some(OID));
+        let mut out = String::new();
+        app_role(&mut out, &client, Some(OID)).await;
+        pim_licence(&mut out, &client, Some(OID)).await;
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[0]
+                .starts_with("warn app's directory roles: the app's service principal holds none"),
+            "{out}"
+        );
+        assert!(lines[0].contains("assign the User Administrator role to the app's service principal; Privileged Authentication Administrator to change admins"), "{out}");
+        assert!(
+            lines[1].starts_with("warn PIM eligibility: the tenant has no Microsoft Entra ID P2"),
+            "{out}"
+        );
+        assert!(lines[2].contains("pim_eligibility: if_licensed"), "{out}");
+
+        // No oid in the token.
+        let mut out = String::new();
+        app_role(&mut out, &client, None).await;
+        assert!(
+            out.starts_with(
+                "warn app's directory roles: the app's own directory role could not be checked"
+            ),
+            "{out}"
+        );
+    }
+
+    #[tokio::test]
+    async fn doctor_shows_what_makes_the_user_privileged() {
+        let routes = |groups: serde_json::Value| {
+            [
+                (fake::key(&privilege::memberships(USER)), list(groups)),
+                (fake::key(&privilege::owned_objects(USER)), list(json!([]))),
+                (
+                    fake::key(&privilege::role_assignments(USER)),
+                    list(json!([])),
+                ),
+                (
+                    fake::key(&privilege::role_eligibility(USER)),
+                    list(json!([])),
+                ),
+            ]
+        };
+        let check = |groups: serde_json::Value| async move {
+            let fake = fake::with(routes(groups));
+            let client = fake::client(&fake::serve(fake).await, None);
+            let mut out = String::new();
+            let ok = privileged(&mut out, &client, "a@b.c", USER).await;
+            (ok, out)
+        };
+        let (ok, out) = check(json!([])).await;
+        assert!(ok);
+        assert!(
+            out.starts_with("ok   privileged-account guard: a@b.c is not privileged"),
+            "{out}"
+        );
+        let (ok, out) = check(json!([{"@odata.type": "#microsoft.graph.group", "id": "g", "displayName": "Tier0", "isAssignableToRole": true}])).await;
+        assert!(ok);
+        assert!(out.starts_with("ok   privileged-account guard: a@b.c is protected: member of the role-assignable group Tier0"), "{out}");
+        // Limited information: the guard would protect everyone in a group.
+        let (ok, out) = check(json!([{"@odata.type": "#microsoft.graph.group", "id": "g", "displayName": null, "isAssignableToRole": null}])).await;
+        assert!(!ok);
+        assert!(
+            out.starts_with(
+                "FAIL privileged-account guard: protected: cannot tell whether a@b.c is privileged"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("grant Directory.Read.All"), "{out}");
     }
 }

@@ -1,6 +1,6 @@
 //! The directory seam: the provider-neutral types the engine, the journal,
 //! plans, verify and reports speak ([`Account`], [`Op`], [`Change`],
-//! [`DirError`], [`Target`]), and [`Directory`], the one type behind which
+//! [`DirError`], [`Privileges`], [`Target`]), and [`Directory`], the one type behind which
 //! each provider (today Microsoft Graph) plugs in.
 //!
 //! # Layout
@@ -10,6 +10,8 @@
 //!   its kind, which the permission preflight maps to a provider's rights.
 //! - `error`: the neutral error (kind, code, message, request id,
 //!   retry-after, hint) every provider error becomes.
+//! - `privileges`: what makes an account privileged (the causes found and
+//!   what could not be established) and the protected account's reason.
 //! - `target`: which directory a run addresses (provider, endpoint, realm,
 //!   principal), as the manifest and the plan header record it.
 //! - `provider`: [`Directory`], an enum over the providers' implementations.
@@ -17,11 +19,13 @@
 mod account;
 mod error;
 mod op;
+mod privileges;
 mod provider;
 mod target;
 
 pub use account::{Account, Change, Property, Value, shown_value, value_hash};
 pub use error::{DirError, ErrorKind};
 pub use op::{Op, OpKind};
+pub use privileges::{Cause, Privileges, Scope, Unknown};
 pub use provider::Directory;
 pub use target::{Recorded, Target};

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::directory::{Account, DirError, Op, Property, Target};
+use crate::directory::{Account, DirError, Op, Privileges, Property, Target};
 use crate::graph::GraphDirectory;
 
 /// A directory a run reads and changes accounts in.
@@ -22,9 +22,10 @@ impl Directory {
         }
     }
 
-    /// What makes the account privileged (the names of the roles it
-    /// holds); empty when nothing does.
-    pub async fn privileges(&self, id: &str) -> Result<Vec<String>, DirError> {
+    /// What makes the account privileged, and what could not be
+    /// established ([`Privileges::protection`] says whether to leave it
+    /// alone). An error only when the provider got no definitive answer.
+    pub async fn privileges(&self, id: &str) -> Result<Privileges, DirError> {
         match self {
             Directory::Graph(g) => g.privileges(id).await,
         }

@@ -15,14 +15,14 @@ use std::time::Duration;
 use secrecy::SecretString;
 use tokio::time::Instant;
 
-use crate::directory::{Account, DirError, ErrorKind};
+use crate::directory::{Account, DirError, ErrorKind, Privileges};
 use crate::engine::events::RunEvent;
 use crate::engine::outcome::{StepOutcome, Why};
 use crate::engine::planned;
 use crate::engine::retry::{once_only, retrying};
 use crate::engine::{Context, Row};
 use crate::journal::{Before, Record, StepStatus, UserProgress, UserStatus};
-use crate::playbook::Step;
+use crate::playbook::{PimEligibility, Step};
 use crate::steps::{Decision, Evidence, Prepare};
 
 /// Default extra attempts of a step after a transient failure.
@@ -120,29 +120,31 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
     }
 
     if cx.playbook.guards.protect_privileged {
+        let subject = state.name.as_deref().unwrap_or(state.id.as_str());
+        let unlicensed_protects = cx.playbook.guards.pim_eligibility == PimEligibility::Required;
         match privileges(cx, &state.id, deadline).await {
-            Ok(roles) if !roles.is_empty() => {
-                let o = StepOutcome::because(
-                    StepStatus::Skipped,
-                    Why::Protected,
-                    format!("protected: holds the directory role {}", roles.join(", ")),
-                );
-                return finish_all(
-                    cx,
-                    row,
-                    Some(&state),
-                    &mut outcomes,
-                    &o,
-                    UserStatus::Skipped,
-                );
+            Ok(found) => {
+                // Protected when anything makes the account privileged,
+                // and when an answer cannot rule that out.
+                if let Some(reason) = found.protection(subject, unlicensed_protects) {
+                    let o = StepOutcome::because(StepStatus::Skipped, Why::Protected, reason);
+                    return finish_all(
+                        cx,
+                        row,
+                        Some(&state),
+                        &mut outcomes,
+                        &o,
+                        UserStatus::Skipped,
+                    );
+                }
             }
-            Ok(_) => {}
             Err((e, attempts)) => {
-                // Unknown roles: refuse to touch the user rather than risk an admin.
+                // No answer even after retries: refuse to touch the user
+                // rather than risk an admin.
                 cx.failure(row, "protect", &e.to_string());
                 let mut o = StepOutcome::failed(&e, attempts);
                 o.reason = Some(format!(
-                    "cannot check the user's directory roles: {}",
+                    "cannot check whether the user is privileged: {}",
                     o.reason.unwrap_or_default()
                 ));
                 fail_remaining(&mut outcomes, steps, progress, &o);
@@ -378,17 +380,19 @@ async fn read_user(
     .await
 }
 
+/// What makes the account privileged; the whole check is retried when a
+/// read got no definitive answer.
 async fn privileges(
     cx: &Context,
     id: &str,
     deadline: Instant,
-) -> Result<Vec<String>, (DirError, u32)> {
+) -> Result<Privileges, (DirError, u32)> {
     let notify = notify(cx);
     retrying(&cx.directory, &notify, DEFAULT_RETRIES, deadline, || {
         cx.directory.privileges(id)
     })
     .await
-    .map(|(roles, _)| roles)
+    .map(|(found, _)| found)
 }
 
 async fn run_step(

@@ -1,16 +1,18 @@
 //! Microsoft Graph behind the directory seam: [`GraphDirectory`] reads
-//! and changes users through the [`Dispatcher`] (alone or in `$batch`
-//! calls, under the shared [`Limiter`]) and turns Graph's users and errors
-//! into the neutral [`Account`] and [`DirError`].
+//! and changes users and finds what makes them privileged through the
+//! [`Dispatcher`] (alone or in `$batch` calls, under the shared
+//! [`Limiter`]) and turns Graph's users, privileges and errors into the
+//! neutral [`Account`], [`Privileges`] and [`DirError`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::directory::{Account, DirError, ErrorKind as DirKind, Op, Property, Target};
+use crate::directory::{Account, DirError, ErrorKind as DirKind, Op, Privileges, Property, Target};
 use crate::graph::batch::MAX_BATCH;
 use crate::graph::dispatch::Dispatcher;
 use crate::graph::limiter::Limiter;
 use crate::graph::permissions::Operation;
+use crate::graph::privilege::{self, RoleNames};
 use crate::graph::users::{self, UserState};
 use crate::graph::{ErrorKind, GraphClient, GraphError};
 
@@ -30,6 +32,8 @@ pub struct GraphDirectory {
     dispatch: Dispatcher,
     target: Target,
     users_in_flight: usize,
+    /// Custom roles' names, read once per definition and run.
+    role_names: RoleNames,
 }
 
 impl GraphDirectory {
@@ -47,6 +51,7 @@ impl GraphDirectory {
             } else {
                 send.concurrency
             },
+            role_names: RoleNames::default(),
         }
     }
 
@@ -77,17 +82,18 @@ impl GraphDirectory {
             .map_err(dir_error)
     }
 
-    /// The directory roles the user holds directly, by display name.
-    pub async fn privileges(&self, id: &str) -> Result<Vec<String>, DirError> {
-        object_id(id, Operation::ListDirectoryRoles)?;
+    /// What makes the user privileged: its transitive memberships, owned
+    /// objects, role assignments and PIM eligibility, read concurrently
+    /// through the dispatcher; what Graph answered but cannot rule a
+    /// cause out is in [`Privileges::unknown`]. An error only when a read
+    /// got no definitive answer (worth retrying).
+    pub async fn privileges(&self, id: &str) -> Result<Privileges, DirError> {
+        object_id(id, Operation::ListMemberships)?;
         let prefix = self.dispatch.client().graph_url("");
-        let roles = users::follow_role_pages(id, &prefix, |req| self.dispatch.send(req))
+        let send = |req| self.dispatch.send(req);
+        privilege::read(id, &prefix, &send, &self.role_names)
             .await
-            .map_err(dir_error)?;
-        Ok(roles
-            .into_iter()
-            .map(|r| r.display_name.or(r.role_template_id).unwrap_or(r.id))
-            .collect())
+            .map_err(dir_error)
     }
 
     pub async fn apply(&self, id: &str, op: &Op) -> Result<(), DirError> {
@@ -243,5 +249,147 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    use crate::graph::fake;
+
+    const USER: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    const CUSTOM: &str = "3a5c1d2e-1111-4222-8333-944455556666";
+
+    fn routes(
+        eligibility: (u16, serde_json::Value),
+    ) -> std::collections::HashMap<String, (u16, serde_json::Value)> {
+        use serde_json::json;
+        let decoded = |r: crate::graph::GraphRequest| fake::key(&r);
+        [
+            (
+                decoded(privilege::memberships(USER)),
+                (
+                    200,
+                    json!({"value": [
+                        {"@odata.type": "#microsoft.graph.group", "id": "g1", "displayName": "Tier0 Admins", "isAssignableToRole": true},
+                        {"@odata.type": "#microsoft.graph.group", "id": "g2", "displayName": "Sales", "isAssignableToRole": false},
+                    ]}),
+                ),
+            ),
+            (
+                decoded(privilege::owned_objects(USER)),
+                (200, json!({"value": []})),
+            ),
+            (
+                decoded(privilege::role_assignments(USER)),
+                (
+                    200,
+                    json!({"value": [{"id": "a1", "principalId": USER, "roleDefinitionId": CUSTOM, "directoryScopeId": "/"}]}),
+                ),
+            ),
+            (decoded(privilege::role_eligibility(USER)), eligibility),
+            (
+                decoded(privilege::role_definition(CUSTOM)),
+                (
+                    200,
+                    json!({"id": CUSTOM, "displayName": "Helpdesk Tier 2", "isBuiltIn": false}),
+                ),
+            ),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    async fn graph(fake: Arc<fake::Fake>, batch: bool) -> GraphDirectory {
+        let client = fake::client(&fake::serve(fake).await, None);
+        let target = GraphDirectory::target_of(&client, None, None);
+        GraphDirectory::new(
+            client,
+            SendOptions {
+                concurrency: 1,
+                batch,
+                max_rate: None,
+            },
+            target,
+        )
+    }
+
+    #[tokio::test]
+    async fn the_guards_reads_are_batched_through_the_dispatcher() {
+        use std::sync::atomic::Ordering;
+        let fake = Arc::new(fake::Fake {
+            routes: routes((200, serde_json::json!({"value": []}))),
+            counts: fake::Counts::default(),
+        });
+        let dir = graph(fake.clone(), true).await;
+        for _ in 0..2 {
+            let p = dir.privileges(USER).await.unwrap();
+            assert_eq!(
+                p.protection("a@b.c", true).unwrap(),
+                "protected: holds the directory role Helpdesk Tier 2; member of the role-assignable group Tier0 Admins"
+            );
+        }
+        let c = &fake.counts;
+        // Two checks' four lists, each check's sent as one batch of four; the
+        // custom role's name read once (a lone request goes without an
+        // envelope).
+        assert_eq!(c.envelopes.load(Ordering::Relaxed), 2);
+        assert_eq!(c.items.load(Ordering::Relaxed), 8);
+        assert_eq!(c.direct.load(Ordering::Relaxed), 1);
+        let paths = c.paths.lock().unwrap();
+        assert_eq!(
+            paths
+                .iter()
+                .filter(|p| p.contains("/roleDefinitions/"))
+                .count(),
+            1
+        );
+        assert!(
+            paths.iter().any(|p| p
+                == &format!(
+                    "/roleManagement/directory/roleAssignments?$filter=principalId eq '{USER}'"
+                )),
+            "{paths:?}"
+        );
+        assert!(
+            paths.iter().all(|p| !p.contains("memberOf/")),
+            "no OData cast: {paths:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refusal_protects_and_no_answer_is_an_error_to_retry() {
+        use serde_json::json;
+        let licence = json!({"error": {"code": "AadPremiumLicenseRequired", "message": "The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license."}});
+        let fake = Arc::new(fake::Fake {
+            routes: routes((400, licence)),
+            counts: fake::Counts::default(),
+        });
+        let dir = graph(fake, false).await;
+        let p = dir.privileges(USER).await.unwrap();
+        assert!(p.unknown.iter().all(|u| u.unlicensed) && p.unknown.len() == 1);
+        assert!(
+            p.protection("a@b.c", false)
+                .unwrap()
+                .starts_with("protected: holds the directory role Helpdesk Tier 2")
+        );
+
+        let mut r = routes((200, json!({"value": []})));
+        r.insert(
+            fake::decode(&privilege::owned_objects(USER).path).unwrap(),
+            (
+                503,
+                json!({"error": {"code": "ServiceUnavailable", "message": "busy"}}),
+            ),
+        );
+        let dir = graph(
+            Arc::new(fake::Fake {
+                routes: r,
+                counts: fake::Counts::default(),
+            }),
+            false,
+        )
+        .await;
+        let e = dir.privileges(USER).await.unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        // Not a GUID: nothing is sent.
+        let e = dir.privileges("adele@contoso.com").await.unwrap_err();
+        assert!(e.message.contains("not a GUID"));
     }
 }

@@ -6,6 +6,9 @@
 //! - `auth`: credentials from the environment or files, token cache.
 //! - `client`: the one place that sends HTTP requests to Graph.
 //! - `users`: typed user operations (request builders and parsers).
+//! - `privilege`: what makes a user privileged (memberships, owned groups,
+//!   role assignments, PIM eligibility, role names), the app's own roles
+//!   and the PIM licence probe (request builders and parsers).
 //! - `batch`: `$batch` packing and per-item results.
 //! - `error`: typed errors, retry classification, hints.
 //! - `transport`: bounded response bodies and transport failures in words,
@@ -25,9 +28,12 @@ pub mod connect;
 pub mod directory;
 pub mod dispatch;
 pub mod error;
+#[cfg(test)]
+pub(crate) mod fake;
 pub mod limiter;
 pub mod permissions;
 pub mod preflight;
+pub mod privilege;
 pub mod tls;
 pub mod transport;
 pub mod users;

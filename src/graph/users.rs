@@ -1,6 +1,7 @@
 //! The user operations remedy performs, as typed requests and parsed
 //! answers: read a user, reset the password, allow or block sign-in, revoke
-//! sessions, and list directory roles (for the "protect admins" guard).
+//! sessions, and list the directory roles a user holds directly (`memberOf`;
+//! the privileged-account guard reads more, see `privilege.rs`).
 //!
 //! Each operation is a pure request builder plus a parser, so `$batch`
 //! sends exactly the same requests as direct calls.

@@ -99,7 +99,8 @@ pub enum UserResult {
     /// Every step is already satisfied or does not apply.
     NoChange,
     NotFound,
-    /// A listed user or a holder of a directory role: never touched.
+    /// A listed user or a privileged account (or one that cannot be told
+    /// apart from one): never touched.
     Protected,
     /// The user could not be planned (an error other than not found).
     Failed,

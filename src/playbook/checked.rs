@@ -7,7 +7,7 @@
 use crate::diag::Location;
 pub use crate::input::InputSpec;
 pub use crate::playbook::expr::Condition;
-pub use crate::playbook::model::{ActionKind, ApiVersion, EnsureKind, Provider};
+pub use crate::playbook::model::{ActionKind, ApiVersion, EnsureKind, PimEligibility, Provider};
 pub use crate::steps::{PasswordSource, ResetPassword, StepKind};
 
 /// Default for `input.key`.
@@ -34,8 +34,11 @@ pub struct Playbook {
 pub struct Guards {
     pub max_users: Option<u64>,
     pub max_failures: Option<FailureLimit>,
-    /// Skip holders of directory roles.
+    /// Skip privileged accounts (and those that cannot be told).
     pub protect_privileged: bool,
+    /// Whether a tenant without PIM's licence cannot tell (`Required`)
+    /// or has no eligible roles (`IfLicensed`).
+    pub pim_eligibility: PimEligibility,
     /// Accounts (UPN or object id) never touched, lower-cased (Unicode):
     /// matched against the CSV key and against the account as read.
     pub protected_users: Vec<String>,

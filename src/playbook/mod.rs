@@ -13,7 +13,8 @@ pub mod span;
 use std::path::Path;
 
 pub use checked::{
-    FailureLimit, Guards, PasswordSource, Playbook, ResetPassword, Settings, Step, StepKind,
+    FailureLimit, Guards, PasswordSource, PimEligibility, Playbook, ResetPassword, Settings, Step,
+    StepKind,
 };
 
 use crate::diag::Diagnostic;

@@ -124,14 +124,46 @@ pub struct GuardsDoc {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProtectDoc {
-    /// Skip holders of any Entra directory role (admins). Default: true.
+    /// Skip every account that only a Privileged Authentication
+    /// Administrator or Global Administrator may change: holders of any
+    /// directory role (built-in or custom, tenant-wide or scoped to an
+    /// administrative unit), members and owners of role-assignable groups,
+    /// members of restricted management administrative units and
+    /// PIM-eligible role holders; also any account for which that cannot
+    /// be read. Default: true.
     #[serde(default)]
     pub privileged_roles: Option<bool>,
+    /// How `privileged_roles` treats PIM eligibility in a tenant without
+    /// Microsoft Entra ID P2 or ID Governance (where it cannot be read).
+    /// `required` (default): eligibility must be readable; such a run is
+    /// refused before any change. `if_licensed`: such a tenant has no
+    /// eligible roles.
+    #[serde(default)]
+    #[schemars(with = "Option<PimEligibility>")]
+    pub pim_eligibility: Option<Spanned<String>>,
     /// Skip these users (user principal names or object ids), e.g. the
     /// break-glass accounts.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub users: Vec<Spanned<String>>,
+}
+
+/// How PIM eligibility counts for the privileged-account guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PimEligibility {
+    /// Eligibility must be readable: without the licence a run is
+    /// refused (every account would be protected).
+    Required,
+    /// Without the licence the tenant has no PIM, so no eligible roles.
+    IfLicensed,
+}
+
+impl PimEligibility {
+    pub const ALL: &[(&str, PimEligibility)] = &[
+        ("required", PimEligibility::Required),
+        ("if_licensed", PimEligibility::IfLicensed),
+    ];
 }
 
 /// Run tuning.

@@ -209,6 +209,7 @@ steps:
     assert_eq!(p.input.key, "userPrincipalName");
     assert_eq!(p.input.columns, ["userPrincipalName"]);
     assert!(p.guards.protect_privileged);
+    assert_eq!(p.guards.pim_eligibility, PimEligibility::Required);
     assert_eq!(p.guards.max_failures, Some(FailureLimit::Percent(5.0)));
     assert_eq!(p.guards.max_failures.unwrap().allowed(1000), 50);
     assert_eq!(
@@ -221,6 +222,56 @@ steps:
         })
     );
     assert_eq!(p.steps[1].title(), "allow");
+}
+
+fn with_protect(protect: &str) -> Loaded {
+    load_str(
+        "t.yaml",
+        &format!(
+            "api_version: remedy/v1
+name: t
+target: {{provider: graph}}
+guards:
+  protect:
+{protect}steps:
+  - id: allow
+    ensure: sign_in_allowed
+"
+        ),
+    )
+}
+
+#[test]
+fn pim_eligibility_is_required_or_if_licensed() {
+    for (text, want) in [
+        ("    pim_eligibility: required\n", PimEligibility::Required),
+        (
+            "    pim_eligibility: if_licensed\n",
+            PimEligibility::IfLicensed,
+        ),
+        ("    privileged_roles: true\n", PimEligibility::Required),
+    ] {
+        let l = with_protect(text);
+        assert!(l.diagnostics.is_empty(), "{text}: {:?}", l.diagnostics);
+        let p = l.playbook.unwrap();
+        assert_eq!(p.guards.pim_eligibility, want, "{text}");
+        assert!(p.guards.protect_privileged);
+    }
+    // A typo: positioned, with a did-you-mean.
+    let l = with_protect("    pim_eligibility: if_licenced\n");
+    assert!(l.playbook.is_none());
+    let d = &l.diagnostics[0];
+    assert_eq!(d.code, "playbook::invalid-guard");
+    assert_eq!(d.message, "unknown pim_eligibility `if_licenced`");
+    assert_eq!(d.hint.as_deref(), Some("did you mean `if_licensed`?"));
+    let at = d.location.unwrap();
+    assert_eq!((at.line, at.column), (6, 22));
+    // Without the guard it does nothing: a warning.
+    let l = with_protect("    privileged_roles: false\n    pim_eligibility: if_licensed\n");
+    assert_eq!(l.diagnostics.len(), 1, "{:?}", l.diagnostics);
+    assert_eq!(l.diagnostics[0].severity, crate::diag::Severity::Warning);
+    assert!(l.diagnostics[0].message.contains("no effect"));
+    assert!(!l.playbook.unwrap().guards.protect_privileged);
 }
 
 #[test]

@@ -50,6 +50,10 @@ pub enum SessionError {
     PlanFile(PlanError),
     #[error("the access token lacks Graph permissions this run needs; nothing was changed")]
     Permissions(Vec<Missing>),
+    /// PIM eligibility cannot be read (no licence) while the playbook
+    /// requires it: every user would be protected.
+    #[error("{}; nothing was changed", crate::graph::preflight::UNLICENSED)]
+    PimUnlicensed,
     #[error(transparent)]
     State(#[from] StateError),
     /// An earlier run that cannot be resumed as asked.
@@ -103,6 +107,7 @@ impl SessionError {
             SessionError::Permissions(_) => Some(
                 "grant these application permissions to the app (with admin consent), then run again; `remedy doctor` shows what the token carries".into(),
             ),
+            SessionError::PimUnlicensed => Some(crate::graph::preflight::UNLICENSED_HINT.into()),
             SessionError::State(e) => Some(e.hint().into()),
             SessionError::Resume { hint, .. } | SessionError::Verify { hint, .. } => {
                 Some((*hint).into())

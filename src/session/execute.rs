@@ -491,7 +491,7 @@ fn confirmation_text(
         ));
     }
     if p.guards.protect_privileged {
-        s.push_str("  guard     holders of directory roles are skipped\n");
+        s.push_str("  guard     privileged accounts (directory roles, role-assignable groups, restricted units, PIM eligibility) are skipped\n");
     }
     if !p.guards.protected_users.is_empty() {
         s.push_str(&format!(

@@ -1,8 +1,9 @@
 //! Everything before the first change, in order: the plan (for `apply`),
 //! the playbook and the CSV (all their problems at once), the guards that
 //! need only the inputs, the connection and the tenant pin, the plan's
-//! freshness, the permission preflight, the state directory, and a new or
-//! resumed run directory. Any failure here has changed nothing.
+//! freshness, the permission preflight (with the PIM licence probe and the
+//! app's own directory role), the state directory, and a new or resumed
+//! run directory. Any failure here has changed nothing.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use secrecy::SecretString;
 use crate::diag::Severity;
 use crate::graph::auth::TokenClaims;
 use crate::graph::preflight;
+use crate::graph::privilege::Licence;
 use crate::input;
 use crate::journal::Replay;
 use crate::plan::{Binding, PlanIndex};
@@ -225,7 +227,12 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
                 Found::Completed { run, users, failed } => {
                     return Ok(Ready::Completed { run, users, failed });
                 }
-                Found::Resume(r) => (r.run, Some(r.replay), r.saved_passwords, r.started),
+                Found::Resume(r) => {
+                    if config.preflight {
+                        check_guard_and_role(&connected, &playbook, dry_run, ui).await?;
+                    }
+                    (r.run, Some(r.replay), r.saved_passwords, r.started)
+                }
             }
         }
         None => {
@@ -235,6 +242,11 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
                 && let Some(by) = resume::applied_by(&state, &p.sha256)
             {
                 return Err(resume::already_applied(&p.file, &by));
+            }
+            // Read from Graph, so after what the inputs alone decide (a
+            // completed run resumed sends nothing).
+            if config.preflight {
+                check_guard_and_role(&connected, &playbook, dry_run, ui).await?;
             }
             (
                 state.new_run()?,
@@ -305,6 +317,45 @@ fn check_permissions(
     if dry_run {
         for m in preflight::missing(playbook, true, &claims.roles) {
             ui.notice(Notice::WouldBeRefused(m.describe()));
+        }
+    }
+    Ok(())
+}
+
+/// The rest of the preflight, read from Graph: with the privileged-account
+/// guard on and `pim_eligibility: required`, PIM eligibility must be
+/// readable (without its licence every user would be protected: refused);
+/// and a run that changes users is warned when the app's service
+/// principal holds none of the roles the changes need (documents disagree
+/// on whether they are needed: never refused). A dry run needs no role.
+async fn check_guard_and_role(
+    connected: &Connected,
+    playbook: &Playbook,
+    dry_run: bool,
+    ui: &dyn Ui,
+) -> Result<(), SessionError> {
+    let oid = connected
+        .token
+        .claims
+        .as_ref()
+        .and_then(|c| c.oid.as_deref());
+    let guards = &playbook.guards;
+    if guards.protect_privileged && guards.pim_eligibility == playbook::PimEligibility::Required {
+        match preflight::pim_licence(&connected.client, oid).await {
+            Licence::Licensed => {}
+            Licence::Missing(e) => {
+                tracing::info!(error = %e, "PIM eligibility cannot be read: no licence");
+                return Err(SessionError::PimUnlicensed);
+            }
+            Licence::Unknown(e) => ui.notice(Notice::Warning(format!(
+                "PIM eligibility could not be probed ({e}); users whose eligibility cannot be read are protected"
+            ))),
+        }
+    }
+    if !dry_run && !playbook.steps.is_empty() {
+        let role = preflight::app_role(&connected.client, oid).await;
+        if let Some(w) = role.warning() {
+            ui.notice(Notice::Warning(w));
         }
     }
     Ok(())

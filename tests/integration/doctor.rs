@@ -46,7 +46,9 @@ fn good_credentials_pass() {
         "User-PasswordProfile.ReadWrite.All",
         "read user user0000001@contoso.onmicrosoft.com",
         "accountEnabled",
-        "directory roles",
+        "ok   app's directory roles: User Administrator",
+        "ok   PIM eligibility can be read",
+        "ok   privileged-account guard: user0000001@contoso.onmicrosoft.com is not privileged",
         "everything remedy needs works",
     ] {
         assert!(
@@ -87,13 +89,21 @@ fn missing_permission_is_listed() {
     );
     assert_eq!(r.code, 2, "{}", r.stdout);
     assert!(r.stdout.contains("reset_password         missing application permission User-PasswordProfile.ReadWrite.All"), "{}", r.stdout);
+    for line in [
+        "list_memberships       missing application permission Directory.Read.All",
+        "list_role_eligibility  missing application permission RoleEligibilitySchedule.Read.Directory",
+    ] {
+        assert!(r.stdout.contains(line), "{line}\n{}", r.stdout);
+    }
+    // The direct role list is no longer read.
+    assert!(!r.stdout.contains("list_directory_roles"), "{}", r.stdout);
+    // The guard cannot read enough: it would protect every user.
     assert!(
         r.stdout
-            .contains("list_directory_roles   missing application permission Directory.Read.All"),
+            .contains("FAIL privileged-account guard: protected: cannot tell whether user0000001@contoso.onmicrosoft.com is privileged"),
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("FAIL directory roles"), "{}", r.stdout);
 }
 
 #[test]

@@ -16,6 +16,9 @@ use super::error::AuthError;
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct TokenClaims {
     pub tid: Option<String>,
+    /// The object id of the app's service principal in the tenant (its
+    /// own directory roles are read by it).
+    pub oid: Option<String>,
     pub appid: Option<String>,
     pub azp: Option<String>,
     #[serde(default)]
@@ -200,10 +203,12 @@ mod tests {
 
     #[test]
     fn claims_decode_from_a_jwt() {
-        let payload = URL_SAFE_NO_PAD
-            .encode(br#"{"tid":"abc","appid":"app","roles":["User.Read.All"],"exp":1}"#);
+        let payload = URL_SAFE_NO_PAD.encode(
+            br#"{"tid":"abc","oid":"sp-1","appid":"app","roles":["User.Read.All"],"exp":1}"#,
+        );
         let c = TokenClaims::decode(&format!("e30.{payload}.sig")).unwrap();
         assert_eq!(c.tid.as_deref(), Some("abc"));
+        assert_eq!(c.oid.as_deref(), Some("sp-1"));
         assert_eq!(c.app_id(), Some("app"));
         assert_eq!(c.roles, ["User.Read.All"]);
         assert!(TokenClaims::decode("opaque-token").is_none());

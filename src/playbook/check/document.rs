@@ -47,7 +47,7 @@ impl Checker<'_> {
     }
 
     /// Resolves a name from a closed set, with a did-you-mean on failure.
-    fn closed_set<T: Copy>(
+    pub(super) fn closed_set<T: Copy>(
         &mut self,
         code: &'static str,
         field: &str,

@@ -1,7 +1,8 @@
-//! The `guards:` block: `max_users`, `max_failures` and `protect`.
+//! The `guards:` block: `max_users`, `max_failures` and `protect` (its
+//! `privileged_roles`, `pim_eligibility` and `users`).
 
 use crate::input::{is_guid, is_upn};
-use crate::playbook::checked::{FailureLimit, Guards};
+use crate::playbook::checked::{FailureLimit, Guards, PimEligibility};
 use crate::playbook::model::{Spanned, Threshold};
 
 use super::checker::Checker;
@@ -12,6 +13,7 @@ impl Checker<'_> {
             max_users: None,
             max_failures: None,
             protect_privileged: true,
+            pim_eligibility: PimEligibility::Required,
             protected_users: Vec::new(),
         };
         let Some(doc) = doc else { return g };
@@ -30,6 +32,24 @@ impl Checker<'_> {
         }
         if let Some(p) = &doc.protect {
             g.protect_privileged = p.privileged_roles.unwrap_or(true);
+            if let Some(v) = &p.pim_eligibility {
+                if let Some(e) = self.closed_set(
+                    "playbook::invalid-guard",
+                    "pim_eligibility",
+                    v,
+                    PimEligibility::ALL,
+                ) {
+                    g.pim_eligibility = e;
+                }
+                if !g.protect_privileged {
+                    self.warning(
+                        "playbook::invalid-guard",
+                        v,
+                        "`pim_eligibility` has no effect with `privileged_roles: false`".into(),
+                    )
+                    .hint = Some("remove it, or turn `privileged_roles` on".into());
+                }
+            }
             for u in &p.users {
                 let v = u.value.trim();
                 if is_upn(v) || is_guid(v) {
