@@ -6,6 +6,7 @@
 //! - `auth`: credentials from the environment or files, token cache.
 //! - `client`: the one place that sends HTTP requests to Graph.
 //! - `users`: typed user operations (request builders and parsers).
+//! - `domains`: whether a user's domain is federated.
 //! - `batch`: `$batch` packing and per-item results.
 //! - `error`: typed errors, retry classification, hints.
 //! - `transport`: bounded response bodies and transport failures in words,
@@ -24,6 +25,7 @@ pub mod cloud;
 pub mod connect;
 pub mod directory;
 pub mod dispatch;
+pub mod domains;
 pub mod error;
 pub mod limiter;
 pub mod permissions;

@@ -46,6 +46,7 @@ pub fn operation(op: OpKind) -> Operation {
     match op {
         OpKind::ReadAccount => Operation::ReadUser,
         OpKind::ReadPrivileges => Operation::ListDirectoryRoles,
+        OpKind::ReadSignInAuthority => Operation::ReadDomain,
         OpKind::ResetPassword => Operation::ResetPassword,
         OpKind::SetEnabled => Operation::SetAccountEnabled,
         OpKind::RevokeSessions => Operation::RevokeSessions,
