@@ -101,6 +101,11 @@ pub struct Account {
     pub sessions_valid_from: Option<String>,
     /// Member, guest, …, as the directory calls it.
     pub kind: Option<String>,
+    /// Whether the account signs in through another identity provider
+    /// (Graph: its domain is federated), so that a password set here is
+    /// not the one it signs in with. `None` until a step that needs to
+    /// know has asked the directory.
+    pub federated: Option<bool>,
 }
 
 impl Account {
@@ -176,6 +181,7 @@ mod tests {
             password_changed: None,
             sessions_valid_from: Some("t0".into()),
             kind: None,
+            federated: None,
         };
         assert_eq!(a.get(Property::Enabled), None);
         a.set(Property::Enabled, Value::Bool(true));

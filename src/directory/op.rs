@@ -36,6 +36,9 @@ pub enum OpKind {
     ReadAccount,
     /// Find what makes an account privileged (the protection guard).
     ReadPrivileges,
+    /// Find whether an account signs in through another identity provider
+    /// (Graph: whether its domain is federated).
+    ReadSignInAuthority,
     ResetPassword,
     SetEnabled,
     RevokeSessions,

@@ -31,6 +31,14 @@ impl Directory {
         }
     }
 
+    /// Whether the account signs in through another identity provider (a
+    /// password set here is not the one it signs in with).
+    pub async fn federated(&self, account: &Account) -> Result<bool, DirError> {
+        match self {
+            Directory::Graph(g) => g.federated(account).await,
+        }
+    }
+
     /// Performs `op` on the account with directory id `id`.
     pub async fn apply(&self, id: &str, op: &Op) -> Result<(), DirError> {
         match self {

@@ -395,6 +395,19 @@ async fn privileges(
     .map(|(found, _)| found)
 }
 
+async fn federated(
+    cx: &Context,
+    account: &Account,
+    deadline: Instant,
+) -> Result<bool, (DirError, u32)> {
+    let notify = notify(cx);
+    retrying(&cx.directory, &notify, DEFAULT_RETRIES, deadline, || {
+        cx.directory.federated(account)
+    })
+    .await
+    .map(|(f, _)| f)
+}
+
 async fn run_step(
     cx: &Context,
     row: &Row,
@@ -408,6 +421,19 @@ async fn run_step(
     let kind = step.kind.kind();
     let label = cx.directory.label_fn();
     let evidence = kind.evidence();
+    if kind.needs_sign_in_authority() && state.federated.is_none() && !state.is_guest() {
+        match federated(cx, state, deadline).await {
+            Ok(f) => state.federated = Some(f),
+            Err((e, attempts)) => {
+                let mut o = StepOutcome::failed(&e, attempts);
+                o.reason = Some(format!(
+                    "cannot tell whether the account signs in with a password set here (its domain's sign-in could not be read); not sent: {}",
+                    o.reason.unwrap_or_default()
+                ));
+                return o;
+            }
+        }
+    }
     let (would, change) = match kind.decide(state, label) {
         Decision::Satisfied(reason) => return StepOutcome::new(StepStatus::Ok, reason),
         Decision::NotApplicable(reason) => {

@@ -4,12 +4,16 @@
 //! [`Limiter`]) and turns Graph's users, privileges and errors into the
 //! neutral [`Account`], [`Privileges`] and [`DirError`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+use tokio::sync::OnceCell;
 
 use crate::directory::{Account, DirError, ErrorKind as DirKind, Op, Privileges, Property, Target};
 use crate::graph::batch::MAX_BATCH;
 use crate::graph::dispatch::Dispatcher;
+use crate::graph::domains;
 use crate::graph::limiter::Limiter;
 use crate::graph::permissions::Operation;
 use crate::graph::privilege::{self, RoleNames};
@@ -34,6 +38,9 @@ pub struct GraphDirectory {
     users_in_flight: usize,
     /// Custom roles' names, read once per definition and run.
     role_names: RoleNames,
+    /// Whether each domain seen is federated, read once per run (users
+    /// asking at the same time wait for the one request).
+    federated: Mutex<HashMap<String, Arc<OnceCell<bool>>>>,
 }
 
 impl GraphDirectory {
@@ -52,6 +59,7 @@ impl GraphDirectory {
                 send.concurrency
             },
             role_names: RoleNames::default(),
+            federated: Mutex::new(HashMap::new()),
         }
     }
 
@@ -94,6 +102,41 @@ impl GraphDirectory {
         privilege::read(id, &prefix, &send, &self.role_names)
             .await
             .map_err(dir_error)
+    }
+
+    /// Whether `account` signs in through a federated domain: the domain
+    /// of its sign-in name, read once per run. A name without a domain
+    /// remedy can send is an error (it cannot tell).
+    pub async fn federated(&self, account: &Account) -> Result<bool, DirError> {
+        let name = account.name.as_deref().unwrap_or_default();
+        let Some(domain) = domains::domain_of(name) else {
+            return Err(dir_error(GraphError::invalid_response(
+                format!(
+                    "not sent: the user principal name {:?} has no domain to look up",
+                    name.chars().take(64).collect::<String>()
+                ),
+                None,
+                Some(Operation::ReadDomain),
+            )));
+        };
+        let cell = self
+            .federated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(domain.clone())
+            .or_default()
+            .clone();
+        // An error is not kept: the next user asks again.
+        cell.get_or_try_init(|| async {
+            let resp = self
+                .dispatch
+                .send(domains::get_domain(&domain))
+                .await
+                .map_err(dir_error)?;
+            domains::parse_federated(&domain, &resp).map_err(dir_error)
+        })
+        .await
+        .copied()
     }
 
     pub async fn apply(&self, id: &str, op: &Op) -> Result<(), DirError> {
@@ -164,6 +207,7 @@ pub fn account(u: UserState) -> Account {
         password_changed: u.last_password_change_date_time,
         sessions_valid_from: u.sign_in_sessions_valid_from_date_time,
         kind: u.user_type,
+        federated: None,
     }
 }
 

@@ -9,6 +9,7 @@
 //! - `privilege`: what makes a user privileged (memberships, owned groups,
 //!   role assignments, PIM eligibility, role names), the app's own roles
 //!   and the PIM licence probe (request builders and parsers).
+//! - `domains`: whether a user's domain is federated.
 //! - `batch`: `$batch` packing and per-item results.
 //! - `error`: typed errors, retry classification, hints.
 //! - `transport`: bounded response bodies and transport failures in words,
@@ -27,6 +28,7 @@ pub mod cloud;
 pub mod connect;
 pub mod directory;
 pub mod dispatch;
+pub mod domains;
 pub mod error;
 #[cfg(test)]
 pub(crate) mod fake;

@@ -60,6 +60,7 @@ pub fn operations_of(op: OpKind) -> &'static [Operation] {
             Operation::ListRoleEligibility,
             Operation::ReadRoleDefinition,
         ],
+        OpKind::ReadSignInAuthority => &[Operation::ReadDomain],
         OpKind::ResetPassword => &[Operation::ResetPassword],
         OpKind::SetEnabled => &[Operation::SetAccountEnabled],
         OpKind::RevokeSessions => &[Operation::RevokeSessions],

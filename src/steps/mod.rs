@@ -177,6 +177,13 @@ pub trait Kind: Send + Sync {
         false
     }
 
+    /// Whether [`Kind::decide`] needs [`Account::federated`]: the step
+    /// sets something (a password) that only matters when the account
+    /// signs in here. The engine asks the directory before deciding.
+    fn needs_sign_in_authority(&self) -> bool {
+        false
+    }
+
     /// Whether the kind writes generated secrets (`secrets.csv`).
     fn generates_secrets(&self) -> bool {
         false
@@ -188,14 +195,20 @@ pub trait Kind: Send + Sync {
     }
 }
 
-/// The operations a run of `steps` performs beyond reading, by step id.
+/// The operations a run of `steps` performs beyond reading each account,
+/// by step id: each step's own, after the reads it needs first.
 pub fn operations<'a>(
     steps: impl IntoIterator<Item = (&'a str, &'a StepKind)>,
 ) -> Vec<(String, OpKind)> {
-    steps
-        .into_iter()
-        .map(|(id, k)| (format!("step `{id}`"), k.kind().operation()))
-        .collect()
+    let mut ops = Vec::new();
+    for (id, k) in steps {
+        let k = k.kind();
+        if k.needs_sign_in_authority() {
+            ops.push((format!("step `{id}`"), OpKind::ReadSignInAuthority));
+        }
+        ops.push((format!("step `{id}`"), k.operation()));
+    }
+    ops
 }
 
 #[cfg(test)]

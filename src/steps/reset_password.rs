@@ -6,7 +6,8 @@
 //! reset drifts when the password changed since the plan. Guests (they
 //! sign in at home) and accounts synchronised from on-premises AD (their
 //! password lives there, unless the tenant uses password hash sync and the
-//! step opts in) are skipped with the reason.
+//! step opts in) and accounts of a federated domain (they sign in at the
+//! domain's identity provider) are skipped with the reason.
 
 use secrecy::SecretString;
 
@@ -188,6 +189,11 @@ impl Kind for ResetPassword {
                 "synchronised from on-premises Active Directory: a cloud reset does not change the password it signs in with under pass-through or federated sign-in; reset it on-premises (with password hash sync, `with: reset_synced_in_cloud: true` allows cloud resets)".to_owned(),
             );
         }
+        if account.federated == Some(true) {
+            return Decision::NotApplicable(
+                "the account's domain is federated: it signs in at the domain's identity provider, so a password set in Entra ID is not the one it signs in with; reset the password there (on-premises AD or the federation provider)".to_owned(),
+            );
+        }
         let how = match &self.password {
             PasswordSource::Generate => "generated, saved to secrets.csv",
             PasswordSource::Template(_) => "from the CSV template",
@@ -237,6 +243,10 @@ impl Kind for ResetPassword {
     /// The password changed since the plan: someone reset it (or the plan
     /// was applied already); resetting again would replace that password.
     fn drifts_when_moved(&self) -> bool {
+        true
+    }
+
+    fn needs_sign_in_authority(&self) -> bool {
         true
     }
 

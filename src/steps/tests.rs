@@ -17,6 +17,7 @@ fn account(enabled: bool, pw: Option<&str>, sessions: Option<&str>) -> Account {
         password_changed: pw.map(Into::into),
         sessions_valid_from: sessions.map(Into::into),
         kind: None,
+        federated: None,
     }
 }
 
@@ -357,4 +358,56 @@ fn guests_and_synced_accounts_are_skipped_with_a_reason() {
         RevokeSessions.decide(&synced, LABEL),
         Decision::Change { .. }
     ));
+}
+
+#[test]
+fn accounts_of_a_federated_domain_get_no_cloud_reset() {
+    let reset = ResetPassword {
+        password: PasswordSource::Generate,
+        force_change_at_next_sign_in: true,
+        force_change_with_mfa: false,
+        // Even where synced accounts may be reset in the cloud: a
+        // federated domain signs in at its own identity provider.
+        reset_synced_in_cloud: true,
+    };
+    assert!(reset.needs_sign_in_authority());
+    assert!(!RevokeSessions.needs_sign_in_authority());
+    assert!(!SignIn::BLOCKED.needs_sign_in_authority());
+    let at = |federated| Account {
+        federated,
+        ..account(true, None, None)
+    };
+    match reset.decide(&at(Some(true)), LABEL) {
+        Decision::NotApplicable(why) => {
+            assert!(
+                why.contains("federated") && why.contains("reset the password there"),
+                "{why}"
+            );
+        }
+        other => panic!("expected a skip, got {other:?}"),
+    }
+    assert!(matches!(
+        reset.decide(&at(Some(false)), LABEL),
+        Decision::Change { .. }
+    ));
+    // Revoking and blocking still apply: tokens are issued by Entra ID.
+    assert!(matches!(
+        RevokeSessions.decide(&at(Some(true)), LABEL),
+        Decision::Change { .. }
+    ));
+    // The preflight asks for the domain read before the reset itself.
+    let kinds = [
+        StepKind::ResetPassword(reset),
+        StepKind::RevokeSessions(RevokeSessions),
+    ];
+    let ops = crate::steps::operations([("reset", &kinds[0]), ("revoke", &kinds[1])]);
+    let ops: Vec<_> = ops.into_iter().map(|(_, op)| op).collect();
+    assert_eq!(
+        ops,
+        [
+            OpKind::ReadSignInAuthority,
+            OpKind::ResetPassword,
+            OpKind::RevokeSessions
+        ]
+    );
 }

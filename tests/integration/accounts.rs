@@ -338,3 +338,112 @@ JOSÉ@contoso.onmicrosoft.com
         assert!(reason.starts_with("protected"), "{key}: {reason}");
     }
 }
+
+#[test]
+fn accounts_of_a_federated_domain_are_not_reset_in_the_cloud() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("u.csv");
+    let mut text = String::from("userPrincipalName,displayName,accountEnabled\n");
+    for i in 0..6 {
+        text.push_str(&format!(
+            "cloud{i}@contoso.onmicrosoft.com,Cloud {i},false\n"
+        ));
+        text.push_str(&format!("fed{i}@corp.contoso.com,Fed {i},false\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let emu = EmulatorProcess::start(&[
+        "--users",
+        csv.to_str().unwrap(),
+        "--federated-domain",
+        "corp.contoso.com",
+    ]);
+    let state = dir.path().join("state");
+    let r = remedy_run(
+        &emu,
+        &state,
+        &[
+            "workflows/incident-response.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let users = emulator_users(&emu);
+    let res = results(&state);
+    for i in 0..6 {
+        let cloud = format!("cloud{i}@contoso.onmicrosoft.com");
+        let fed = format!("fed{i}@corp.contoso.com");
+        assert_eq!(users[cloud.as_str()]["resetCount"], 1, "{cloud}");
+        assert_eq!(users[fed.as_str()]["resetCount"], 0, "{fed}");
+        let (status, code, reason) = &res[&(fed.clone(), "reset-password".into())];
+        assert_eq!(
+            (status.as_str(), code.as_str()),
+            ("skipped", "not_applicable")
+        );
+        assert!(reason.contains("federated"), "{reason}");
+        // Entra ID still issues their tokens and keeps their enabled flag.
+        assert_eq!(res[&(fed.clone(), "revoke-sessions".into())].0, "changed");
+        assert_eq!(res[&(fed.clone(), "allow-sign-in".into())].0, "changed");
+        assert_eq!(users[fed.as_str()]["revokeCount"], 1, "{fed}");
+    }
+    // Each domain is read once per run, however many users share it.
+    let stats = emu.get_json("/_stats");
+    assert_eq!(stats["by_operation"]["read_domain"], 2, "{stats}");
+
+    // The dry run says the same.
+    let dry = remedy_run(
+        &emu,
+        &dir.path().join("dry"),
+        &[
+            "workflows/incident-response.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--dry-run",
+        ],
+    );
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    let dry_res = results(&dir.path().join("dry"));
+    assert_eq!(
+        dry_res[&("fed0@corp.contoso.com".into(), "reset-password".into())].1,
+        "not_applicable"
+    );
+    assert_eq!(
+        dry_res[&(
+            "cloud0@contoso.onmicrosoft.com".into(),
+            "reset-password".into()
+        )]
+            .0,
+        "would_change"
+    );
+}
+
+#[test]
+fn a_domain_that_cannot_be_read_fails_the_reset_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("u.csv");
+    std::fs::write(
+        &csv,
+        "userPrincipalName,displayName,accountEnabled\nplain@contoso.onmicrosoft.com,Plain,false\n",
+    )
+    .unwrap();
+    // A token without Domain.Read.All or Directory.Read.All: the preflight
+    // refuses before any change and names the permission.
+    let emu = EmulatorProcess::start(&[
+        "--users",
+        csv.to_str().unwrap(),
+        "--roles",
+        "User.Read.All,User-PasswordProfile.ReadWrite.All,User.EnableDisableAccount.All,User.RevokeSessions.All,RoleEligibilitySchedule.Read.Directory,RoleManagement.Read.Directory",
+    ]);
+    let r = remedy_run(
+        &emu,
+        &dir.path().join("state"),
+        &[
+            "workflows/incident-response.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("Domain.Read.All"), "{}", r.stderr);
+    assert_eq!(emu.get_json("/_stats")["resets"], 0);
+}

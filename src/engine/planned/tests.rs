@@ -13,6 +13,7 @@ fn state(enabled: bool) -> Account {
         password_changed: None,
         sessions_valid_from: None,
         kind: None,
+        federated: None,
     }
 }
 
