@@ -17,6 +17,7 @@ mod guide;
 mod history;
 mod hostile;
 mod plan;
+mod process;
 mod run;
 mod schema;
 mod shard;

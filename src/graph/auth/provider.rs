@@ -42,6 +42,12 @@ impl TokenProvider {
         }
     }
 
+    /// The HTTP client for the authority (the token endpoint's pool, TLS
+    /// and proxy settings), for other calls there such as OpenID discovery.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     pub fn credential(&self) -> &Credential {
         &self.credential
     }
