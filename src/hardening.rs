@@ -49,9 +49,9 @@ impl Hardening {
             match step {
                 Step::Done => tracing::debug!("{what}"),
                 Step::Unsupported(why) => tracing::debug!("not {what}: {why}"),
-                Step::Failed(e) => tracing::warn!(
-                    "not {what}: {e}; a crash could leave secrets in a core file"
-                ),
+                Step::Failed(e) => {
+                    tracing::warn!("not {what}: {e}; a crash could leave secrets in a core file")
+                }
             }
         }
     }
@@ -123,10 +123,7 @@ mod tests {
         if std::env::var_os(CHILD).is_some() {
             let h = harden();
             assert!(h.complete(), "{h:?}");
-            assert_eq!(
-                dumpable_behavior().unwrap(),
-                DumpableBehavior::NotDumpable
-            );
+            assert_eq!(dumpable_behavior().unwrap(), DumpableBehavior::NotDumpable);
             let core = getrlimit(Resource::Core);
             assert_eq!((core.current, core.maximum), (Some(0), Some(0)));
             println!("hardened child done");
@@ -156,9 +153,6 @@ mod tests {
         assert!(stdout.contains("hardened child done"), "{stdout}");
         assert!(stdout.contains("1 passed"), "{stdout}");
         // The parent is untouched.
-        assert_eq!(
-            dumpable_behavior().unwrap(),
-            DumpableBehavior::Dumpable
-        );
+        assert_eq!(dumpable_behavior().unwrap(), DumpableBehavior::Dumpable);
     }
 }

@@ -1,5 +1,6 @@
 //! `remedy doctor`: check credentials, permissions and connectivity before
-//! an incident run, and say plainly what is wrong.
+//! an incident run, and say plainly what is wrong. What the token and Graph
+//! said is printed on one line with control and bidi characters escaped.
 
 use std::fmt::Write as _;
 
@@ -9,6 +10,7 @@ use crate::exit_code;
 use crate::graph::GraphClient;
 use crate::graph::auth::TokenClaims;
 use crate::graph::permissions::Operation;
+use crate::report::one_line;
 
 use super::graph_args::GraphArgs;
 
@@ -96,7 +98,7 @@ async fn check(args: &DoctorArgs) -> (String, bool) {
     let token = match client.tokens().token().await {
         Ok(t) => t,
         Err(e) => {
-            let _ = writeln!(out, "{BAD} token: {e}");
+            let _ = writeln!(out, "{BAD} token: {}", one_line(&e.to_string()));
             if let Some(h) = e.hint() {
                 let _ = writeln!(out, "     hint: {h}");
             }
@@ -140,7 +142,7 @@ fn permissions(out: &mut String, claims: &TokenClaims, configured_tenant: Option
     let _ = writeln!(
         out,
         "     tenant      {}",
-        claims.tid.as_deref().unwrap_or("(not in the token)")
+        one_line(claims.tid.as_deref().unwrap_or("(not in the token)"))
     );
     if let (Some(configured), Some(tid)) = (configured_tenant, claims.tid.as_deref())
         && crate::input::is_guid(configured)
@@ -148,21 +150,22 @@ fn permissions(out: &mut String, claims: &TokenClaims, configured_tenant: Option
     {
         let _ = writeln!(
             out,
-            "{BAD} the token is for tenant {tid}, not the configured {configured}"
+            "{BAD} the token is for tenant {}, not the configured {configured}",
+            one_line(tid)
         );
         ok = false;
     }
     let _ = writeln!(
         out,
         "     app id      {}",
-        claims.app_id().unwrap_or("(not in the token)")
+        one_line(claims.app_id().unwrap_or("(not in the token)"))
     );
     let roles = if claims.roles.is_empty() {
         "(none)".to_owned()
     } else {
         claims.roles.join(", ")
     };
-    let _ = writeln!(out, "     permissions {roles}");
+    let _ = writeln!(out, "     permissions {}", one_line(&roles));
     for op in Operation::ALL {
         if op.granted_by(&claims.roles) {
             let _ = writeln!(out, "{OK} {:<22} granted", op.as_str());
@@ -185,7 +188,7 @@ async fn read_user(out: &mut String, client: &GraphClient, user: &str) -> bool {
     match client.get_user(user).await {
         Ok(u) => {
             let _ = writeln!(out, "{OK} read user {user}");
-            let _ = writeln!(out, "     id                          {}", u.id);
+            let _ = writeln!(out, "     id                          {}", one_line(&u.id));
             let _ = writeln!(
                 out,
                 "     accountEnabled              {}",
@@ -200,16 +203,20 @@ async fn read_user(out: &mut String, client: &GraphClient, user: &str) -> bool {
             let _ = writeln!(
                 out,
                 "     lastPasswordChangeDateTime  {}",
-                u.last_password_change_date_time
-                    .as_deref()
-                    .unwrap_or("(none)")
+                one_line(
+                    u.last_password_change_date_time
+                        .as_deref()
+                        .unwrap_or("(none)")
+                )
             );
             let _ = writeln!(
                 out,
                 "     signInSessionsValidFrom     {}",
-                u.sign_in_sessions_valid_from_date_time
-                    .as_deref()
-                    .unwrap_or("(none)")
+                one_line(
+                    u.sign_in_sessions_valid_from_date_time
+                        .as_deref()
+                        .unwrap_or("(none)")
+                )
             );
             match client.directory_roles(&u.id).await {
                 Ok(roles) => {
@@ -223,13 +230,17 @@ async fn read_user(out: &mut String, client: &GraphClient, user: &str) -> bool {
                         if names.is_empty() {
                             "none".to_owned()
                         } else {
-                            names.join(", ")
+                            one_line(&names.join(", ")).into_owned()
                         }
                     );
                     true
                 }
                 Err(e) => {
-                    let _ = writeln!(out, "{BAD} directory roles of {user}: {e}");
+                    let _ = writeln!(
+                        out,
+                        "{BAD} directory roles of {user}: {}",
+                        one_line(&e.to_string())
+                    );
                     if let Some(h) = e.hint() {
                         let _ = writeln!(out, "     hint: {h}");
                     }
@@ -238,7 +249,7 @@ async fn read_user(out: &mut String, client: &GraphClient, user: &str) -> bool {
             }
         }
         Err(e) => {
-            let _ = writeln!(out, "{BAD} read user {user}: {e}");
+            let _ = writeln!(out, "{BAD} read user {user}: {}", one_line(&e.to_string()));
             if let Some(h) = e.hint() {
                 let _ = writeln!(out, "     hint: {h}");
             }

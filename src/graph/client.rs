@@ -10,14 +10,15 @@ use std::time::Duration;
 
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
-use crate::graph::auth::{AccessToken, TokenProvider};
 use crate::graph::auth::Credential;
+use crate::graph::auth::{AccessToken, TokenProvider};
 use crate::graph::cloud::{Endpoints, is_loopback_root};
 use crate::graph::error::{ErrorKind, GraphError};
 use crate::graph::permissions::Operation;
+use crate::graph::redact::Redactor;
 use crate::graph::tls::{TlsError, TlsTrust};
 use crate::graph::transport::{MAX_RESPONSE_BYTES, ReadError, read_bounded};
 
@@ -31,6 +32,9 @@ pub struct GraphRequest {
     /// JSON body. Zeroed on drop: a reset's body holds the new password.
     pub body: Option<Zeroizing<Vec<u8>>>,
     pub operation: Operation,
+    /// The secrets the body carries (a reset's new password): scrubbed out
+    /// of whatever the server answers before it is kept or shown.
+    pub secrets: Vec<SecretString>,
 }
 
 impl std::fmt::Debug for GraphRequest {
@@ -46,6 +50,7 @@ impl std::fmt::Debug for GraphRequest {
                     .map(|b| format!("[{} bytes, not shown]", b.len())),
             )
             .field("operation", &self.operation)
+            .field("secrets", &self.secrets.len())
             .finish()
     }
 }
@@ -143,18 +148,13 @@ impl GraphClient {
         credential: Credential,
     ) -> Result<Self, TlsError> {
         let graph = http_client(options, &endpoints.graph)?;
-        let authority = if is_loopback_root(&endpoints.graph)
-            == is_loopback_root(&endpoints.authority)
-        {
-            graph.clone()
-        } else {
-            http_client(options, &endpoints.authority)?
-        };
-        let tokens = Arc::new(TokenProvider::new(
-            authority,
-            endpoints.clone(),
-            credential,
-        ));
+        let authority =
+            if is_loopback_root(&endpoints.graph) == is_loopback_root(&endpoints.authority) {
+                graph.clone()
+            } else {
+                http_client(options, &endpoints.authority)?
+            };
+        let tokens = Arc::new(TokenProvider::new(authority, endpoints.clone(), credential));
         Ok(GraphClient::new(graph, endpoints, tokens))
     }
 
@@ -166,9 +166,26 @@ impl GraphClient {
         &self.tokens
     }
 
+    /// What no text from the server may quote: `secrets` (what the request
+    /// carried), the credential's secret and the access token.
+    pub fn redactor(&self, secrets: &[SecretString]) -> Redactor {
+        let mut r = self.tokens.redactor();
+        for s in secrets {
+            r.add(s.expose_secret());
+        }
+        r
+    }
 
-    /// Sends `req`; on a 401 gets a new token and tries once more.
+    /// Sends `req`; on a 401 gets a new token and tries once more. An
+    /// error's server text is scrubbed of `req`'s secrets, the client
+    /// secret and the token ([`GraphClient::redactor`]).
     pub async fn send(&self, req: &GraphRequest) -> Result<GraphResponse, GraphError> {
+        self.send_unscrubbed(req)
+            .await
+            .map_err(|e| e.redacted(&self.redactor(&req.secrets)))
+    }
+
+    async fn send_unscrubbed(&self, req: &GraphRequest) -> Result<GraphResponse, GraphError> {
         let op = Some(req.operation);
         let mut token = self
             .tokens

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::graph::auth::AuthError;
 use crate::graph::permissions::Operation;
+use crate::graph::redact::Redactor;
 use crate::graph::transport::{is_tls_failure, transport_message};
 
 /// What went wrong, coarsely: enough to decide retry or not and what to say.
@@ -220,6 +221,27 @@ impl GraphError {
             operation,
             fate_unknown: false,
         }
+    }
+
+    /// `self` with every secret `r` knows scrubbed out of the text the
+    /// server chose (code, message, request ids).
+    #[must_use]
+    pub fn redacted(mut self, r: &Redactor) -> Self {
+        if r.is_empty() {
+            return self;
+        }
+        r.scrub_in_place(&mut self.message);
+        for text in [
+            &mut self.code,
+            &mut self.request_id,
+            &mut self.client_request_id,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            r.scrub_in_place(text);
+        }
+        self
     }
 
     /// What an admin should do about it, when remedy can tell.

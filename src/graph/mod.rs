@@ -8,6 +8,7 @@
 //! - `users`: typed user operations (request builders and parsers).
 //! - `batch`: `$batch` packing and per-item results.
 //! - `error`: typed errors, retry classification, hints.
+//! - `redact`: secrets scrubbed out of server text before it is kept or shown.
 //! - `transport`: bounded response bodies and transport failures in words,
 //!   shared by `client` and `auth`.
 //! - `tls`: which servers are trusted (system roots, `--ca-file`, loopback escape hatch).
@@ -28,6 +29,7 @@ pub mod error;
 pub mod limiter;
 pub mod permissions;
 pub mod preflight;
+pub mod redact;
 pub mod tls;
 pub mod transport;
 pub mod users;

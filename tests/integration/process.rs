@@ -69,7 +69,14 @@ fn a_running_remedy_has_core_files_off_and_is_not_dumpable() {
         .arg(&playbook)
         .arg("--users")
         .arg(&csv)
-        .args(["--yes", "--progress", "none", "--concurrency", "1", "--state-dir"])
+        .args([
+            "--yes",
+            "--progress",
+            "none",
+            "--concurrency",
+            "1",
+            "--state-dir",
+        ])
         .arg(&state)
         .envs(emu.client_env("process-tests", "process-test-secret"))
         .env_remove("USER")
@@ -92,12 +99,17 @@ fn a_running_remedy_has_core_files_off_and_is_not_dumpable() {
             child.try_wait().unwrap().is_none(),
             "the run ended before it was looked at"
         );
-        assert!(std::time::Instant::now() < deadline, "the run never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let limits = std::fs::read_to_string(format!("{proc_dir}/limits")).unwrap();
     let status = std::fs::read_to_string(format!("{proc_dir}/status")).unwrap();
-    let owner = std::fs::metadata(format!("{proc_dir}/status")).unwrap().uid();
+    let owner = std::fs::metadata(format!("{proc_dir}/status"))
+        .unwrap()
+        .uid();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
