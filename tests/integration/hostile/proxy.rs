@@ -359,7 +359,7 @@ fn mutate(
                 .unwrap_or_default()
                 .to_owned();
             let n = hit(s);
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 let body =
                     json!({"error": {"code": "Request_BadRequest", "message": echo_message(&pw)}});
                 (400, serde_json::to_vec(&body).unwrap())
