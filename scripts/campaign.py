@@ -3,7 +3,8 @@
 
 Usage: python3 scripts/campaign.py {faults,kills,all} [--short] [--no-build] [--seed N]
 
-Builds the release binary (skip with --no-build), starts `remedy emulator` on
+Builds the release binary with the crash points (`cargo build --release
+--features crash-points`; skip with --no-build), starts `remedy emulator` on
 127.0.0.1 for each case, runs workflows/incident-response.yaml (reset the
 password, revoke sessions, make sure sign-in is allowed) and checks what the
 service ended with against what remedy recorded. Exits 1 if any check fails.
@@ -20,7 +21,8 @@ faults: one run per fault mix (1,000 users; --short: 200):
 kills: one run of 4,000 users (--short: 1,500), killed again and again at
   seeded random points and resumed with --resume until it completes: a
   SIGKILL after a random delay, or a crash half-way through a secrets.csv
-  line or a journal group commit (REMEDY_CRASH_AT, see src/crashpoint.rs).
+  line or a journal group commit (REMEDY_CRASH_AT, see src/crashpoint.rs;
+  only a `--features crash-points` build has them).
   At least 24 kills (--short: 12), at least a third inside a write. Checks
   as above, plus: users reset twice 0, users lost 0.
 
@@ -273,11 +275,15 @@ def main():
     ap.add_argument("campaign", choices=["faults", "kills", "all"])
     ap.add_argument("--short", action="store_true",
                     help="CI sizes: 200 users per mix; 1,500 users and 12 kills")
-    ap.add_argument("--no-build", action="store_true", help="use target/release/remedy as it is")
+    ap.add_argument("--no-build", action="store_true",
+                    help="use target/release/remedy as it is (built with --features crash-points)")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     if not args.no_build:
-        subprocess.run(["cargo", "build", "--release", "--locked", "-q"], cwd=ROOT, check=True,
+        # The crash points exist only with this feature; a build without it
+        # ignores REMEDY_CRASH_AT (and says so), and the kill campaign fails.
+        subprocess.run(["cargo", "build", "--release", "--locked", "-q", "--features", "crash-points"],
+                       cwd=ROOT, check=True,
                        timeout=bt.BUILD_TIMEOUT_S)
     if not os.path.exists(bt.BIN):
         raise SystemExit(f"{bt.BIN} does not exist: build it or drop --no-build")

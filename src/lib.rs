@@ -37,7 +37,8 @@
 //!   read back from Graph and compared.
 //! - [`exit_code`]: the process exit codes, in one place.
 //! - [`crashpoint`]: `REMEDY_CRASH_AT`, the kill campaign's crash points
-//!   inside the durable writes.
+//!   inside the durable writes (only in a `crash-points` build).
+//! - [`hardening`]: no core dumps, not dumpable, from process start.
 
 pub mod atomic_file;
 pub mod cli;
@@ -48,6 +49,7 @@ pub mod emulator;
 pub mod engine;
 pub mod exit_code;
 pub mod graph;
+pub mod hardening;
 pub mod input;
 pub mod journal;
 pub mod operator;

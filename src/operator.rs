@@ -44,10 +44,11 @@ fn os_user() -> Option<String> {
         .or_else(user_from_passwd)
 }
 
+/// The real uid from the kernel (never from `/proc/self`, which belongs
+/// to root once the process is non-dumpable: see `hardening.rs`).
 #[cfg(unix)]
 fn user_from_passwd() -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let uid = std::fs::metadata("/proc/self").ok()?.uid();
+    let uid = rustix::process::getuid().as_raw();
     let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
     name_of_uid(&passwd, uid).or_else(|| Some(format!("uid {uid}")))
 }

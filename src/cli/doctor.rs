@@ -1,5 +1,6 @@
 //! `remedy doctor`: check credentials, permissions and connectivity before
-//! an incident run, and say plainly what is wrong.
+//! an incident run, and say plainly what is wrong. What the token and Graph
+//! said is printed on one line with control and bidi characters escaped.
 
 use std::fmt::Write as _;
 
@@ -11,6 +12,7 @@ use crate::graph::auth::TokenClaims;
 use crate::graph::permissions::Operation;
 use crate::graph::preflight::{self, AppRole};
 use crate::graph::privilege::Licence;
+use crate::report::one_line;
 
 use super::graph_args::GraphArgs;
 
@@ -101,7 +103,7 @@ async fn check(args: &DoctorArgs) -> (String, bool) {
     let token = match client.tokens().token().await {
         Ok(t) => t,
         Err(e) => {
-            let _ = writeln!(out, "{BAD} token: {e}");
+            let _ = writeln!(out, "{BAD} token: {}", one_line(&e.to_string()));
             if let Some(h) = e.hint() {
                 let _ = writeln!(out, "     hint: {h}");
             }
@@ -148,7 +150,7 @@ fn permissions(out: &mut String, claims: &TokenClaims, configured_tenant: Option
     let _ = writeln!(
         out,
         "     tenant      {}",
-        claims.tid.as_deref().unwrap_or("(not in the token)")
+        one_line(claims.tid.as_deref().unwrap_or("(not in the token)"))
     );
     if let (Some(configured), Some(tid)) = (configured_tenant, claims.tid.as_deref())
         && crate::input::is_guid(configured)
@@ -156,21 +158,22 @@ fn permissions(out: &mut String, claims: &TokenClaims, configured_tenant: Option
     {
         let _ = writeln!(
             out,
-            "{BAD} the token is for tenant {tid}, not the configured {configured}"
+            "{BAD} the token is for tenant {}, not the configured {configured}",
+            one_line(tid)
         );
         ok = false;
     }
     let _ = writeln!(
         out,
         "     app id      {}",
-        claims.app_id().unwrap_or("(not in the token)")
+        one_line(claims.app_id().unwrap_or("(not in the token)"))
     );
     let roles = if claims.roles.is_empty() {
         "(none)".to_owned()
     } else {
         claims.roles.join(", ")
     };
-    let _ = writeln!(out, "     permissions {roles}");
+    let _ = writeln!(out, "     permissions {}", one_line(&roles));
     // The direct role list is no longer what remedy reads.
     for op in Operation::ALL
         .into_iter()
@@ -197,7 +200,7 @@ async fn read_user(out: &mut String, client: &GraphClient, user: &str) -> bool {
     match client.get_user(user).await {
         Ok(u) => {
             let _ = writeln!(out, "{OK} read user {user}");
-            let _ = writeln!(out, "     id                          {}", u.id);
+            let _ = writeln!(out, "     id                          {}", one_line(&u.id));
             let _ = writeln!(
                 out,
                 "     accountEnabled              {}",
@@ -212,21 +215,25 @@ async fn read_user(out: &mut String, client: &GraphClient, user: &str) -> bool {
             let _ = writeln!(
                 out,
                 "     lastPasswordChangeDateTime  {}",
-                u.last_password_change_date_time
-                    .as_deref()
-                    .unwrap_or("(none)")
+                one_line(
+                    u.last_password_change_date_time
+                        .as_deref()
+                        .unwrap_or("(none)")
+                )
             );
             let _ = writeln!(
                 out,
                 "     signInSessionsValidFrom     {}",
-                u.sign_in_sessions_valid_from_date_time
-                    .as_deref()
-                    .unwrap_or("(none)")
+                one_line(
+                    u.sign_in_sessions_valid_from_date_time
+                        .as_deref()
+                        .unwrap_or("(none)")
+                )
             );
             privileged(out, client, user, &u.id).await
         }
         Err(e) => {
-            let _ = writeln!(out, "{BAD} read user {user}: {e}");
+            let _ = writeln!(out, "{BAD} read user {user}: {}", one_line(&e.to_string()));
             if let Some(h) = e.hint() {
                 let _ = writeln!(out, "     hint: {h}");
             }
@@ -241,7 +248,7 @@ async fn privileged(out: &mut String, client: &GraphClient, user: &str, id: &str
     match client.privileges(id).await {
         Ok(p) if p.unknown.iter().any(|u| !u.unlicensed) => {
             let reason = p.protection(user, true).unwrap_or_default();
-            let _ = writeln!(out, "{BAD} privileged-account guard: {reason}");
+            let _ = writeln!(out, "{BAD} privileged-account guard: {}", one_line(&reason));
             let _ = writeln!(
                 out,
                 "     hint: the guard protects every user it cannot tell about; grant Directory.Read.All and RoleEligibilitySchedule.Read.Directory"
@@ -251,7 +258,11 @@ async fn privileged(out: &mut String, client: &GraphClient, user: &str, id: &str
         Ok(p) => {
             match p.protection(user, false) {
                 Some(reason) => {
-                    let _ = writeln!(out, "{OK} privileged-account guard: {user} is {reason}");
+                    let _ = writeln!(
+                        out,
+                        "{OK} privileged-account guard: {user} is {}",
+                        one_line(&reason)
+                    );
                 }
                 None => {
                     let _ = writeln!(
@@ -263,7 +274,11 @@ async fn privileged(out: &mut String, client: &GraphClient, user: &str, id: &str
             true
         }
         Err(e) => {
-            let _ = writeln!(out, "{BAD} privileged-account guard for {user}: {e}");
+            let _ = writeln!(
+                out,
+                "{BAD} privileged-account guard for {user}: {}",
+                one_line(&e.to_string())
+            );
             if let Some(h) = e.hint() {
                 let _ = writeln!(out, "     hint: {h}");
             }
@@ -277,13 +292,17 @@ async fn privileged(out: &mut String, client: &GraphClient, user: &str, id: &str
 async fn app_role(out: &mut String, client: &GraphClient, oid: Option<&str>) {
     match preflight::app_role(client, oid).await {
         AppRole::Holds(roles) => {
-            let _ = writeln!(out, "{OK} app's directory roles: {}", roles.join(", "));
+            let _ = writeln!(
+                out,
+                "{OK} app's directory roles: {}",
+                one_line(&roles.join(", "))
+            );
         }
         other => {
             let _ = writeln!(
                 out,
                 "{WARN} app's directory roles: {}",
-                other.warning().unwrap_or_default()
+                one_line(&other.warning().unwrap_or_default())
             );
         }
     }
@@ -305,7 +324,11 @@ async fn pim_licence(out: &mut String, client: &GraphClient, oid: Option<&str>) 
             let _ = writeln!(out, "     hint: {}", preflight::UNLICENSED_HINT);
         }
         Licence::Unknown(e) => {
-            let _ = writeln!(out, "{WARN} PIM eligibility could not be probed: {e}");
+            let _ = writeln!(
+                out,
+                "{WARN} PIM eligibility could not be probed: {}",
+                one_line(&e.to_string())
+            );
             if let Some(h) = e.hint() {
                 let _ = writeln!(out, "     hint: {h}");
             }

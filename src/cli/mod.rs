@@ -140,6 +140,8 @@ pub(crate) fn write_stdout(bytes: &[u8]) -> u8 {
 
 /// Parses arguments, runs the subcommand, and maps the outcome to an exit code.
 pub fn main() -> ExitCode {
+    // Before anything is read: the environment already holds secrets.
+    let hardened = crate::hardening::harden();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -158,6 +160,8 @@ pub fn main() -> ExitCode {
         logging::level(cli.verbose, cli.quiet),
         cli.color.stderr_enabled(),
     );
+    hardened.log();
+    crate::crashpoint::warn_if_ignored();
     let code = match cli.command {
         Command::Run(mut args) => {
             if cli.quiet > 0 && args.record.progress == ProgressMode::Auto {

@@ -43,7 +43,9 @@ impl Ui for Terminal {
             Notice::OpaqueToken => eprintln!(
                 "note: the access token is not a JWT (opaque), so its permissions cannot be read; permission preflight skipped"
             ),
-            Notice::WouldBeRefused(m) => eprintln!("warning: a real run would be refused: {m}"),
+            Notice::WouldBeRefused(m) => {
+                eprintln!("warning: a real run would be refused: {}", one_line(&m));
+            }
             Notice::Resuming { run_id, done } => {
                 eprintln!("resuming run {run_id} ({done} users already done)");
             }
@@ -64,8 +66,8 @@ impl Ui for Terminal {
                 file.display()
             ),
             Notice::DryRun => eprintln!("DRY RUN: reading live state; nothing will be changed"),
-            Notice::Error(e) => eprintln!("error: {e}"),
-            Notice::Warning(w) => eprintln!("warning: {w}"),
+            Notice::Error(e) => eprintln!("error: {}", one_line(&e)),
+            Notice::Warning(w) => eprintln!("warning: {}", one_line(&w)),
             Notice::Table { summary, dry_run } => out(&crate::report::render_table(
                 &summary,
                 dry_run,
@@ -90,7 +92,9 @@ impl Ui for Terminal {
             Notice::Interrupted { again, run_id } => {
                 eprintln!("interrupted: resume with `{again} --resume {run_id}`");
             }
-            Notice::GuardStopped { reason } => eprintln!("stopped by a guard: {reason}"),
+            Notice::GuardStopped { reason } => {
+                eprintln!("stopped by a guard: {}", one_line(&reason));
+            }
             Notice::AlreadyCompleted {
                 run_id,
                 users,
@@ -135,10 +139,12 @@ pub fn report_error(e: &SessionError) -> u8 {
                 eprintln!("  {}", one_line(&m.describe()));
             }
         }
-        _ => eprintln!("error: {e}"),
+        // The message may quote a server (an AADSTS description, an
+        // issuer) or the CSV: one line, nothing a terminal would obey.
+        _ => eprintln!("error: {}", one_line(&e.to_string())),
     }
     if let Some(h) = e.hint() {
-        eprintln!("  hint: {h}");
+        eprintln!("  hint: {}", one_line(&h));
     }
     e.exit_code()
 }

@@ -209,7 +209,14 @@ impl Context {
     }
 
     pub fn failure(&self, row: &Row, step: &str, reason: &str) {
-        tracing::info!(row = row.row, user = %row.key, step, reason, "user failed");
+        // The key came from the CSV and the reason often from Graph.
+        tracing::info!(
+            row = row.row,
+            user = %crate::report::one_line(&row.key),
+            step,
+            reason = %crate::report::one_line(reason),
+            "user failed"
+        );
         self.event(RunEvent::Failure {
             user: row.key.clone(),
             step: step.to_owned(),

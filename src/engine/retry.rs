@@ -143,7 +143,6 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Duration;
 
@@ -152,8 +151,7 @@ mod tests {
     use super::*;
     use crate::directory::{Op, Target};
     use crate::emulator::{EmulatorConfig, RunningEmulator, UserSource};
-    use crate::graph::auth::{Credential, TokenProvider};
-    use crate::graph::client::http_client;
+    use crate::graph::auth::Credential;
     use crate::graph::cloud::{Cloud, Endpoints};
     use crate::graph::{ClientOptions, GraphClient, GraphDirectory, SendOptions};
 
@@ -168,17 +166,16 @@ mod tests {
         .unwrap();
         let endpoints =
             Endpoints::resolve(Cloud::Global, Some(&emu.url()), Some(&emu.url())).unwrap();
-        let http = http_client(&ClientOptions::default()).unwrap();
-        let tokens = Arc::new(TokenProvider::new(
-            http.clone(),
-            endpoints.clone(),
+        let client = GraphClient::build(
+            &ClientOptions::default(),
+            endpoints,
             Credential::ClientSecret {
                 tenant: emu.tenant_id().to_owned(),
                 client_id: "retry-tests".to_owned(),
                 secret: SecretString::from("emulator".to_owned()),
             },
-        ));
-        let client = GraphClient::new(http, endpoints, tokens);
+        )
+        .unwrap();
         let send = SendOptions {
             concurrency: 1,
             batch: false,

@@ -99,9 +99,23 @@ impl GraphClient {
             operation: items
                 .first()
                 .map_or(Operation::ReadUser, |i| i.request.operation),
+            // Any item's answer may quote any item's request.
+            secrets: items
+                .iter()
+                .flat_map(|i| i.request.secrets.iter().cloned())
+                .collect(),
         };
         let resp = self.send(&envelope).await?;
-        parse_batch(items, &resp)
+        match parse_batch(items, &resp) {
+            Ok(results) => {
+                let redactor = self.redactor(&envelope.secrets);
+                Ok(results
+                    .into_iter()
+                    .map(|r| r.map_err(|e| e.redacted(&redactor)))
+                    .collect())
+            }
+            Err(e) => Err(e.redacted(&self.redactor(&envelope.secrets))),
+        }
     }
 }
 

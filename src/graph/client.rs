@@ -10,13 +10,15 @@ use std::time::Duration;
 
 use reqwest::Method;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
+use crate::graph::auth::Credential;
 use crate::graph::auth::{AccessToken, TokenProvider};
-use crate::graph::cloud::Endpoints;
+use crate::graph::cloud::{Endpoints, is_loopback_root};
 use crate::graph::error::{ErrorKind, GraphError};
 use crate::graph::permissions::Operation;
+use crate::graph::redact::Redactor;
 use crate::graph::tls::{TlsError, TlsTrust};
 use crate::graph::transport::{MAX_RESPONSE_BYTES, ReadError, read_bounded};
 
@@ -30,6 +32,9 @@ pub struct GraphRequest {
     /// JSON body. Zeroed on drop: a reset's body holds the new password.
     pub body: Option<Zeroizing<Vec<u8>>>,
     pub operation: Operation,
+    /// The secrets the body carries (a reset's new password): scrubbed out
+    /// of whatever the server answers before it is kept or shown.
+    pub secrets: Vec<SecretString>,
 }
 
 impl std::fmt::Debug for GraphRequest {
@@ -45,6 +50,7 @@ impl std::fmt::Debug for GraphRequest {
                     .map(|b| format!("[{} bytes, not shown]", b.len())),
             )
             .field("operation", &self.operation)
+            .field("secrets", &self.secrets.len())
             .finish()
     }
 }
@@ -78,23 +84,32 @@ impl Default for ClientOptions {
     }
 }
 
-/// Builds the shared HTTP client: rustls (aws-lc-rs) verifying with the
-/// system's roots plus `--ca-file`, HTTP/2 where offered, gzip, a
-/// User-Agent naming remedy, no redirects (a redirect would carry the
-/// token to another host).
+/// Builds the HTTP client for calls to `root` (the Graph or the authority
+/// root): rustls (aws-lc-rs) verifying with the system's roots plus
+/// `--ca-file`, HTTP/2 where offered, gzip, a User-Agent naming remedy, no
+/// redirects (a redirect would carry the token to another host).
+///
+/// A loopback root (`localhost`, 127.0.0.0/8, `::1`: the emulator) is
+/// always reached directly: `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY`
+/// apply to other hosts only. A proxy would otherwise see the token
+/// request (client secret included) and, over plain http, every password,
+/// and its own loopback is not this machine's anyway.
 ///
 /// # Errors
 ///
 /// The TLS settings cannot be used: an unusable `--ca-file`, or no CA
 /// certificate at all on the system.
-pub fn http_client(options: &ClientOptions) -> Result<reqwest::Client, TlsError> {
-    let builder = reqwest::Client::builder()
+pub fn http_client(options: &ClientOptions, root: &str) -> Result<reqwest::Client, TlsError> {
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("remedy/", env!("CARGO_PKG_VERSION")))
         .gzip(true)
         .timeout(options.timeout)
         .connect_timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true);
+    if is_loopback_root(root) {
+        builder = builder.no_proxy();
+    }
     options
         .tls
         .apply(builder)
@@ -119,6 +134,30 @@ impl GraphClient {
         }
     }
 
+    /// A client for `endpoints` signing in with `credential`: Graph calls
+    /// and token requests each through the HTTP client for their own root
+    /// ([`http_client`]), one shared when both roots are reached the same
+    /// way.
+    ///
+    /// # Errors
+    ///
+    /// As [`http_client`].
+    pub fn build(
+        options: &ClientOptions,
+        endpoints: Endpoints,
+        credential: Credential,
+    ) -> Result<Self, TlsError> {
+        let graph = http_client(options, &endpoints.graph)?;
+        let authority =
+            if is_loopback_root(&endpoints.graph) == is_loopback_root(&endpoints.authority) {
+                graph.clone()
+            } else {
+                http_client(options, &endpoints.authority)?
+            };
+        let tokens = Arc::new(TokenProvider::new(authority, endpoints.clone(), credential));
+        Ok(GraphClient::new(graph, endpoints, tokens))
+    }
+
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints
     }
@@ -127,14 +166,26 @@ impl GraphClient {
         &self.tokens
     }
 
-    /// The shared HTTP client (same pool and TLS settings), for the few
-    /// calls outside Graph such as OpenID discovery.
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
+    /// What no text from the server may quote: `secrets` (what the request
+    /// carried), the credential's secret and the access token.
+    pub fn redactor(&self, secrets: &[SecretString]) -> Redactor {
+        let mut r = self.tokens.redactor();
+        for s in secrets {
+            r.add(s.expose_secret());
+        }
+        r
     }
 
-    /// Sends `req`; on a 401 gets a new token and tries once more.
+    /// Sends `req`; on a 401 gets a new token and tries once more. An
+    /// error's server text is scrubbed of `req`'s secrets, the client
+    /// secret and the token ([`GraphClient::redactor`]).
     pub async fn send(&self, req: &GraphRequest) -> Result<GraphResponse, GraphError> {
+        self.send_unscrubbed(req)
+            .await
+            .map_err(|e| e.redacted(&self.redactor(&req.secrets)))
+    }
+
+    async fn send_unscrubbed(&self, req: &GraphRequest) -> Result<GraphResponse, GraphError> {
         let op = Some(req.operation);
         let mut token = self
             .tokens

@@ -133,9 +133,15 @@ impl Endpoints {
     pub fn first_non_loopback(&self) -> Option<&str> {
         [&self.graph, &self.authority]
             .into_iter()
-            .find(|u| !Url::parse(u).ok().as_ref().is_some_and(is_loopback_url))
+            .find(|u| !is_loopback_root(u))
             .map(String::as_str)
     }
+}
+
+/// Whether `root` (a URL) names a loopback host: `localhost`, 127.0.0.0/8
+/// or `::1`, any scheme and port.
+pub fn is_loopback_root(root: &str) -> bool {
+    Url::parse(root).ok().as_ref().is_some_and(is_loopback_url)
 }
 
 /// Validates and normalises a root URL.

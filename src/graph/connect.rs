@@ -5,11 +5,10 @@
 //! against the resolved endpoints, so one rule holds for every command.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::graph::auth::{AuthConfig, AuthError, Credential, TokenProvider};
-use crate::graph::client::{ClientOptions, GraphClient, http_client};
+use crate::graph::auth::{AuthConfig, AuthError, Credential};
+use crate::graph::client::{ClientOptions, GraphClient};
 use crate::graph::cloud::{Cloud, EndpointError, Endpoints};
 use crate::graph::tls::{TlsError, TlsTrust};
 
@@ -85,15 +84,13 @@ impl ConnectOptions {
         let endpoints = self.endpoints()?;
         let tls = self.tls(&endpoints)?;
         let credential = Credential::resolve(&self.auth_config(), &|k| std::env::var(k).ok())?;
-        let http = http_client(&ClientOptions {
-            timeout: self.timeout,
-            tls,
-        })?;
-        let tokens = Arc::new(TokenProvider::new(
-            http.clone(),
-            endpoints.clone(),
+        Ok(GraphClient::build(
+            &ClientOptions {
+                timeout: self.timeout,
+                tls,
+            },
+            endpoints,
             credential,
-        ));
-        Ok(GraphClient::new(http, endpoints, tokens))
+        )?)
     }
 }

@@ -26,6 +26,7 @@ pub fn get_domain(name: &str) -> GraphRequest {
         path: format!("/domains/{name}?$select=id,authenticationType"),
         body: None,
         operation: Operation::ReadDomain,
+        secrets: Vec::new(),
     }
 }
 

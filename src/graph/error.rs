@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use crate::graph::auth::AuthError;
 use crate::graph::permissions::Operation;
+use crate::graph::redact::Redactor;
 use crate::graph::transport::{is_tls_failure, transport_message};
 
 /// What went wrong, coarsely: enough to decide retry or not and what to say.
@@ -222,6 +223,27 @@ impl GraphError {
         }
     }
 
+    /// `self` with every secret `r` knows scrubbed out of the text the
+    /// server chose (code, message, request ids).
+    #[must_use]
+    pub fn redacted(mut self, r: &Redactor) -> Self {
+        if r.is_empty() {
+            return self;
+        }
+        r.scrub_in_place(&mut self.message);
+        for text in [
+            &mut self.code,
+            &mut self.request_id,
+            &mut self.client_request_id,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            r.scrub_in_place(text);
+        }
+        self
+    }
+
     /// What an admin should do about it, when remedy can tell.
     pub fn hint(&self) -> Option<String> {
         let op = self.operation;
@@ -234,8 +256,8 @@ impl GraphError {
                     );
                     if let Some(role) = op.directory_role() {
                         h.push_str(&format!(" and the directory role {role}"));
+                        h.push_str("; admins can only be changed by a more privileged role");
                     }
-                    h.push_str("; admins can only be changed by a more privileged role");
                     h
                 }
                 None => "the app lacks a permission or directory role for this call".to_owned(),
@@ -246,9 +268,15 @@ impl GraphError {
             ErrorKind::BadRequest if self.is_weak_password() => Some(
                 "the tenant's password policy refused the new password: with a template, check the CSV's passwords; with `generate`, report this".to_owned(),
             ),
-            ErrorKind::NotFound => Some(
-                "no such user in this tenant: check the CSV key (user principal name or object id) and the tenant".to_owned(),
-            ),
+            ErrorKind::NotFound => match op {
+                Some(Operation::ReadDomain) => Some(
+                    "the user's sign-in name is in a domain this tenant does not list: check the tenant's domains".to_owned(),
+                ),
+                Some(Operation::ReadRoleDefinition) => None,
+                _ => Some(
+                    "no such user in this tenant: check the CSV key (user principal name or object id) and the tenant".to_owned(),
+                ),
+            },
             ErrorKind::Unauthorized => Some(
                 "the access token was refused even after a refresh: check the tenant, the app registration and the token's audience".to_owned(),
             ),

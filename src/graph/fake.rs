@@ -103,7 +103,7 @@ pub fn client(url: &str, oid: Option<&str>) -> crate::graph::GraphClient {
     use crate::graph::client::{ClientOptions, http_client};
     use crate::graph::cloud::{Cloud, Endpoints};
     let endpoints = Endpoints::resolve(Cloud::Global, Some(url), Some(url)).unwrap();
-    let http = http_client(&ClientOptions::default()).unwrap();
+    let http = http_client(&ClientOptions::default(), url).unwrap();
     let claims = json!({"tid": "t", "oid": oid, "roles": [], "exp": 4_102_444_800_i64});
     let token = format!(
         "e30.{}.sig",

@@ -12,6 +12,7 @@
 //! - `domains`: whether a user's domain is federated.
 //! - `batch`: `$batch` packing and per-item results.
 //! - `error`: typed errors, retry classification, hints.
+//! - `redact`: secrets scrubbed out of server text before it is kept or shown.
 //! - `transport`: bounded response bodies and transport failures in words,
 //!   shared by `client` and `auth`.
 //! - `tls`: which servers are trusted (system roots, `--ca-file`, loopback escape hatch).
@@ -36,6 +37,7 @@ pub mod limiter;
 pub mod permissions;
 pub mod preflight;
 pub mod privilege;
+pub mod redact;
 pub mod tls;
 pub mod transport;
 pub mod users;

@@ -195,6 +195,7 @@ fn get(path: String, operation: Operation) -> GraphRequest {
         path,
         body: None,
         operation,
+        secrets: Vec::new(),
     }
 }
 

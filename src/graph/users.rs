@@ -84,6 +84,7 @@ pub fn get_user(key: &str) -> GraphRequest {
         path: format!("{}?$select={USER_SELECT}", user_path(key)),
         body: None,
         operation: Operation::ReadUser,
+        secrets: Vec::new(),
     }
 }
 
@@ -109,6 +110,7 @@ pub fn reset_password(
         path: user_path(id),
         body: Some(bytes),
         operation: Operation::ResetPassword,
+        secrets: vec![password.clone()],
     }
 }
 
@@ -131,6 +133,7 @@ pub fn set_account_enabled(id: &str, enabled: bool) -> GraphRequest {
             format!("{{\"accountEnabled\":{enabled}}}").into_bytes(),
         )),
         operation: Operation::SetAccountEnabled,
+        secrets: Vec::new(),
     }
 }
 
@@ -141,6 +144,7 @@ pub fn revoke_sessions(id: &str) -> GraphRequest {
         path: format!("{}/revokeSignInSessions", user_path(id)),
         body: None,
         operation: Operation::RevokeSessions,
+        secrets: Vec::new(),
     }
 }
 
@@ -154,6 +158,7 @@ pub fn list_directory_roles(id: &str) -> GraphRequest {
         ),
         body: None,
         operation: Operation::ListDirectoryRoles,
+        secrets: Vec::new(),
     }
 }
 

@@ -1,12 +1,20 @@
 //! `results.csv` and `results.jsonl`: one line per journal outcome, in
-//! journal order. Owns the CSV formula-injection defence.
+//! journal order. Owns the CSV formula-injection defence; every text field
+//! (user keys from the CSV, Graph's reasons, codes and request ids) is put
+//! on one line with control and bidi characters escaped
+//! ([`crate::report::text::one_line`]) first, so a reader that prints a
+//! cell or a `jq -r` value cannot be steered by it.
 
 use crate::atomic_file::AtomicFile;
 use std::borrow::Cow;
 use std::io::{self, BufWriter, Write as _};
 use std::path::Path;
 
+use serde::Serialize;
+
+use crate::journal::StepStatus;
 use crate::report::outcome::OutcomeRef;
+use crate::report::text::one_line;
 
 /// The `results.csv` header.
 pub const CSV_HEADER: [&str; 8] = [
@@ -49,14 +57,15 @@ impl CsvOut {
     pub fn write(&mut self, o: &OutcomeRef<'_>) -> io::Result<()> {
         let row = o.row.to_string();
         let attempts = o.attempts.to_string();
+        let cell = |text: &str| defuse(&one_line(text)).into_owned();
         self.writer.write_record([
             row.as_str(),
-            &defuse(o.user),
-            &defuse(o.step),
+            &cell(o.user),
+            &cell(o.step),
             o.status.as_str(),
-            &defuse(o.reason.unwrap_or_default()),
-            &defuse(o.code.unwrap_or_default()),
-            &defuse(o.request_id.unwrap_or_default()),
+            &cell(o.reason.unwrap_or_default()),
+            &cell(o.code.unwrap_or_default()),
+            &cell(o.request_id.unwrap_or_default()),
             attempts.as_str(),
         ])?;
         Ok(())
@@ -69,6 +78,19 @@ impl CsvOut {
             .map_err(csv::IntoInnerError::into_error)
             .and_then(AtomicFile::commit)
     }
+}
+
+/// One `results.jsonl` line: an [`OutcomeRef`] with its text on one line.
+#[derive(Serialize)]
+struct JsonlLine<'a> {
+    row: u64,
+    user: Cow<'a, str>,
+    step: Cow<'a, str>,
+    status: StepStatus,
+    reason: Option<Cow<'a, str>>,
+    code: Option<Cow<'a, str>>,
+    request_id: Option<Cow<'a, str>>,
+    attempts: u32,
 }
 
 /// The `results.jsonl` writer.
@@ -86,7 +108,17 @@ impl JsonlOut {
     /// Writes `{row,user,step,status,reason,code,request_id,attempts}`;
     /// absent values are `null`.
     pub fn write(&mut self, o: &OutcomeRef<'_>) -> io::Result<()> {
-        serde_json::to_writer(&mut self.writer, o)?;
+        let line = JsonlLine {
+            row: o.row,
+            user: one_line(o.user),
+            step: one_line(o.step),
+            status: o.status,
+            reason: o.reason.map(one_line),
+            code: o.code.map(one_line),
+            request_id: o.request_id.map(one_line),
+            attempts: o.attempts,
+        };
+        serde_json::to_writer(&mut self.writer, &line)?;
         self.writer.write_all(b"\n")
     }
 
@@ -101,7 +133,6 @@ impl JsonlOut {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::journal::StepStatus;
 
     fn hostile() -> OutcomeRef<'static> {
         OutcomeRef {
@@ -143,9 +174,9 @@ mod tests {
         assert_eq!(&r[1], "'=HYPERLINK(\"http://evil\",\"x\")");
         assert_eq!(&r[2], "'+reset");
         assert_eq!(&r[3], "failed");
-        assert_eq!(&r[4], "'-2+3, said \"Graph\"\nsecond line");
+        assert_eq!(&r[4], "'-2+3, said \"Graph\" second line");
         assert_eq!(&r[5], "'@SUM(A1)");
-        assert_eq!(&r[6], "'\tTAB");
+        assert_eq!(&r[6], " TAB");
         assert_eq!(&r[7], "3");
         for cell in r {
             assert!(
@@ -153,6 +184,63 @@ mod tests {
                 "{cell:?}"
             );
         }
+    }
+
+    /// Text from Graph or the CSV with an ANSI escape, line breaks, a DEL,
+    /// a C1 control and a right-to-left override.
+    fn smuggler() -> OutcomeRef<'static> {
+        OutcomeRef {
+            row: 9,
+            user: "evil\u{202E}moc.osotnoc@a",
+            step: "reset",
+            status: StepStatus::Failed,
+            reason: Some("denied\u{1b}[2J\u{1b}[31m\r\nok: user fixed\u{7f}\u{9b}1m"),
+            code: Some("Code\rX"),
+            request_id: Some("id\u{2066}x"),
+            attempts: 1,
+        }
+    }
+
+    fn assert_inert(text: &str) {
+        for c in text.chars() {
+            assert!(
+                !c.is_control() && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'),
+                "{c:?} in {text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn control_and_bidi_characters_never_reach_a_cell_or_a_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv_path = dir.path().join("results.csv");
+        let mut out = CsvOut::create(&csv_path).unwrap();
+        out.write(&smuggler()).unwrap();
+        out.finish().unwrap();
+        let text = std::fs::read_to_string(&csv_path).unwrap();
+        assert_eq!(text.lines().count(), 2, "one line per outcome: {text:?}");
+        let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+        let r = reader.records().next().unwrap().unwrap();
+        for cell in &r {
+            assert_inert(cell);
+        }
+        assert_eq!(&r[1], "evil\\u{202e}moc.osotnoc@a");
+        assert_eq!(
+            &r[4],
+            "denied\\u{1b}[2J\\u{1b}[31m ok: user fixed\\u{7f}\\u{9b}1m"
+        );
+        assert_eq!(&r[5], "Code X");
+
+        let jsonl_path = dir.path().join("results.jsonl");
+        let mut out = JsonlOut::create(&jsonl_path).unwrap();
+        out.write(&smuggler()).unwrap();
+        out.finish().unwrap();
+        let text = std::fs::read_to_string(&jsonl_path).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        for field in ["user", "reason", "code", "request_id"] {
+            assert_inert(line[field].as_str().unwrap());
+        }
+        assert_eq!(line["reason"], r[4].to_owned());
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::graph::GraphClient;
-use crate::graph::auth::{AccessToken, Credential, TokenProvider};
-use crate::graph::client::{ClientOptions, http_client};
+use crate::graph::auth::{AccessToken, Credential};
+use crate::graph::client::ClientOptions;
 use crate::graph::cloud::{Cloud, Endpoints};
 use crate::input;
 use crate::session::config::Connection;
@@ -98,15 +98,13 @@ async fn start_emulator(
     let credential = Credential::ClientSecret {
         tenant: emu.tenant_id().to_owned(),
         client_id: "remedy-emulate".to_owned(),
-        secret: SecretString::from("emulator".to_owned()),
+        // Any secret will do; a random one never collides with text the
+        // redactor would then hide ("emulator" would).
+        secret: SecretString::from(format!("emulate-{}", uuid::Uuid::new_v4())),
     };
-    let http = http_client(&ClientOptions::default()).map_err(|e| e.to_string())?;
-    let tokens = Arc::new(TokenProvider::new(
-        http.clone(),
-        endpoints.clone(),
-        credential,
-    ));
-    Ok((emu, GraphClient::new(http, endpoints, tokens)))
+    let client = GraphClient::build(&ClientOptions::default(), endpoints, credential)
+        .map_err(|e| e.to_string())?;
+    Ok((emu, client))
 }
 
 /// The tenant pin holds when the token's tenant is the pinned GUID, or the
@@ -135,10 +133,11 @@ async fn check_tenant(
         "{}/{pin}/v2.0/.well-known/openid-configuration",
         client.endpoints().authority
     );
-    // The run's own client: the same TLS trust (`--ca-file`) as every other
-    // call to the authority.
+    // The authority's own client: the same TLS trust (`--ca-file`) and
+    // proxy rule as the token request.
     let issuer = async {
         let v: serde_json::Value = client
+            .tokens()
             .http()
             .get(&url)
             .timeout(Duration::from_secs(15))
@@ -154,6 +153,8 @@ async fn check_tenant(
     }
     .await
     .ok_or_else(|| format!("cannot resolve the pinned tenant domain {pin} ({url})"))?;
+    // The authority chose this text: no secret it was sent may come back.
+    let issuer = client.tokens().redactor().scrub(&issuer).into_owned();
     if issuer_names_tenant(&issuer, tid) {
         Ok(())
     } else {

@@ -44,6 +44,25 @@ pub struct Check {
     pub actual: String,
 }
 
+impl Check {
+    /// The check with its text (a CSV key, what Graph answered or why it
+    /// could not be read) on one line, control and bidi characters escaped
+    /// ([`crate::report::one_line`]).
+    fn on_one_line(mut self) -> Self {
+        for text in [
+            &mut self.user,
+            &mut self.step,
+            &mut self.expected,
+            &mut self.actual,
+        ] {
+            if let std::borrow::Cow::Owned(clean) = crate::report::one_line(text) {
+                *text = clean;
+            }
+        }
+        self
+    }
+}
+
 /// What the verify pass found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerifySummary {
@@ -113,6 +132,7 @@ pub async fn verify_run(
         .for_each(|(read, user)| {
             summary.users += 1;
             for check in checks(&user, &read, directory.label_fn()) {
+                let check = check.on_one_line();
                 summary.add(&check);
                 let line = serde_json::to_vec(&check).unwrap_or_default();
                 if write_error.is_none()
@@ -190,4 +210,26 @@ fn checks(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_keeps_no_control_or_bidi_character() {
+        let check = Check {
+            row: 1,
+            user: "a\u{202E}b@x".into(),
+            step: "s".into(),
+            property: "accountEnabled",
+            status: CheckStatus::Error,
+            expected: "true".into(),
+            actual: "read failed: \u{1b}[2Jgone\r\nok".into(),
+        }
+        .on_one_line();
+        assert_eq!(check.user, "a\\u{202e}b@x");
+        assert_eq!(check.actual, "read failed: \\u{1b}[2Jgone ok");
+        assert_eq!(check.expected, "true");
+    }
 }

@@ -187,35 +187,36 @@ fn an_unusable_report_dir_is_refused_before_any_change() {
 fn resume_refuses_a_secrets_csv_that_is_a_symlink_or_readable_by_others() {
     let dir = tempfile::tempdir().unwrap();
     let csv = users_csv(dir.path(), 20);
-    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    // Slow enough to be killed mid-run.
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap(), "--latency-ms", "50"]);
     let state = dir.path().join("state");
     let args = [
         "workflows/incident-response.yaml",
         "--users",
         csv.to_str().unwrap(),
     ];
-    // Die half-way through the fifth password line: an interrupted run
-    // with a `secrets.csv`.
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"))
-        .arg("run")
-        .args(args)
-        .args(["--yes", "--state-dir"])
-        .arg(&state)
-        .envs(emu.client_env("files-tests", "files-test-secret"))
-        .env("REMEDY_CRASH_AT", "secrets-write:5")
-        .current_dir(root())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(!status.success());
+    // Killed once it saved two passwords: an interrupted run with a
+    // `secrets.csv`.
+    crate::support::kill_when(
+        std::process::Command::new(env!("CARGO_BIN_EXE_remedy"))
+            .arg("run")
+            .args(args)
+            .args(["--yes", "--concurrency", "1", "--state-dir"])
+            .arg(&state)
+            .envs(emu.client_env("files-tests", "files-test-secret"))
+            .env_remove("REMEDY_CRASH_AT")
+            .current_dir(root())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+        || crate::support::saved_passwords(&state) >= 2,
+    );
     let secrets = only_run_dir(&state).join("secrets.csv");
     let saved = std::fs::read(&secrets).unwrap();
     let resume = [&args[..], &["--resume"]].concat();
 
     // Readable by others.
     std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let before = changes(&emu);
+    let before = crate::support::settled(|| changes(&emu));
     let r = remedy_cmd(&emu, "run", &state, &resume);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(

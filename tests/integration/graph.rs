@@ -2,12 +2,11 @@
 //! operation and every error path the client must handle, through the same
 //! code that talks to the real service.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use remedy::graph::auth::{AuthConfig, Credential, TokenProvider};
+use remedy::graph::auth::{AuthConfig, Credential};
 use remedy::graph::batch::BatchItem;
-use remedy::graph::client::{ClientOptions, GraphClient, http_client};
+use remedy::graph::client::{ClientOptions, GraphClient};
 use remedy::graph::cloud::{Cloud, Endpoints};
 use remedy::graph::{ErrorKind, users};
 use secrecy::SecretString;
@@ -24,16 +23,15 @@ fn client_with(emu: &EmulatorProcess, env: &[(&str, &str)], timeout: Duration) -
         .collect();
     let lookup = move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let credential = Credential::resolve(&AuthConfig::default(), &lookup).unwrap();
-    let http = http_client(&ClientOptions {
-        timeout,
-        ..ClientOptions::default()
-    })
-    .unwrap();
-    GraphClient::new(
-        http.clone(),
-        endpoints.clone(),
-        Arc::new(TokenProvider::new(http, endpoints, credential)),
+    GraphClient::build(
+        &ClientOptions {
+            timeout,
+            ..ClientOptions::default()
+        },
+        endpoints,
+        credential,
     )
+    .unwrap()
 }
 
 fn client(emu: &EmulatorProcess) -> GraphClient {

@@ -18,6 +18,7 @@ mod history;
 mod hostile;
 mod plan;
 mod privileged;
+mod process;
 mod run;
 mod schema;
 mod shard;

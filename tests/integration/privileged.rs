@@ -119,7 +119,6 @@ guards:
 }
 
 #[test]
-#[ignore = "needs the emulator's privilege seeding"]
 fn every_kind_of_privileged_account_is_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let csv = seed(
@@ -230,7 +229,6 @@ fn every_kind_of_privileged_account_is_left_alone() {
 }
 
 #[test]
-#[ignore = "needs the emulator's privilege seeding"]
 fn limited_information_protects_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let csv = seed(
@@ -248,7 +246,7 @@ fn limited_information_protects_and_says_why() {
         "--users",
         csv.to_str().unwrap(),
         "--roles",
-        "User.Read.All,User-PasswordProfile.ReadWrite.All,User.EnableDisableAccount.All,RoleManagement.Read.Directory,RoleEligibilitySchedule.Read.Directory",
+        "User.Read.All,User-PasswordProfile.ReadWrite.All,User.EnableDisableAccount.All,RoleManagement.Read.Directory,RoleEligibilitySchedule.Read.Directory,Domain.Read.All",
     ]);
     let state = dir.path().join("state");
     let pb = playbook(dir.path(), "    privileged_roles: true\n");
@@ -304,7 +302,6 @@ fn limited_information_protects_and_says_why() {
 }
 
 #[test]
-#[ignore = "needs the emulator's privilege seeding"]
 fn without_pims_licence_a_required_eligibility_refuses_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let csv = seed(
@@ -384,7 +381,6 @@ fn without_pims_licence_a_required_eligibility_refuses_the_run() {
 }
 
 #[test]
-#[ignore = "needs the emulator's privilege seeding"]
 fn a_token_without_pims_permission_is_refused_up_front() {
     let dir = tempfile::tempdir().unwrap();
     let csv = seed(dir.path(), &[("plain", "", "")]);
@@ -412,7 +408,6 @@ fn a_token_without_pims_permission_is_refused_up_front() {
 }
 
 #[test]
-#[ignore = "needs the emulator's privilege seeding"]
 fn the_apps_own_role_is_checked_before_any_change() {
     let dir = tempfile::tempdir().unwrap();
     let csv = seed(dir.path(), &[("plain", "", "")]);
@@ -470,7 +465,6 @@ fn doctor(emu: &EmulatorProcess, user: &str) -> Run {
 }
 
 #[test]
-#[ignore = "needs the emulator's privilege seeding"]
 fn doctor_shows_the_guard_the_licence_and_the_apps_role() {
     let dir = tempfile::tempdir().unwrap();
     let csv = seed(

@@ -893,35 +893,78 @@ fn resume_refuses_a_changed_csv() {
     assert!(r.stderr.contains("the CSV changed"), "{}", r.stderr);
 }
 
-/// A run of `workflows/unlock-account.yaml` over `csv` killed half-way
-/// through its 5th `secrets.csv` line, so it is recorded as running.
+/// A run of `workflows/unlock-account.yaml` over `csv` killed (SIGKILL)
+/// once it saved three passwords, so it is recorded as running. `emu`
+/// answers slowly enough for that.
 fn crashed_run(emu: &EmulatorProcess, state: &Path, csv: &Path) {
-    let status = run_process(
-        emu,
-        state,
+    crate::support::kill_when(
+        &mut run_process(
+            emu,
+            state,
+            &[
+                "workflows/unlock-account.yaml",
+                "--users",
+                csv.to_str().unwrap(),
+                "--progress",
+                "none",
+                "--concurrency",
+                "1",
+            ],
+        ),
+        || crate::support::saved_passwords(state) >= 3,
+    );
+    let manifest = std::fs::read_to_string(only_run_dir(state).join("manifest.json")).unwrap();
+    assert!(manifest.contains(r#""status": "running""#), "{manifest}");
+}
+
+/// `REMEDY_CRASH_AT` crashes only a `--features crash-points` build (the
+/// kill campaign's). The default build, the one `cargo build --release`
+/// and `cargo install` make, has no crash points: it says the variable is
+/// ignored and completes the run.
+#[test]
+fn only_a_crash_points_build_obeys_remedy_crash_at() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), 5);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let state = dir.path().join("state");
+    let out = run_process(
+        &emu,
+        &state,
         &[
             "workflows/unlock-account.yaml",
             "--users",
             csv.to_str().unwrap(),
             "--progress",
             "none",
-            "--concurrency",
-            "1",
         ],
     )
-    .env("REMEDY_CRASH_AT", "secrets-write:5")
-    .status()
+    .env("REMEDY_CRASH_AT", "secrets-write:1")
+    .stderr(std::process::Stdio::piped())
+    .output()
     .unwrap();
-    assert!(!status.success(), "the run crashed");
-    let manifest = std::fs::read_to_string(only_run_dir(state).join("manifest.json")).unwrap();
-    assert!(manifest.contains(r#""status": "running""#), "{manifest}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let resets = emu.get_json("/_stats")["resets"].as_u64().unwrap();
+    if cfg!(feature = "crash-points") {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(6), "aborted (SIGABRT): {stderr}");
+        assert_eq!(resets, 0, "it died before sending the first reset");
+    } else {
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(resets, 5, "{stderr}");
+        assert_eq!(crate::support::saved_passwords(&state), 5);
+        assert!(
+            stderr.contains("REMEDY_CRASH_AT is set, but this build has no crash points"),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]
 fn resume_refuses_another_tenant_or_another_graph_root() {
     let dir = tempfile::tempdir().unwrap();
     let csv = users_csv(dir.path(), 20);
-    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    // Slow enough to be killed mid-run.
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap(), "--latency-ms", "50"]);
     let other = EmulatorProcess::start(&[
         "--users",
         csv.to_str().unwrap(),
@@ -939,7 +982,7 @@ fn resume_refuses_another_tenant_or_another_graph_root() {
             s["enable_changes"].as_u64().unwrap(),
         )
     };
-    let before = writes(&emu);
+    let before = crate::support::settled(|| writes(&emu));
     let args = [
         "workflows/unlock-account.yaml",
         "--users",

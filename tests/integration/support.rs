@@ -199,3 +199,58 @@ pub fn emulator_users(
         })
         .collect()
 }
+
+/// The password lines of the `secrets.csv` of the newest run under
+/// `state` (0 until there is one).
+pub fn saved_passwords(state: &Path) -> usize {
+    let Ok(dirs) = std::fs::read_dir(state.join("runs")) else {
+        return 0;
+    };
+    let mut dirs: Vec<PathBuf> = dirs.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    dirs.sort();
+    dirs.pop()
+        .and_then(|d| std::fs::read_to_string(d.join("secrets.csv")).ok())
+        .map_or(0, |t| t.lines().count().saturating_sub(1))
+}
+
+/// Spawns `cmd` and kills it (SIGKILL: no handler runs) as soon as
+/// `ready()` holds, polled every 10 ms for at most 60 s. Panics if the
+/// process ended first or `ready()` never held, so the caller knows it has
+/// an interrupted run.
+pub fn kill_when(cmd: &mut std::process::Command, ready: impl Fn() -> bool) {
+    let mut child = cmd.spawn().expect("remedy starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ready() {
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("the run ended ({status}) before it could be killed mid-way");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the run never reached the point where it is killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().expect("kill");
+    let status = child.wait().expect("wait");
+    assert!(!status.success(), "killed mid-run: {status}");
+}
+
+/// `read()` once two reads 200 ms apart agree (at most 10 s): what the
+/// emulator shows after a killed run's last request in flight landed.
+pub fn settled<T: PartialEq + std::fmt::Debug>(read: impl Fn() -> T) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut last = read();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let now = read();
+        if now == last {
+            return now;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still changing: {now:?}"
+        );
+        last = now;
+    }
+}

@@ -1,6 +1,7 @@
 //! [`AuthError`]: why no token could be had, and the hint that says what
 //! to do about it (AADSTS codes named, TLS and network failures told apart).
-//! No variant ever holds a secret.
+//! No variant ever holds a secret: what the authority said is scrubbed
+//! ([`AuthError::redacted`]) before it becomes one.
 
 use crate::graph::transport::is_tls_failure;
 
@@ -34,6 +35,26 @@ pub enum AuthError {
 }
 
 impl AuthError {
+    /// `self` with every secret `r` knows scrubbed out of the text the
+    /// authority chose (error, description, trace id).
+    #[must_use]
+    pub fn redacted(mut self, r: &crate::graph::redact::Redactor) -> Self {
+        if let AuthError::Rejected {
+            error,
+            description,
+            trace_id,
+            ..
+        } = &mut self
+        {
+            r.scrub_in_place(error);
+            r.scrub_in_place(description);
+            if let Some(t) = trace_id {
+                r.scrub_in_place(t);
+            }
+        }
+        self
+    }
+
     /// What to do about it.
     pub fn hint(&self) -> Option<String> {
         match self {

@@ -11,6 +11,7 @@ use super::credential::Credential;
 use super::error::AuthError;
 use super::token::{AccessToken, parse_token_response};
 use crate::graph::cloud::Endpoints;
+use crate::graph::redact::Redactor;
 use crate::graph::transport::{ReadError, read_bounded, transport_message};
 
 /// Gets, caches and refreshes the access token for every worker.
@@ -40,6 +41,32 @@ impl TokenProvider {
             cached: RwLock::new(None),
             refresh_gate: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The HTTP client for the authority (the token endpoint's pool, TLS
+    /// and proxy settings), for other calls there such as OpenID discovery.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// What no text from a server may quote: the client secret or the
+    /// pre-issued token, and the access token in use.
+    pub fn redactor(&self) -> Redactor {
+        let mut r = Redactor::new();
+        match &self.credential {
+            Credential::ClientSecret { secret, .. } => r.add(secret.expose_secret()),
+            Credential::Token { token, .. } => r.add(token.expose_secret()),
+            Credential::Certificate { .. } => {}
+        }
+        if let Some(t) = self
+            .cached
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
+            r.add(t.secret().expose_secret());
+        }
+        r
     }
 
     pub fn credential(&self) -> &Credential {
@@ -156,6 +183,14 @@ impl TokenProvider {
         form.push(("client_id", client_id.clone()));
         form.push(("scope", self.endpoints.scope()));
         let url = self.endpoints.token_url(tenant);
+        // The secret (or the assertion) must not come back in the
+        // authority's error description either.
+        let mut redactor = Redactor::new();
+        for (name, value) in &form {
+            if matches!(*name, "client_secret" | "client_assertion") {
+                redactor.add(value);
+            }
+        }
         let resp =
             self.http
                 .post(&url)
@@ -181,7 +216,7 @@ impl TokenProvider {
         })?;
         // The answer holds the access token: zero it once parsed.
         let body = zeroize::Zeroizing::new(body);
-        parse_token_response(&url, status, &body)
+        parse_token_response(&url, status, &body).map_err(|e| e.redacted(&redactor))
     }
 }
 

@@ -41,6 +41,14 @@ enum Mutation {
     SwapUserReads,
     /// Answers every read of [`EMPTY_ID_USER`] with `"id": ""`.
     EmptyId,
+    /// Answers every reset (alone or in a `$batch`) with a 400 that quotes
+    /// the new password in several spellings, with terminal escapes, line
+    /// breaks and a bidi override around it; alone, every second one as a
+    /// plain-text body quoting the request.
+    EchoPassword,
+    /// Refuses the token request with an AADSTS description (and trace id)
+    /// that quote the client secret, with terminal escapes.
+    EchoClientSecret,
 }
 
 /// The user whose reads come back without an id.
@@ -246,6 +254,43 @@ fn count_requests_without_id(s: &Shared, method: &str, path: &str, body: &[u8]) 
     }
 }
 
+fn hit(s: &Shared) -> u64 {
+    s.mutated.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The spellings a server could echo `secret` in besides the raw one:
+/// JSON-escaped as serde writes it, with `\/`, every character but letters
+/// and digits as `\uXXXX` (as .NET's encoder does for many), and
+/// form-urlencoded.
+fn spellings(secret: &str) -> Vec<String> {
+    let quoted = serde_json::to_string(secret).unwrap();
+    let serde = quoted[1..quoted.len() - 1].to_owned();
+    let escaped: String = secret
+        .encode_utf16()
+        .map(|u| match char::from_u32(u32::from(u)) {
+            Some(c) if c.is_ascii_alphanumeric() => c.to_string(),
+            _ => format!("\\u{u:04X}"),
+        })
+        .collect();
+    vec![
+        secret.to_owned(),
+        serde.clone(),
+        serde.replace('/', "\\/"),
+        escaped,
+        url::form_urlencoded::byte_serialize(secret.as_bytes()).collect(),
+    ]
+}
+
+/// An error message that quotes `pw` every way [`spellings`] knows, with
+/// an ANSI escape, a line break that starts a fake line, and a bidi
+/// override.
+fn echo_message(pw: &str) -> String {
+    format!(
+        "The password '{}' does not comply with the policy.\u{1b}[2J\u{1b}[31m\r\nok: every user fixed\u{202E}",
+        spellings(pw).join("' / '")
+    )
+}
+
 fn mutate(
     s: &Shared,
     method: &str,
@@ -254,13 +299,78 @@ fn mutate(
     status: u16,
     answer: Vec<u8>,
 ) -> (u16, Vec<u8>) {
+    if s.mutation == Mutation::EchoClientSecret && path.ends_with("/oauth2/v2.0/token") {
+        let secret = url::form_urlencoded::parse(req)
+            .find(|(k, _)| k == "client_secret")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        hit(s);
+        let description = format!(
+            "AADSTS7000215: Invalid client secret provided: '{secret}' (sent as {}; {})\u{1b}[2J\r\nTrace ID: x",
+            String::from_utf8_lossy(req),
+            spellings(&secret).join(" "),
+        );
+        let body = json!({
+            "error": "invalid_client",
+            "error_description": description,
+            "error_codes": [7000215],
+            "trace_id": format!("{secret}\u{202E}"),
+        });
+        return (401, serde_json::to_vec(&body).unwrap());
+    }
     let Some(url) = path.strip_prefix("/v1.0") else {
         return (status, answer);
     };
     let batch = url == "/$batch" && method == "POST";
     let items = if batch { batch_items(req) } else { Vec::new() };
-    let hit = |s: &Shared| s.mutated.fetch_add(1, Ordering::Relaxed);
     match s.mutation {
+        Mutation::EchoPassword if batch && status == 200 => {
+            let passwords: HashMap<String, String> = serde_json::from_slice::<Value>(req)
+                .ok()
+                .and_then(|v| v["requests"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|r| {
+                    let pw = r["body"]["passwordProfile"]["password"].as_str()?;
+                    Some((r["id"].as_str()?.to_owned(), pw.to_owned()))
+                })
+                .collect();
+            let Ok(mut v) = serde_json::from_slice::<Value>(&answer) else {
+                return (status, answer);
+            };
+            for r in v["responses"].as_array_mut().into_iter().flatten() {
+                let Some(pw) = r["id"].as_str().and_then(|id| passwords.get(id)) else {
+                    continue;
+                };
+                hit(s);
+                *r = json!({
+                    "id": r["id"],
+                    "status": 400,
+                    "headers": {"Content-Type": "application/json"},
+                    "body": {"error": {"code": "Request_BadRequest", "message": echo_message(pw)}},
+                });
+            }
+            (status, serde_json::to_vec(&v).unwrap())
+        }
+        Mutation::EchoPassword if is_reset(method, req) => {
+            let pw = serde_json::from_slice::<Value>(req).unwrap_or(Value::Null)["passwordProfile"]
+                ["password"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let n = hit(s);
+            if n.is_multiple_of(2) {
+                let body =
+                    json!({"error": {"code": "Request_BadRequest", "message": echo_message(&pw)}});
+                (400, serde_json::to_vec(&body).unwrap())
+            } else {
+                let mut text = b"bad request \x1b[31m".to_vec();
+                text.extend_from_slice(req);
+                text.extend_from_slice(b"\r\nok: done");
+                (400, text)
+            }
+        }
+
         Mutation::GatewayAfterReset(_) | Mutation::GarbageAfterReset => {
             let fire = if batch {
                 // Every reset of the batch is marked, so each user is hit once.
@@ -644,4 +754,223 @@ fn a_user_read_back_without_an_id_is_never_written() {
     assert_eq!(h.count(EMPTY_ID_USER, "resetCount"), 0);
     assert_eq!(h.status(EMPTY_ID_USER, "reset-password"), "failed");
     assert!(h.output.contains("not a GUID"), "{}", h.output);
+}
+
+/// A user's template password: a quote, a backslash, a slash, `<`, `>`,
+/// `+` and a non-ASCII letter (each JSON-escaped differently by some
+/// encoder), and `Zz9`, which occurs in no other text.
+fn echo_password(i: usize) -> String {
+    format!("Echo\"Me\\Now/<{i}>+é-Zz9!")
+}
+
+const ECHO_PLAYBOOK: &str = "api_version: remedy/v1
+name: echo
+target:
+  provider: graph
+input:
+  key: userPrincipalName
+  columns: [userPrincipalName, password]
+guards:
+  max_failures: 100
+steps:
+  - id: reset-password
+    name: Reset the user's password
+    action: reset_password
+    with:
+      password: \"{{ row.password }}\"
+";
+
+/// `text` as it is, with XML entities decoded, and without backslashes
+/// (Markdown and JSON escapes): the forms a secret could hide in.
+fn decoded(text: &str) -> [String; 3] {
+    [
+        text.to_owned(),
+        text.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+        text.replace('\\', ""),
+    ]
+}
+
+/// Every file under `dir`, as text.
+fn all_files(dir: &Path, out: &mut String) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            all_files(&path, out);
+        } else {
+            out.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+            out.push('\n');
+        }
+    }
+}
+
+/// `secret` occurs in `haystack` in none of its spellings, in none of the
+/// decoded forms, nor does `Zz9`.
+#[track_caller]
+fn assert_never(haystack: &str, secret: &str, what: &str) {
+    for text in decoded(haystack) {
+        assert!(
+            !text.contains("Zz9"),
+            "{what}: a secret's marker in\n{text}"
+        );
+        for form in spellings(secret)
+            .into_iter()
+            .chain([secret.replace('\\', "")])
+        {
+            assert!(!text.contains(&form), "{what}: `{form}` in\n{text}");
+        }
+    }
+}
+
+/// No character a terminal or a viewer would obey: C0 other than the
+/// line break, DEL, C1, bidi overrides and isolates.
+#[track_caller]
+fn assert_no_control(text: &str, what: &str) {
+    for c in text.chars() {
+        assert!(
+            c == '\n'
+                || !(c.is_control()
+                    || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')),
+            "{what}: {c:?} in\n{text}"
+        );
+    }
+}
+
+/// A server that answers each reset with a 400 quoting the new password
+/// (raw, JSON-escaped three ways, form-encoded, and as the request body
+/// itself), with an ANSI escape, a CR/LF that starts a fake line and a
+/// bidi override: alone and inside `$batch`. Neither the journal, nor any
+/// report (`results.csv`, `results.jsonl`, `junit.xml`, `summary.md`,
+/// `manifest.json`), nor stdout or stderr holds any spelling of any
+/// password; the reasons say `[redacted]`, are one line each, and keep no
+/// control character.
+#[test]
+fn a_server_echoing_the_password_never_gets_it_kept_or_shown() {
+    const N: usize = 4;
+    for no_batch in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let csv_path = dir.path().join("users.csv");
+        let mut w = csv::Writer::from_path(&csv_path).unwrap();
+        w.write_record(["userPrincipalName", "password"]).unwrap();
+        for i in 1..=N {
+            w.write_record([
+                format!("user{i:05}@contoso.onmicrosoft.com"),
+                echo_password(i),
+            ])
+            .unwrap();
+        }
+        w.flush().unwrap();
+        drop(w);
+        let playbook = dir.path().join("echo.yaml");
+        std::fs::write(&playbook, ECHO_PLAYBOOK).unwrap();
+        let emu =
+            EmulatorProcess::start(&["--users", csv_path.to_str().unwrap(), "--latency-ms", "20"]);
+        let proxy = Proxy::start(&emu.url, Mutation::EchoPassword);
+        let state = dir.path().join("state");
+        let mut env = emu.client_env("hostile-proxy", "hostile-proxy-secret");
+        env[3].1.clone_from(&proxy.url);
+        env[4].1.clone_from(&proxy.url);
+        let mut cmd = remedy();
+        cmd.arg("run")
+            .arg(&playbook)
+            .arg("--users")
+            .arg(&csv_path)
+            .args(["--yes", "--progress", "none", "--state-dir"])
+            .arg(&state)
+            .envs(env)
+            .env_remove("AZURE_ACCESS_TOKEN")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .timeout(Duration::from_secs(120));
+        if no_batch {
+            cmd.arg("--no-batch");
+        }
+        let r = run(&mut cmd);
+        let what = if no_batch { "alone" } else { "in $batch" };
+        let output = format!("{}\n{}", r.stdout, r.stderr);
+        assert!(!output.contains("panicked"), "{output}");
+        assert_eq!(r.code, 1, "{what}: every reset failed\n{output}");
+        assert!(proxy.mutated() >= N as u64, "{what}: {}", proxy.mutated());
+
+        let mut kept = String::new();
+        all_files(&state, &mut kept);
+        for i in 1..=N {
+            assert_never(&output, &echo_password(i), what);
+            assert_never(&kept, &echo_password(i), what);
+        }
+        assert_no_control(&output, what);
+
+        let run = run_dir(&state);
+        let mut rd = csv::Reader::from_path(run.join("results.csv")).unwrap();
+        let mut reasons = 0;
+        for rec in rd.records() {
+            let rec = rec.unwrap();
+            assert_eq!(&rec[3], "failed", "{what}: {rec:?}");
+            let reason = &rec[4];
+            assert!(reason.contains("[redacted]"), "{what}: {reason}");
+            assert!(
+                reason.contains("\\u{1b}[") || reason.contains("bad request"),
+                "{what}: the escape is shown, not obeyed: {reason}"
+            );
+            assert_no_control(reason, what);
+            assert!(!reason.contains('\n'), "{what}: {reason:?}");
+            reasons += 1;
+        }
+        assert_eq!(reasons, N, "{what}");
+        let jsonl = std::fs::read_to_string(run.join("results.jsonl")).unwrap();
+        for line in jsonl.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            assert_no_control(v["reason"].as_str().unwrap_or_default(), what);
+        }
+        let journal = std::fs::read_to_string(run.join("journal.jsonl")).unwrap();
+        assert!(journal.contains("[redacted]"), "{what}: {journal}");
+    }
+}
+
+/// A token endpoint that refuses the request with a description and a
+/// trace id quoting the client secret (raw, JSON-escaped, form-encoded,
+/// the whole form) and an ANSI escape: `run` and `doctor` say the token
+/// was refused, with `[redacted]` in place of the secret, and print no
+/// spelling of it and no control character.
+#[test]
+fn a_token_endpoint_echoing_the_client_secret_never_gets_it_shown() {
+    let secret = "Zz9\"se/cr+et\\é<x> y";
+    let dir = tempfile::tempdir().unwrap();
+    let csv = users_csv(dir.path(), 2);
+    let emu = EmulatorProcess::start(&["--users", csv.to_str().unwrap()]);
+    let proxy = Proxy::start(&emu.url, Mutation::EchoClientSecret);
+    let mut env = emu.client_env("hostile-proxy", secret);
+    env[3].1.clone_from(&proxy.url);
+    env[4].1.clone_from(&proxy.url);
+    for args in [
+        vec![
+            "run",
+            "workflows/incident-response.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+            "--yes",
+            "--progress",
+            "none",
+            "--state-dir",
+            dir.path().join("state").to_str().unwrap(),
+        ],
+        vec!["doctor"],
+    ] {
+        let mut cmd = remedy();
+        cmd.args(&args)
+            .envs(env.clone())
+            .env_remove("AZURE_ACCESS_TOKEN")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .timeout(Duration::from_secs(60));
+        let r = run(&mut cmd);
+        let output = format!("{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.code, 2, "{output}");
+        assert!(output.contains("AADSTS7000215"), "{output}");
+        assert!(output.contains("[redacted]"), "{output}");
+        assert_never(&output, secret, args[0]);
+        assert_no_control(&output, args[0]);
+    }
+    assert!(proxy.mutated() >= 2);
 }
