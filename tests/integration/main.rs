@@ -23,4 +23,5 @@ mod run;
 mod schema;
 mod shard;
 mod shell;
+mod tenant;
 mod tls;
