@@ -85,10 +85,17 @@ impl Ui for Terminal {
             Notice::Recorded { run_id, path } => {
                 eprintln!("run {run_id} recorded in {}", path.display());
             }
-            Notice::Secrets { path } => eprintln!(
-                "new passwords: {} (mode 0600; hand them to the users securely, then delete the file)",
-                path.display()
-            ),
+            Notice::Secrets { path, not_set } => {
+                eprintln!(
+                    "new passwords: {} (mode 0600; hand them to the users securely, then delete the file)",
+                    path.display()
+                );
+                if not_set > 0 {
+                    eprintln!(
+                        "  {not_set} of them were never set (the reset failed): hand out only the passwords of users whose reset is `changed` in results.csv"
+                    );
+                }
+            }
             Notice::Interrupted { again, run_id } => {
                 eprintln!("interrupted: resume with `{again} --resume {run_id}`");
             }

@@ -12,7 +12,7 @@ use crate::directory::Directory;
 use crate::directory::Recorded;
 use crate::engine::{self, Context, RunEvent, Stopped};
 use crate::graph::{GraphDirectory, SendOptions};
-use crate::journal::{Header, Journal, Record};
+use crate::journal::{Header, Journal, Record, StepStatus};
 use crate::operator::Operator;
 use crate::plan::{PlanHeader, PlanStepInfo, PlanWriter};
 use crate::playbook::Playbook;
@@ -308,6 +308,7 @@ async fn execute(
     if p.run.secrets().exists() {
         ui.notice(Notice::Secrets {
             path: p.run.secrets(),
+            not_set: unset_passwords(&p.run.journal(), &p.playbook),
         });
     }
     let reader_failed = match reader_result {
@@ -501,4 +502,38 @@ fn confirmation_text(
     }
     s.push_str("Proceed? [y/N] ");
     s
+}
+
+/// How many users' generated passwords in `secrets.csv` were never set:
+/// the password is saved before the reset is sent, so a reset that then
+/// failed (or was refused) leaves a line that does not sign anyone in.
+/// The last outcome of each user's step counts (a resume may set it).
+fn unset_passwords(journal: &std::path::Path, playbook: &Playbook) -> u64 {
+    let generating: std::collections::HashSet<&str> = playbook
+        .steps
+        .iter()
+        .filter(|s| s.kind.kind().generates_secrets())
+        .map(|s| s.id.as_str())
+        .collect();
+    if generating.is_empty() {
+        return 0;
+    }
+    let mut last = std::collections::HashMap::new();
+    let scanned = crate::journal::for_each_record(journal, |record| {
+        if let Record::Outcome {
+            user, step, status, ..
+        } = record
+            && generating.contains(step.as_str())
+        {
+            last.insert(
+                (crate::journal::key_hash(&user), step),
+                status == StepStatus::Failed,
+            );
+        }
+        Ok(())
+    });
+    if scanned.is_err() {
+        return 0;
+    }
+    last.values().filter(|failed| **failed).count() as u64
 }

@@ -82,6 +82,8 @@ pub enum Notice {
     },
     Secrets {
         path: PathBuf,
+        /// Users whose saved password was never set (their reset failed).
+        not_set: u64,
     },
     /// Ctrl-C: the command that resumes the run.
     Interrupted {

@@ -447,3 +447,66 @@ fn a_domain_that_cannot_be_read_fails_the_reset_and_sends_nothing() {
     assert!(r.stderr.contains("Domain.Read.All"), "{}", r.stderr);
     assert_eq!(emu.get_json("/_stats")["resets"], 0);
 }
+
+#[test]
+fn a_tenant_refusing_a_synced_reset_gets_it_reported_failed_with_the_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("u.csv");
+    std::fs::write(&csv, CSV).unwrap();
+    let emu =
+        EmulatorProcess::start(&["--users", csv.to_str().unwrap(), "--synced-reset", "refuse"]);
+    let pb = dir.path().join("pb.yaml");
+    std::fs::write(
+        &pb,
+        "api_version: remedy/v1
+name: hash-sync
+target:
+  provider: graph
+steps:
+  - id: reset-password
+    action: reset_password
+    with:
+      reset_synced_in_cloud: true
+",
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let r = remedy_run(
+        &emu,
+        &state,
+        &[pb.to_str().unwrap(), "--users", csv.to_str().unwrap()],
+    );
+    // The synced accounts failed (nothing changed); the others did not.
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let res = results(&state);
+    for synced in [
+        "synced@contoso.onmicrosoft.com",
+        "synced-enabled@contoso.onmicrosoft.com",
+    ] {
+        let (status, code, reason) = &res[&(synced.to_owned(), "reset-password".to_owned())];
+        assert_eq!(
+            (status.as_str(), code.as_str()),
+            ("failed", "Request_BadRequest"),
+            "{reason}"
+        );
+        assert!(reason.contains("on-premises"), "{reason}");
+    }
+    assert_eq!(
+        res[&(
+            "plain@contoso.onmicrosoft.com".into(),
+            "reset-password".into()
+        )]
+            .0,
+        "changed"
+    );
+    let users = emulator_users(&emu);
+    assert_eq!(users["synced@contoso.onmicrosoft.com"]["resetCount"], 0);
+    // The refused resets' saved passwords are called out, not handed out
+    // as if they worked.
+    assert!(
+        r.stderr
+            .contains("2 of them were never set (the reset failed)"),
+        "{}",
+        r.stderr
+    );
+}
