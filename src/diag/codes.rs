@@ -53,6 +53,50 @@ pub const CODES: &[(&str, &str)] = &[
         "playbook::invalid-tenant",
         "`target.tenant` is neither a domain nor a GUID.",
     ),
+    (
+        "playbook::missing-target",
+        "The playbook names no directory (`target` or `targets`), or `targets` is empty.",
+    ),
+    (
+        "playbook::ambiguous-target",
+        "The playbook has both `target` and `targets`.",
+    ),
+    (
+        "playbook::invalid-target-name",
+        "A name under `targets` is not letters, digits, `-` and `_`.",
+    ),
+    (
+        "playbook::misplaced-target-setting",
+        "A target setting belongs to another provider (e.g. `tenant` on `active_directory`).",
+    ),
+    (
+        "playbook::invalid-url",
+        "An `active_directory` target's `url` is not `ldaps://host` or `ldap://host`.",
+    ),
+    (
+        "playbook::invalid-base-dn",
+        "An `active_directory` target's `base_dn` is not a distinguished name.",
+    ),
+    (
+        "playbook::invalid-domain",
+        "An `active_directory` target's `domain` pin is neither a DNS name nor a SID.",
+    ),
+    (
+        "playbook::unknown-find-by",
+        "`find_by` is not `user_principal_name`, `sam_account_name` or `object_guid`.",
+    ),
+    (
+        "playbook::missing-step-target",
+        "A step of a playbook with several targets does not say which one it acts on.",
+    ),
+    (
+        "playbook::unknown-target",
+        "A step's `target` names no entry of `targets`.",
+    ),
+    (
+        "playbook::unsupported-step",
+        "The step kind cannot act on its target's directory (e.g. `revoke_sessions` on Active Directory).",
+    ),
     ("playbook::empty-key", "`input.key` is empty."),
     (
         "playbook::empty-column",

@@ -16,15 +16,18 @@ pub enum Property {
     /// Sign-in sessions issued before this time are invalid (a time the
     /// directory sets when sessions are revoked).
     SessionsValidFrom,
+    /// Whether the account is locked out now (too many bad passwords).
+    Locked,
 }
 
 impl Property {
     /// Every property, in a fixed order (what a plan keeps per user is
     /// indexed by it).
-    pub const ALL: [Property; 3] = [
+    pub const ALL: [Property; 4] = [
         Property::Enabled,
         Property::PasswordChanged,
         Property::SessionsValidFrom,
+        Property::Locked,
     ];
 
     /// This property's position in [`Property::ALL`].
@@ -33,6 +36,7 @@ impl Property {
             Property::Enabled => 0,
             Property::PasswordChanged => 1,
             Property::SessionsValidFrom => 2,
+            Property::Locked => 3,
         }
     }
 }
@@ -101,6 +105,9 @@ pub struct Account {
     pub sessions_valid_from: Option<String>,
     /// Member, guest, …, as the directory calls it.
     pub kind: Option<String>,
+    /// Locked out now; `None` when the directory does not say (Graph shows
+    /// no lockout state).
+    pub locked: Option<bool>,
     /// Whether the account signs in through another identity provider
     /// (Graph: its domain is federated), so that a password set here is
     /// not the one it signs in with. `None` until a step that needs to
@@ -122,6 +129,7 @@ impl Account {
             Property::Enabled => self.enabled.map(Value::Bool),
             Property::PasswordChanged => self.password_changed.clone().map(Value::Text),
             Property::SessionsValidFrom => self.sessions_valid_from.clone().map(Value::Text),
+            Property::Locked => self.locked.map(Value::Bool),
         }
     }
 
@@ -131,8 +139,9 @@ impl Account {
             (Property::Enabled, Value::Bool(b)) => self.enabled = Some(b),
             (Property::PasswordChanged, Value::Text(t)) => self.password_changed = Some(t),
             (Property::SessionsValidFrom, Value::Text(t)) => self.sessions_valid_from = Some(t),
+            (Property::Locked, Value::Bool(b)) => self.locked = Some(b),
             // A value of the wrong type says nothing about the property.
-            (Property::Enabled, Value::Text(_))
+            (Property::Enabled | Property::Locked, Value::Text(_))
             | (Property::PasswordChanged | Property::SessionsValidFrom, Value::Bool(_)) => {}
         }
     }
@@ -181,6 +190,7 @@ mod tests {
             password_changed: None,
             sessions_valid_from: Some("t0".into()),
             kind: None,
+            locked: None,
             federated: None,
         };
         assert_eq!(a.get(Property::Enabled), None);

@@ -16,6 +16,8 @@ pub enum Op {
     SetEnabled(bool),
     /// Invalidate the account's sign-in sessions.
     RevokeSessions,
+    /// End a lockout (Active Directory: `lockoutTime` to 0).
+    Unlock,
 }
 
 impl Op {
@@ -24,6 +26,7 @@ impl Op {
             Op::ResetPassword { .. } => OpKind::ResetPassword,
             Op::SetEnabled(_) => OpKind::SetEnabled,
             Op::RevokeSessions => OpKind::RevokeSessions,
+            Op::Unlock => OpKind::Unlock,
         }
     }
 }
@@ -42,4 +45,5 @@ pub enum OpKind {
     ResetPassword,
     SetEnabled,
     RevokeSessions,
+    Unlock,
 }

@@ -144,6 +144,8 @@ impl GraphDirectory {
             Op::ResetPassword { .. } => Operation::ResetPassword,
             Op::SetEnabled(_) => Operation::SetAccountEnabled,
             Op::RevokeSessions => Operation::RevokeSessions,
+            // `validate` refuses the step on a Graph target; never sent.
+            Op::Unlock => return Err(no_unlock()),
         };
         object_id(id, operation)?;
         let req = match op {
@@ -154,6 +156,7 @@ impl GraphDirectory {
             } => users::reset_password(id, password, *force_change, *with_mfa),
             Op::SetEnabled(enabled) => users::set_account_enabled(id, *enabled),
             Op::RevokeSessions => users::revoke_sessions(id),
+            Op::Unlock => return Err(no_unlock()),
         };
         self.dispatch.send(req).await.map(drop).map_err(dir_error)
     }
@@ -164,6 +167,8 @@ impl GraphDirectory {
             Property::Enabled => "accountEnabled",
             Property::PasswordChanged => "lastPasswordChangeDateTime",
             Property::SessionsValidFrom => "signInSessionsValidFromDateTime",
+            // Graph shows no lockout state; the name is for texts only.
+            Property::Locked => "lockout",
         }
     }
 
@@ -207,6 +212,7 @@ pub fn account(u: UserState) -> Account {
         password_changed: u.last_password_change_date_time,
         sessions_valid_from: u.sign_in_sessions_valid_from_date_time,
         kind: u.user_type,
+        locked: None,
         federated: None,
     }
 }
@@ -435,5 +441,19 @@ mod tests {
         // Not a GUID: nothing is sent.
         let e = dir.privileges("adele@contoso.com").await.unwrap_err();
         assert!(e.message.contains("not a GUID"));
+    }
+}
+
+/// Entra ID has no unlock call: a smart lockout ends by itself, and a
+/// password reset ends it at once.
+fn no_unlock() -> DirError {
+    DirError {
+        kind: crate::directory::ErrorKind::Refused,
+        code: None,
+        message: "Microsoft Entra ID has no unlock operation".to_owned(),
+        request_id: None,
+        retry_after: None,
+        hint: Some(crate::steps::Unlocked::GRAPH_HINT.to_owned()),
+        fate_unknown: false,
     }
 }

@@ -64,6 +64,8 @@ pub fn operations_of(op: OpKind) -> &'static [Operation] {
         OpKind::ResetPassword => &[Operation::ResetPassword],
         OpKind::SetEnabled => &[Operation::SetAccountEnabled],
         OpKind::RevokeSessions => &[Operation::RevokeSessions],
+        // Never on a Graph target (`validate` refuses it): nothing to grant.
+        OpKind::Unlock => &[],
     }
 }
 

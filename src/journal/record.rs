@@ -40,6 +40,8 @@ pub struct Before {
     pub last_password_change: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sign_in_sessions_valid_from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked: Option<bool>,
 }
 
 impl Before {
@@ -49,6 +51,7 @@ impl Before {
             account_enabled: account.enabled,
             last_password_change: account.password_changed.clone(),
             sign_in_sessions_valid_from: account.sessions_valid_from.clone(),
+            locked: account.locked,
         }
     }
 
@@ -60,6 +63,7 @@ impl Before {
             Property::SessionsValidFrom => {
                 self.sign_in_sessions_valid_from.clone().map(Value::Text)
             }
+            Property::Locked => self.locked.map(Value::Bool),
         }
     }
 }

@@ -7,7 +7,9 @@
 use crate::diag::Location;
 pub use crate::input::InputSpec;
 pub use crate::playbook::expr::Condition;
-pub use crate::playbook::model::{ActionKind, ApiVersion, EnsureKind, PimEligibility, Provider};
+pub use crate::playbook::model::{
+    ActionKind, ApiVersion, EnsureKind, FindBy, PimEligibility, Provider,
+};
 pub use crate::steps::{PasswordSource, ResetPassword, StepKind};
 
 /// Default for `input.key`.
@@ -21,9 +23,14 @@ pub struct Playbook {
     pub api_version: ApiVersion,
     pub name: String,
     pub description: Option<String>,
+    /// The first step's target's provider.
     pub provider: Provider,
-    /// Tenant pin: a domain or a GUID, lower-cased.
+    /// Tenant pin of the first step's target (Graph): a domain or a GUID,
+    /// lower-cased.
     pub tenant: Option<String>,
+    /// The directories the steps act on; a single `target:` is one named
+    /// `target`. Steps refer to them by index ([`Step::target`]).
+    pub targets: Vec<TargetSpec>,
     pub input: InputSpec,
     pub guards: Guards,
     pub settings: Settings,
@@ -70,6 +77,37 @@ pub struct Settings {
     pub batch: Option<bool>,
 }
 
+/// One directory a playbook acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetSpec {
+    /// The key under `targets:`, or `target` for a single `target:`.
+    pub name: String,
+    pub provider: Provider,
+    /// Graph: the tenant pin, lower-cased.
+    pub tenant: Option<String>,
+    /// Active Directory: how to reach it.
+    pub ldap: Option<LdapSpec>,
+}
+
+/// An Active Directory target as the playbook names it (the bind identity
+/// and password come from the environment, never from the playbook).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LdapSpec {
+    /// `ldaps://…` or `ldap://…` (then StartTLS).
+    pub url: String,
+    pub base_dn: String,
+    /// The domain pin: a DNS name (lower-cased) or a SID.
+    pub domain: Option<String>,
+    pub find_by: FindBy,
+}
+
+impl Playbook {
+    /// Whether one playbook acts on several directories.
+    pub fn is_hybrid(&self) -> bool {
+        self.targets.len() > 1
+    }
+}
+
 /// One step of the playbook.
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -81,6 +119,8 @@ pub struct Step {
     pub when: Option<Condition>,
     pub retries: Option<u32>,
     pub continue_on_error: bool,
+    /// The index in [`Playbook::targets`] of the directory it acts on.
+    pub target: usize,
     /// Where the step starts in the file (its `id`).
     pub location: Option<Location>,
 }

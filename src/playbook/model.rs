@@ -32,8 +32,16 @@ pub struct PlaybookDoc {
     /// What the playbook is for and when to use it.
     #[serde(default)]
     pub description: Option<String>,
-    /// The directory the playbook acts on.
-    pub target: TargetDoc,
+    /// The directory the playbook acts on. Exactly one of `target` and
+    /// `targets` is present.
+    #[serde(default)]
+    pub target: Option<TargetDoc>,
+    /// Several directories by name (a hybrid playbook: on-premises Active
+    /// Directory and Entra ID); each step says which one it acts on with
+    /// `target:`.
+    #[serde(default)]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, TargetDoc>>")]
+    pub targets: Option<Spanned<std::collections::BTreeMap<String, TargetDoc>>>,
     /// How the user CSV is read.
     #[serde(default)]
     pub input: Option<InputDoc>,
@@ -59,31 +67,87 @@ impl ApiVersion {
     pub const ALL: &[(&str, ApiVersion)] = &[("remedy/v1", ApiVersion::V1)];
 }
 
-/// Where the accounts live.
+/// Where the accounts live: one directory service, and how to reach it.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetDoc {
-    /// The directory service. `graph` is Microsoft Graph (Entra ID).
+    /// The directory service: `graph` (Microsoft Graph: Entra ID) or
+    /// `active_directory` (on-premises Active Directory over LDAP).
     #[schemars(with = "Provider")]
     pub provider: Spanned<String>,
-    /// Pin the playbook to one tenant (a verified domain such as
-    /// `contoso.onmicrosoft.com`, or the tenant GUID). A run against any
+    /// Graph only. Pin the playbook to one tenant (a verified domain such
+    /// as `contoso.onmicrosoft.com`, or the tenant GUID). A run against any
     /// other tenant is refused.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub tenant: Option<Spanned<String>>,
+    /// Active Directory only. The domain controller: `ldaps://host[:port]`
+    /// (TLS from the start) or `ldap://host[:port]` (StartTLS before the
+    /// bind). Plain LDAP is never used: AD refuses password writes over it.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub url: Option<Spanned<String>>,
+    /// Active Directory only. Where users are searched, e.g.
+    /// `DC=corp,DC=example`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub base_dn: Option<Spanned<String>>,
+    /// Active Directory only. Pin the playbook to one domain: its DNS name
+    /// (`corp.example`) or its SID (`S-1-5-21-…`). A run against any other
+    /// domain is refused.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub domain: Option<Spanned<String>>,
+    /// Active Directory only. Which attribute the CSV key is matched
+    /// against: `user_principal_name` (default), `sam_account_name` or
+    /// `object_guid`.
+    #[serde(default)]
+    #[schemars(with = "Option<FindBy>")]
+    pub find_by: Option<Spanned<String>>,
 }
 
 /// Directory services remedy can act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
     /// Microsoft Graph: Microsoft Entra ID (Azure AD) and Microsoft 365.
     Graph,
+    /// On-premises Active Directory, over LDAP with TLS.
+    ActiveDirectory,
 }
 
 impl Provider {
-    pub const ALL: &[(&str, Provider)] = &[("graph", Provider::Graph)];
+    pub const ALL: &[(&str, Provider)] = &[
+        ("graph", Provider::Graph),
+        ("active_directory", Provider::ActiveDirectory),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Graph => "graph",
+            Provider::ActiveDirectory => "active_directory",
+        }
+    }
+}
+
+/// How an Active Directory target finds the account a CSV key names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FindBy {
+    /// `userPrincipalName` (`alice@corp.example`).
+    UserPrincipalName,
+    /// `sAMAccountName` (the pre-Windows 2000 logon name, `alice`).
+    SamAccountName,
+    /// `objectGUID`, written as a GUID.
+    ObjectGuid,
+}
+
+impl FindBy {
+    pub const ALL: &[(&str, FindBy)] = &[
+        ("user_principal_name", FindBy::UserPrincipalName),
+        ("sam_account_name", FindBy::SamAccountName),
+        ("object_guid", FindBy::ObjectGuid),
+    ];
 }
 
 /// How rows of the user CSV are read.
@@ -221,6 +285,11 @@ pub struct StepDoc {
     /// Go on with the user's next steps when this one fails. Default: false.
     #[serde(default)]
     pub continue_on_error: Option<bool>,
+    /// Which of `targets` the step acts on (required when there are
+    /// several).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub target: Option<Spanned<String>>,
 }
 
 /// One-shot operations (`action:`).
@@ -256,18 +325,23 @@ pub enum EnsureKind {
     SignInAllowed,
     /// The account is disabled (`accountEnabled: false`).
     SignInBlocked,
+    /// The account is not locked out (Active Directory: `lockoutTime`
+    /// cleared). Not on Graph: Entra ID has no unlock operation.
+    Unlocked,
 }
 
 impl EnsureKind {
     pub const ALL: &[(&str, EnsureKind)] = &[
         ("sign_in_allowed", EnsureKind::SignInAllowed),
         ("sign_in_blocked", EnsureKind::SignInBlocked),
+        ("unlocked", EnsureKind::Unlocked),
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             EnsureKind::SignInAllowed => "sign_in_allowed",
             EnsureKind::SignInBlocked => "sign_in_blocked",
+            EnsureKind::Unlocked => "unlocked",
         }
     }
 }

@@ -11,17 +11,19 @@ mod evidence;
 mod reset_password;
 mod revoke_sessions;
 mod sign_in;
+mod unlocked;
 
 pub use evidence::{Evidence, Expect, Verdict, evaluate};
 pub use reset_password::{PasswordSource, ResetPassword};
 pub use revoke_sessions::RevokeSessions;
 pub use sign_in::SignIn;
+pub use unlocked::Unlocked;
 
 use secrecy::SecretString;
 
 use crate::directory::{Account, Change, Op, OpKind, Property};
 use crate::playbook::check::Params;
-use crate::playbook::model::{ActionKind, EnsureKind};
+use crate::playbook::model::{ActionKind, EnsureKind, Provider};
 
 /// What a step does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub enum StepKind {
     ResetPassword(ResetPassword),
     /// `action: revoke_sessions`.
     RevokeSessions(RevokeSessions),
+    /// `ensure: unlocked`.
+    Unlocked(Unlocked),
 }
 
 impl StepKind {
@@ -42,6 +46,7 @@ impl StepKind {
             StepKind::SignIn(k) => k,
             StepKind::ResetPassword(k) => k,
             StepKind::RevokeSessions(k) => k,
+            StepKind::Unlocked(k) => k,
         }
     }
 
@@ -55,6 +60,7 @@ impl StepKind {
         match k {
             EnsureKind::SignInAllowed => StepKind::SignIn(SignIn::ALLOWED),
             EnsureKind::SignInBlocked => StepKind::SignIn(SignIn::BLOCKED),
+            EnsureKind::Unlocked => StepKind::Unlocked(Unlocked),
         }
     }
 
@@ -63,6 +69,7 @@ impl StepKind {
         match k {
             EnsureKind::SignInAllowed => Some(EnsureKind::SignInBlocked),
             EnsureKind::SignInBlocked => Some(EnsureKind::SignInAllowed),
+            EnsureKind::Unlocked => None,
         }
     }
 
@@ -182,6 +189,13 @@ pub trait Kind: Send + Sync {
     /// signs in here. The engine asks the directory before deciding.
     fn needs_sign_in_authority(&self) -> bool {
         false
+    }
+
+    /// Why the kind cannot act on `provider`'s directory, and what to do
+    /// instead (`validate` refuses the step there); `None` when it can.
+    fn unsupported_on(&self, provider: Provider) -> Option<&'static str> {
+        let _ = provider;
+        None
     }
 
     /// Whether the kind writes generated secrets (`secrets.csv`).

@@ -4,6 +4,7 @@
 
 use crate::directory::{Account, Op, OpKind, Property};
 use crate::playbook::check::Params;
+use crate::playbook::model::Provider;
 use crate::steps::{Decision, Evidence, Kind, Label, Prepare, Prepared};
 
 /// Takes no parameters.
@@ -33,6 +34,15 @@ impl Kind for RevokeSessions {
 
     fn evidence(&self) -> Evidence {
         Evidence::Moves(Property::SessionsValidFrom)
+    }
+
+    fn unsupported_on(&self, provider: Provider) -> Option<&'static str> {
+        match provider {
+            Provider::Graph => None,
+            Provider::ActiveDirectory => Some(
+                "Active Directory has no sign-in sessions to revoke over LDAP; run `action: revoke_sessions` against the Graph target of a hybrid playbook (`targets:` with a `graph` target and `target:` on this step)",
+            ),
+        }
     }
 
     fn decide(&self, account: &Account, _: Label) -> Decision {

@@ -17,6 +17,7 @@ fn account(enabled: bool, pw: Option<&str>, sessions: Option<&str>) -> Account {
         password_changed: pw.map(Into::into),
         sessions_valid_from: sessions.map(Into::into),
         kind: None,
+        locked: None,
         federated: None,
     }
 }
@@ -312,6 +313,7 @@ fn timestamps_must_move_past_the_intent() {
 fn guests_and_synced_accounts_are_skipped_with_a_reason() {
     let guest = Account {
         kind: Some("Guest".into()),
+        locked: None,
         ..account(true, None, None)
     };
     let synced = Account {

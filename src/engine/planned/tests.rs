@@ -13,6 +13,7 @@ fn state(enabled: bool) -> Account {
         password_changed: None,
         sessions_valid_from: None,
         kind: None,
+        locked: None,
         federated: None,
     }
 }
@@ -25,6 +26,7 @@ fn step(kind: StepKind) -> Step {
         when: None,
         retries: None,
         continue_on_error: false,
+        target: 0,
         location: None,
     }
 }

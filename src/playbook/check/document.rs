@@ -1,11 +1,11 @@
-//! The top level of a playbook: `api_version`, `name`, `target` (provider
-//! and tenant pin), and the assembly of the checked [`Playbook`] from every
-//! rule group in the order they report.
+//! The top level of a playbook: `api_version`, `name`, the tenant pin's
+//! form, and the assembly of the checked [`Playbook`] from every rule group
+//! in the order they report.
 
 use crate::diag::suggest::did_you_mean;
 use crate::input::is_guid;
 use crate::playbook::checked::Playbook;
-use crate::playbook::model::{ApiVersion, PlaybookDoc, Provider, Spanned};
+use crate::playbook::model::{ApiVersion, PlaybookDoc, Spanned};
 
 use super::checker::Checker;
 
@@ -21,28 +21,26 @@ impl Checker<'_> {
             self.error("playbook::empty-name", &doc.name, "`name` is empty".into())
                 .hint = Some("give the playbook a short name such as `unlock-account`".into());
         }
-        let provider = self.closed_set(
-            "playbook::unknown-provider",
-            "provider",
-            &doc.target.provider,
-            Provider::ALL,
-        );
-        let tenant = doc.target.tenant.as_ref().and_then(|t| self.tenant(t));
+        let targets = self.targets(&doc);
         let input = self.input(doc.input.as_ref());
         let guards = self.guards(doc.guards.as_ref());
         let settings = self.settings(doc.settings.as_ref());
-        let steps = self.steps(&doc.steps, &input);
+        let steps = self.steps(&doc.steps, &input, targets.as_deref().unwrap_or(&[]));
+        let targets = targets?;
+        let steps = steps?;
+        let first = &targets[steps.first().map_or(0, |s| s.target)];
         Some(Playbook {
             file: self.name.to_owned(),
             api_version: api_version?,
             name: doc.name.value.clone(),
             description: doc.description.clone(),
-            provider: provider?,
-            tenant,
+            provider: first.provider,
+            tenant: first.tenant.clone(),
+            targets,
             input,
             guards,
             settings,
-            steps: steps?,
+            steps,
         })
     }
 
@@ -75,7 +73,7 @@ impl Checker<'_> {
         None
     }
 
-    fn tenant(&mut self, t: &Spanned<String>) -> Option<String> {
+    pub(super) fn tenant(&mut self, t: &Spanned<String>) -> Option<String> {
         let v = t.value.trim();
         if is_guid(v) || crate::input::is_domain_name(v) {
             return Some(v.to_ascii_lowercase());

@@ -3,7 +3,7 @@
 //! what was probably meant. All problems are collected, not just the first.
 //!
 //! One file per rule group: `document` (the top level, and the assembly of
-//! the checked playbook), `input`, `guards`, `settings`, `steps`, `with` (the
+//! the checked playbook), `input`, `guards`, `settings`, `targets`, `steps`, `with` (the
 //! parameters of each step kind) and `expressions` (`when` and templates);
 //! `checker` holds the state they share.
 
@@ -15,6 +15,7 @@ mod guards;
 mod input;
 mod settings;
 mod steps;
+mod targets;
 
 use std::sync::Arc;
 

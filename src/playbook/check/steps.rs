@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use crate::diag::Location;
 use crate::diag::suggest::did_you_mean;
 use crate::input::InputSpec;
-use crate::playbook::checked::{Step, StepKind};
+use crate::playbook::checked::{Step, StepKind, TargetSpec};
 use crate::playbook::model::{ActionKind, EnsureKind, Spanned, StepDoc};
 
 use super::checker::{Checker, Params};
@@ -17,6 +17,7 @@ impl Checker<'_> {
         &mut self,
         steps: &Spanned<Vec<StepDoc>>,
         input: &InputSpec,
+        targets: &[TargetSpec],
     ) -> Option<Vec<Step>> {
         if steps.value.is_empty() {
             self.error("playbook::no-steps", steps, "`steps` is empty".into())
@@ -27,7 +28,7 @@ impl Checker<'_> {
             return None;
         }
         let mut ids: HashMap<&str, Location> = HashMap::new();
-        let mut ensures: HashMap<EnsureKind, &Spanned<String>> = HashMap::new();
+        let mut ensures: HashMap<(EnsureKind, Option<&str>), &Spanned<String>> = HashMap::new();
         let mut out = Vec::new();
         let mut ok = true;
         for step in &steps.value {
@@ -38,8 +39,9 @@ impl Checker<'_> {
                     .find(|(n, _)| *n == e.value)
                     .map(|(_, k)| *k)
             {
+                let on = step.target.as_ref().map(|t| t.value.as_str());
                 if let Some(opposite) = StepKind::contradicting(k)
-                    && let Some(prev) = ensures.get(&opposite)
+                    && let Some(prev) = ensures.get(&(opposite, on))
                 {
                     let line = self.loc(prev).map_or(0, |l| l.line);
                     self.error(
@@ -55,9 +57,9 @@ impl Checker<'_> {
                         "a user can be either allowed or blocked; keep one of the two steps".into(),
                     );
                 }
-                ensures.insert(k, e);
+                ensures.insert((k, on), e);
             }
-            match self.step(step, input) {
+            match self.step(step, input, targets) {
                 Some(s) => out.push(s),
                 None => ok = false,
             }
@@ -104,7 +106,7 @@ impl Checker<'_> {
         }
     }
 
-    fn step(&mut self, step: &StepDoc, input: &InputSpec) -> Option<Step> {
+    fn step(&mut self, step: &StepDoc, input: &InputSpec, targets: &[TargetSpec]) -> Option<Step> {
         let kind = match (&step.action, &step.ensure) {
             (Some(a), None) => self.action(step, a, input),
             (None, Some(e)) => {
@@ -139,6 +141,36 @@ impl Checker<'_> {
                 None
             }
         };
+        let target = if targets.is_empty() {
+            None
+        } else {
+            self.step_target(step, targets)
+        };
+        if let (Some(k), Some(t)) = (&kind, target)
+            && let Some(hint) = k.kind().unsupported_on(targets[t].provider)
+        {
+            let at = step
+                .action
+                .as_ref()
+                .or(step.ensure.as_ref())
+                .unwrap_or(&step.id);
+            let on = if targets.len() > 1 {
+                format!(
+                    "target `{}` ({})",
+                    targets[t].name,
+                    targets[t].provider.as_str()
+                )
+            } else {
+                format!("a `{}` target", targets[t].provider.as_str())
+            };
+            self.error(
+                "playbook::unsupported-step",
+                at,
+                format!("`{}` cannot act on {on}", k.describe()),
+            )
+            .hint = Some(hint.to_owned());
+            return None;
+        }
         // `Some(None)`: the condition has an error (already reported).
         let when = step.when.as_ref().map(|w| self.condition(w, input));
         if let Some(r) = &step.retries
@@ -166,6 +198,7 @@ impl Checker<'_> {
             when,
             retries: step.retries.as_ref().map(|r| r.value),
             continue_on_error: step.continue_on_error.unwrap_or(false),
+            target: target?,
             location: self.loc(&step.id),
         })
     }
