@@ -94,6 +94,14 @@ pub const CODES: &[(&str, &str)] = &[
         "A step's `target` names no entry of `targets`.",
     ),
     (
+        "playbook::unused-target",
+        "No step acts on a target named under `targets`.",
+    ),
+    (
+        "playbook::duplicate-provider",
+        "Two targets of a playbook name the same provider.",
+    ),
+    (
         "playbook::unsupported-step",
         "The step kind cannot act on its target's directory (e.g. `revoke_sessions` on Active Directory).",
     ),

@@ -96,7 +96,8 @@ impl Mode {
 
 /// Everything a user task needs, shared by all of them.
 pub struct Context {
-    pub directory: Directory,
+    /// One per playbook target, by [`crate::playbook::Step::target`].
+    pub directories: Vec<Directory>,
     pub playbook: Arc<Playbook>,
     /// Declared columns, in the order of `Row::values`.
     pub columns: Vec<String>,
@@ -113,7 +114,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(
-        directory: Directory,
+        directories: Vec<Directory>,
         playbook: Arc<Playbook>,
         journal: Option<Journal>,
         mode: Mode,
@@ -121,7 +122,7 @@ impl Context {
         events: mpsc::UnboundedSender<RunEvent>,
     ) -> Self {
         Context {
-            directory,
+            directories,
             columns: playbook.input.columns.clone(),
             playbook,
             journal,
@@ -131,6 +132,12 @@ impl Context {
             stop: StopSignal::default(),
             events,
         }
+    }
+
+    /// The directory of target `t` (the first one for an index out of
+    /// range, which a checked playbook never has).
+    pub fn dir(&self, t: usize) -> &Directory {
+        self.directories.get(t).unwrap_or(&self.directories[0])
     }
 
     /// Claims account `id` for `row`: `false` when another row already
@@ -191,13 +198,14 @@ impl Context {
     fn plan_user(
         &self,
         row: &Row,
-        account: Option<&Account>,
+        accounts: &[Account],
         outcomes: &[Option<outcome::StepOutcome>],
     ) {
         if let Some(plan) = self.mode.plan_writer() {
             plan.write(planned::plan_line(
                 row,
-                account,
+                accounts,
+                &self.playbook.targets,
                 &self.playbook.steps,
                 outcomes,
             ));
@@ -315,7 +323,7 @@ pub async fn drive(
             let mut tick = tokio::time::interval(PACE_EVERY);
             loop {
                 tick.tick().await;
-                let per_second = cx.directory.pace();
+                let per_second = cx.directories.iter().map(Directory::pace).sum();
                 cx.event(RunEvent::Pace { per_second });
             }
         })

@@ -12,8 +12,9 @@ use crate::directory::Account;
 use crate::engine::Row;
 use crate::engine::outcome::{StepOutcome, Why};
 use crate::journal::{Before, StepStatus};
-use crate::plan::{Mark, PlanStep, PlanUser, PlannedUser, StepResult, UserResult};
+use crate::plan::{Mark, PlanAccount, PlanStep, PlanUser, PlannedUser, StepResult, UserResult};
 use crate::playbook::Step;
+use crate::playbook::checked::TargetSpec;
 use crate::steps::Label;
 
 fn drifted(reason: String) -> StepOutcome {
@@ -31,8 +32,8 @@ pub fn not_planned() -> StepOutcome {
 
 /// Apply: the outcome of every step when the account read now is not the
 /// one the plan read (deleted and re-created under the same name).
-pub fn user_drift(planned: &PlannedUser, account: &Account) -> Option<StepOutcome> {
-    (!planned.same_account(&account.id)).then(|| {
+pub fn user_drift(planned: &PlannedUser, target: usize, account: &Account) -> Option<StepOutcome> {
+    (!planned.same_account(target, &account.id)).then(|| {
         drifted(format!(
             "drifted since the plan: the account now has object id {} (deleted and re-created?); not changed",
             account.id
@@ -68,7 +69,13 @@ pub fn gate_step(
                 crate::steps::Evidence::Moves(p) => (*p, step.kind.kind().drifts_when_moved()),
             };
             evidence
-                .drifted(change, planned.saw(property), moved_drifts, account, name)
+                .drifted(
+                    change,
+                    planned.saw(step.target, property),
+                    moved_drifts,
+                    account,
+                    name,
+                )
                 .map(drifted)
         }
         Mark::Ok => Some(match evidence.still_ok(account, name) {
@@ -81,7 +88,8 @@ pub fn gate_step(
 /// A dry run's outcomes for one user, as a plan line.
 pub fn plan_line(
     row: &Row,
-    account: Option<&Account>,
+    accounts: &[Account],
+    targets: &[TargetSpec],
     steps: &[Step],
     outcomes: &[Option<StepOutcome>],
 ) -> PlanUser {
@@ -124,8 +132,18 @@ pub fn plan_line(
         row: row.row,
         user: row.key.clone(),
         result,
-        user_id: account.map(|a| a.id.clone()),
-        before: account.map(Before::of),
+        user_id: accounts.first().map(|a| a.id.clone()),
+        before: accounts.first().map(Before::of),
+        others: accounts
+            .iter()
+            .zip(targets)
+            .skip(1)
+            .map(|(a, t)| PlanAccount {
+                target: t.name.clone(),
+                user_id: a.id.clone(),
+                before: Before::of(a),
+            })
+            .collect(),
         reason,
         steps: plan_steps,
     }

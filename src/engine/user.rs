@@ -57,107 +57,91 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
 
     // Protected by name: nothing is read or touched.
     if let Some(o) = protected_by_name(cx, [row.key.as_str()], false) {
-        return finish_all(cx, row, None, &mut outcomes, &o, UserStatus::Skipped);
+        return finish_all(cx, row, &[], &mut outcomes, &o, UserStatus::Skipped);
     }
 
     // Apply: a user the plan has nothing for is not even read.
     let planned = match cx.mode.planned().map(|p| p.get(&row.key)) {
         Some(None) => {
             let o = planned::not_planned();
-            return finish_all(cx, row, None, &mut outcomes, &o, UserStatus::Skipped);
+            return finish_all(cx, row, &[], &mut outcomes, &o, UserStatus::Skipped);
         }
         Some(Some(p)) => Some(p),
         None => None,
     };
 
-    let (state, _) = match read_user(cx, &row.key, deadline).await {
-        Ok(s) => s,
-        Err((e, attempts)) => {
-            let reason = if e.kind == ErrorKind::NotFound {
-                format!("user not found: {e}")
-            } else {
-                e.to_string()
-            };
-            cx.failure(row, "read", &reason);
-            let mut o = StepOutcome::failed(&e, attempts);
-            o.reason = Some(reason);
-            if e.kind == ErrorKind::NotFound {
-                o.why = Why::NotFound;
+    // The person is read in every directory the steps act on (a hybrid
+    // playbook: on-premises and cloud), and left alone everywhere when any
+    // of them protects it.
+    let mut states: Vec<Account> = Vec::with_capacity(cx.directories.len());
+    for t in 0..cx.directories.len() {
+        let state = match read_user(cx, t, &row.key, deadline).await {
+            Ok((s, _)) => s,
+            Err((e, attempts)) => {
+                let reason = match (e.kind == ErrorKind::NotFound, target_note(cx, t)) {
+                    (true, note) => format!("user not found{note}: {e}"),
+                    (false, note) if !note.is_empty() => format!("{}: {e}", note.trim_start()),
+                    (false, _) => e.to_string(),
+                };
+                cx.failure(row, "read", &reason);
+                let mut o = StepOutcome::failed(&e, attempts);
+                o.reason = Some(reason);
+                if e.kind == ErrorKind::NotFound {
+                    o.why = Why::NotFound;
+                }
+                fail_remaining(&mut outcomes, steps, progress, &o);
+                return record_all(cx, row, &states, outcomes, true);
             }
-            fail_remaining(&mut outcomes, steps, progress, &o);
-            return record_all(cx, row, None, outcomes, true);
+        };
+        if let Some(o) = left_alone(cx, row, t, &state, planned) {
+            states.push(state);
+            return finish_all(cx, row, &states, &mut outcomes, &o, UserStatus::Skipped);
         }
-    };
-
-    // Left alone once read, in this order: protected as read (the list may
-    // name the account by its object id or by a sign-in name the CSV
-    // spells differently); named by another row already (one account,
-    // once); drifted since the plan.
-    let as_read = [Some(state.id.as_str()), state.name.as_deref()];
-    let left_alone = protected_by_name(cx, as_read.into_iter().flatten(), true)
-        .or_else(|| {
-            (!cx.claim(&state.id, row.row)).then(|| {
-                StepOutcome::because(
-                    StepStatus::Skipped,
-                    Why::Duplicate,
-                    format!(
-                        "another row of the CSV names the same account (object id {}); an account is processed once per run",
-                        state.id
-                    ),
-                )
-            })
-        })
-        .or_else(|| planned.and_then(|p| planned::user_drift(p, &state)));
-    if let Some(o) = left_alone {
-        return finish_all(
-            cx,
-            row,
-            Some(&state),
-            &mut outcomes,
-            &o,
-            UserStatus::Skipped,
-        );
-    }
-
-    if cx.playbook.guards.protect_privileged {
-        let subject = state.name.as_deref().unwrap_or(state.id.as_str());
-        let unlicensed_protects = cx.playbook.guards.pim_eligibility == PimEligibility::Required;
-        match privileges(cx, &state.id, deadline).await {
-            Ok(found) => {
-                // Protected when anything makes the account privileged,
-                // and when an answer cannot rule that out.
-                if let Some(reason) = found.protection(subject, unlicensed_protects) {
-                    let o = StepOutcome::because(StepStatus::Skipped, Why::Protected, reason);
-                    return finish_all(
-                        cx,
-                        row,
-                        Some(&state),
-                        &mut outcomes,
-                        &o,
-                        UserStatus::Skipped,
-                    );
+        if cx.playbook.guards.protect_privileged {
+            let subject = state.name.as_deref().unwrap_or(state.id.as_str());
+            let unlicensed_protects =
+                cx.playbook.guards.pim_eligibility == PimEligibility::Required;
+            match privileges(cx, t, &state.id, deadline).await {
+                Ok(found) => {
+                    // Protected when anything makes the account privileged,
+                    // and when an answer cannot rule that out.
+                    if let Some(reason) = found.protection(subject, unlicensed_protects) {
+                        let reason = format!("{reason}{}", target_note(cx, t));
+                        let o = StepOutcome::because(StepStatus::Skipped, Why::Protected, reason);
+                        states.push(state);
+                        return finish_all(
+                            cx,
+                            row,
+                            &states,
+                            &mut outcomes,
+                            &o,
+                            UserStatus::Skipped,
+                        );
+                    }
+                }
+                Err((e, attempts)) => {
+                    // No answer even after retries: refuse to touch the user
+                    // rather than risk an admin.
+                    cx.failure(row, "protect", &e.to_string());
+                    let mut o = StepOutcome::failed(&e, attempts);
+                    o.reason = Some(format!(
+                        "cannot check whether the user is privileged{}: {}",
+                        target_note(cx, t),
+                        o.reason.unwrap_or_default()
+                    ));
+                    fail_remaining(&mut outcomes, steps, progress, &o);
+                    states.push(state);
+                    return record_all(cx, row, &states, outcomes, true);
                 }
             }
-            Err((e, attempts)) => {
-                // No answer even after retries: refuse to touch the user
-                // rather than risk an admin.
-                cx.failure(row, "protect", &e.to_string());
-                let mut o = StepOutcome::failed(&e, attempts);
-                o.reason = Some(format!(
-                    "cannot check whether the user is privileged: {}",
-                    o.reason.unwrap_or_default()
-                ));
-                fail_remaining(&mut outcomes, steps, progress, &o);
-                return record_all(cx, row, Some(&state), outcomes, true);
-            }
         }
+        states.push(state);
     }
 
-    let mut state = state;
     // A one-shot action may move other timestamps too (a reset can move
     // the sessions' valid-from time): the next one-shot step reads the
     // account again, so its evidence starts from what is true then.
-    let mut stale = false;
+    let mut stale = vec![false; states.len()];
     let mut failed_before = false;
     let row_context = row_context(cx, row);
     for (i, step) in steps.iter().enumerate() {
@@ -195,8 +179,9 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
                     let pending = progress.and_then(|p| p.pending.get(&step.id));
                     // A step whose intent is journaled was already under
                     // way: it is finished, not held against the plan.
+                    let t = step.target.min(states.len() - 1);
                     let gate = planned.filter(|_| pending.is_none()).and_then(|p| {
-                        planned::gate_step(p, i, step, &state, cx.directory.label_fn())
+                        planned::gate_step(p, i, step, &states[t], cx.dir(t).label_fn())
                     });
                     match gate {
                         Some(o) => o,
@@ -205,7 +190,7 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
                                 cx,
                                 row,
                                 step,
-                                (&mut state, &mut stale),
+                                (&mut states[t], &mut stale[t]),
                                 pending.map(|(_, b)| b),
                                 &row_context,
                                 deadline,
@@ -227,7 +212,7 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
         journal_outcome(cx, row, step, &outcome);
         outcomes[i] = Some(outcome);
     }
-    cx.plan_user(row, Some(&state), &outcomes);
+    cx.plan_user(row, &states, &outcomes);
     finished(cx, row, failed_before)
 }
 
@@ -249,7 +234,7 @@ fn fail_remaining(
 fn finish_all(
     cx: &Context,
     row: &Row,
-    state: Option<&Account>,
+    states: &[Account],
     outcomes: &mut [Option<StepOutcome>],
     outcome: &StepOutcome,
     user_status: UserStatus,
@@ -262,7 +247,7 @@ fn finish_all(
         journal_outcome(cx, row, step, outcome);
         outcomes[i] = Some(outcome.clone());
     }
-    cx.plan_user(row, state, outcomes);
+    cx.plan_user(row, states, outcomes);
     user_done(cx, row, user_status);
     UserResult {
         failed: false,
@@ -273,7 +258,7 @@ fn finish_all(
 fn record_all(
     cx: &Context,
     row: &Row,
-    state: Option<&Account>,
+    states: &[Account],
     outcomes: Vec<Option<StepOutcome>>,
     failed: bool,
 ) -> UserResult {
@@ -286,7 +271,7 @@ fn record_all(
             journal_outcome(cx, row, step, o);
         }
     }
-    cx.plan_user(row, state, &outcomes);
+    cx.plan_user(row, states, &outcomes);
     finished(cx, row, failed)
 }
 
@@ -370,26 +355,27 @@ fn notify(cx: &Context) -> impl Fn(RunEvent) + Sync + '_ {
 
 async fn read_user(
     cx: &Context,
+    t: usize,
     key: &str,
     deadline: Instant,
 ) -> Result<(Account, u32), (DirError, u32)> {
     let notify = notify(cx);
-    retrying(&cx.directory, &notify, DEFAULT_RETRIES, deadline, || {
-        cx.directory.read(key)
-    })
-    .await
+    let dir = cx.dir(t);
+    retrying(dir, &notify, DEFAULT_RETRIES, deadline, || dir.read(key)).await
 }
 
 /// What makes the account privileged; the whole check is retried when a
 /// read got no definitive answer.
 async fn privileges(
     cx: &Context,
+    t: usize,
     id: &str,
     deadline: Instant,
 ) -> Result<Privileges, (DirError, u32)> {
     let notify = notify(cx);
-    retrying(&cx.directory, &notify, DEFAULT_RETRIES, deadline, || {
-        cx.directory.privileges(id)
+    let dir = cx.dir(t);
+    retrying(dir, &notify, DEFAULT_RETRIES, deadline, || {
+        dir.privileges(id)
     })
     .await
     .map(|(found, _)| found)
@@ -397,15 +383,59 @@ async fn privileges(
 
 async fn federated(
     cx: &Context,
+    t: usize,
     account: &Account,
     deadline: Instant,
 ) -> Result<bool, (DirError, u32)> {
     let notify = notify(cx);
-    retrying(&cx.directory, &notify, DEFAULT_RETRIES, deadline, || {
-        cx.directory.federated(account)
+    let dir = cx.dir(t);
+    retrying(dir, &notify, DEFAULT_RETRIES, deadline, || {
+        dir.federated(account)
     })
     .await
     .map(|(f, _)| f)
+}
+
+/// ` (in target `onprem`)` in a hybrid playbook, else nothing: which
+/// directory a read or a guard spoke of.
+fn target_note(cx: &Context, t: usize) -> String {
+    if cx.playbook.is_hybrid() {
+        cx.playbook
+            .targets
+            .get(t)
+            .map_or_else(String::new, |x| format!(" (in target `{}`)", x.name))
+    } else {
+        String::new()
+    }
+}
+
+/// Why an account just read in target `t` is left alone, in this order:
+/// protected as read (the list may name the account by its id or by a
+/// sign-in name the CSV spells differently); named by another row
+/// already (one account, once; the first target's account is the
+/// person); drifted since the plan.
+fn left_alone(
+    cx: &Context,
+    row: &Row,
+    t: usize,
+    state: &Account,
+    planned: Option<&crate::plan::PlannedUser>,
+) -> Option<StepOutcome> {
+    let as_read = [Some(state.id.as_str()), state.name.as_deref()];
+    protected_by_name(cx, as_read.into_iter().flatten(), true)
+        .or_else(|| {
+            (t == 0 && !cx.claim(&state.id, row.row)).then(|| {
+                StepOutcome::because(
+                    StepStatus::Skipped,
+                    Why::Duplicate,
+                    format!(
+                        "another row of the CSV names the same account (object id {}); an account is processed once per run",
+                        state.id
+                    ),
+                )
+            })
+        })
+        .or_else(|| planned.and_then(|p| planned::user_drift(p, t, state)))
 }
 
 async fn run_step(
@@ -419,10 +449,11 @@ async fn run_step(
 ) -> StepOutcome {
     let retries = step.retries.unwrap_or(DEFAULT_RETRIES);
     let kind = step.kind.kind();
-    let label = cx.directory.label_fn();
+    let t = step.target;
+    let label = cx.dir(t).label_fn();
     let evidence = kind.evidence();
     if kind.needs_sign_in_authority() && state.federated.is_none() && !state.is_guest() {
-        match federated(cx, state, deadline).await {
+        match federated(cx, t, state, deadline).await {
             Ok(f) => state.federated = Some(f),
             Err((e, attempts)) => {
                 let mut o = StepOutcome::failed(&e, attempts);
@@ -452,7 +483,7 @@ async fn run_step(
         return StepOutcome::new(StepStatus::Changed, kind.confirmed(label));
     }
     if *stale && pending.is_none() && matches!(evidence, Evidence::Moves(_)) {
-        match read_user(cx, &state.id, deadline).await {
+        match read_user(cx, t, &state.id, deadline).await {
             Ok((fresh, _)) => {
                 *state = fresh;
                 *stale = false;
@@ -487,7 +518,7 @@ async fn run_step(
         );
     }
     let notify = notify(cx);
-    let dir = &cx.directory;
+    let dir = cx.dir(t);
     let op = &prepared.op;
     // Sent (its intent is journaled): it finishes even after Ctrl-C.
     let _in_flight = cx.stop.request();

@@ -81,13 +81,26 @@ pub struct PlanUser {
     pub result: UserResult,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
-    /// The user's state when the plan was made.
+    /// The user's state when the plan was made (in the first target).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Before>,
+    /// A hybrid playbook: the same person's account in each further
+    /// target, in the playbook's target order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<PlanAccount>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// One entry per playbook step, in playbook order.
     pub steps: Vec<PlanStep>,
+}
+
+/// A person's account in a further target of a hybrid playbook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanAccount {
+    /// The target's name in the playbook.
+    pub target: String,
+    pub user_id: String,
+    pub before: Before,
 }
 
 /// A user's overall result.
@@ -306,6 +319,7 @@ mod tests {
             },
             user_id: Some(format!("id{row}")),
             before: None,
+            others: Vec::new(),
             reason: None,
             steps: vec![PlanStep {
                 step: "enable".into(),

@@ -47,6 +47,9 @@ pub struct PlannedUser {
     /// read them (its `before`), by [`Property::index`]: what a one-shot
     /// action's drift check compares with (8 bytes each, not the text).
     pub saw: Option<[u64; Property::ALL.len()]>,
+    /// A hybrid playbook: `user_id` and `saw` of the person's account in
+    /// each further target, in the playbook's target order.
+    pub others: Vec<(Option<u64>, Option<[u64; Property::ALL.len()]>)>,
     /// One entry per playbook step.
     pub steps: Box<[PlannedStep]>,
 }
@@ -232,6 +235,9 @@ impl PlanIndex {
     pub fn forget_what_it_saw(&mut self) {
         for u in self.users.values_mut() {
             u.saw = None;
+            for o in &mut u.others {
+                o.1 = None;
+            }
         }
     }
 
@@ -269,13 +275,28 @@ impl PlannedUser {
                     .before
                     .as_ref()
                     .map(|b| Property::ALL.map(|p| value_hash(b.get(p).as_ref()))),
+                others: u
+                    .others
+                    .iter()
+                    .map(|o| {
+                        (
+                            Some(key_hash(&o.user_id)),
+                            Some(Property::ALL.map(|p| value_hash(o.before.get(p).as_ref()))),
+                        )
+                    })
+                    .collect(),
                 steps,
             })
     }
 
-    /// The hash of what the plan saw of `p`, when it recorded the account.
-    pub fn saw(&self, p: Property) -> Option<u64> {
-        self.saw.map(|s| s[p.index()])
+    /// The hash of what the plan saw of `p` in target `target`, when it
+    /// recorded the account.
+    pub fn saw(&self, target: usize, p: Property) -> Option<u64> {
+        let saw = match target {
+            0 => self.saw,
+            t => self.others.get(t - 1).and_then(|o| o.1),
+        };
+        saw.map(|s| s[p.index()])
     }
 
     /// Step `i`'s mark (`Nothing` past the end).
@@ -283,9 +304,13 @@ impl PlannedUser {
         self.steps.get(i).map_or(Mark::Nothing, |s| s.mark)
     }
 
-    /// Whether `id` is the account the plan read.
-    pub fn same_account(&self, id: &str) -> bool {
-        self.user_id.is_none_or(|h| h == key_hash(id))
+    /// Whether `id` is the account the plan read in target `target`.
+    pub fn same_account(&self, target: usize, id: &str) -> bool {
+        let planned = match target {
+            0 => self.user_id,
+            t => self.others.get(t - 1).and_then(|o| o.0),
+        };
+        planned.is_none_or(|h| h == key_hash(id))
     }
 }
 
@@ -318,6 +343,7 @@ mod tests {
                 account_enabled: Some(false),
                 ..Before::default()
             }),
+            others: Vec::new(),
             reason: None,
             steps: results
                 .iter()
@@ -347,16 +373,16 @@ mod tests {
         let a = ix.get("a@X.com").unwrap();
         assert_eq!((a.mark(0), a.mark(1)), (Mark::Change, Mark::Ok));
         assert_eq!(a.steps[0].change, None);
-        assert!(a.same_account("id-A@x.com"));
-        assert!(!a.same_account("someone-else"));
+        assert!(a.same_account(0, "id-A@x.com"));
+        assert!(!a.same_account(0, "someone-else"));
         assert!(ix.get("b@x.com").is_none());
         assert_eq!(ix.end.users, 2);
         // What the plan saw is kept as hashes of the values.
         assert_eq!(
-            a.saw(Property::Enabled),
+            a.saw(0, Property::Enabled),
             Some(value_hash(Some(&crate::directory::Value::Bool(false))))
         );
-        assert_eq!(a.saw(Property::PasswordChanged), Some(value_hash(None)));
+        assert_eq!(a.saw(0, Property::PasswordChanged), Some(value_hash(None)));
     }
 
     #[test]

@@ -17,8 +17,8 @@ mod fresh;
 mod index;
 
 pub use file::{
-    Change, FORMAT, PlanEnd, PlanHeader, PlanLine, PlanStep, PlanStepInfo, PlanUser, PlanWriter,
-    StepResult, UserResult,
+    Change, FORMAT, PlanAccount, PlanEnd, PlanHeader, PlanLine, PlanStep, PlanStepInfo, PlanUser,
+    PlanWriter, StepResult, UserResult,
 };
 pub use fresh::{Binding, parse_max_age, refuse_stale};
 pub use index::{Mark, PlanError, PlanIndex, PlannedStep, PlannedUser};

@@ -22,6 +22,7 @@ pub use serde_saphyr::Spanned;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "remedy playbook", rename = "Playbook")]
+#[schemars(extend("oneOf" = [{"required": ["target"]}, {"required": ["targets"]}]))]
 pub struct PlaybookDoc {
     /// Language version of this file. Only `remedy/v1` exists.
     #[schemars(with = "ApiVersion")]

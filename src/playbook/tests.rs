@@ -285,3 +285,164 @@ fn secret_never_echoed() {
     let d = &l.diagnostics[0];
     assert!(!format!("{} {:?}", d.message, d.hint).contains("S3cret"));
 }
+
+rule!(
+    unlocked_is_refused_on_graph,
+    "  - id: u\n    ensure: unlocked\n",
+    [("playbook::unsupported-step", 10, 13)]
+);
+
+#[test]
+fn active_directory_target_rules() {
+    let text = "api_version: remedy/v1
+name: t
+target:
+  provider: active_directory
+  url: https://dc1.corp.example
+  base_dn: corp.example
+  tenant: corp.example
+  find_by: upn
+steps:
+  - id: r
+    action: revoke_sessions
+";
+    assert_eq!(
+        diags_of(text),
+        vec![
+            ("playbook::invalid-url", 5, 8),
+            ("playbook::invalid-base-dn", 6, 12),
+            ("playbook::misplaced-target-setting", 7, 11),
+            ("playbook::unknown-find-by", 8, 12),
+        ]
+    );
+    let revoke = "api_version: remedy/v1
+name: t
+target: { provider: active_directory, url: 'ldap://dc1:389', base_dn: 'DC=corp,DC=example' }
+steps:
+  - id: r
+    action: revoke_sessions
+";
+    let d = load_str("t.yaml", revoke).diagnostics;
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].code, "playbook::unsupported-step");
+    assert!(
+        d[0].hint
+            .as_deref()
+            .unwrap()
+            .contains("Graph target of a hybrid playbook")
+    );
+    let ok = "api_version: remedy/v1
+name: t
+target:
+  provider: active_directory
+  url: ldaps://dc1.corp.example
+  base_dn: DC=corp,DC=example
+  domain: CORP.example
+  find_by: sam_account_name
+input:
+  key: sAMAccountName
+steps:
+  - { id: u, ensure: unlocked }
+  - { id: e, ensure: sign_in_allowed }
+";
+    let p = load_str("t.yaml", ok).playbook.expect("valid");
+    assert_eq!(
+        p.provider,
+        crate::playbook::model::Provider::ActiveDirectory
+    );
+    let ldap = p.targets[0].ldap.as_ref().unwrap();
+    assert_eq!(ldap.url, "ldaps://dc1.corp.example");
+    assert_eq!(ldap.domain.as_deref(), Some("corp.example"));
+    assert_eq!(ldap.find_by, crate::playbook::model::FindBy::SamAccountName);
+    assert!(!p.is_hybrid());
+}
+
+#[test]
+fn hybrid_targets_and_step_targets() {
+    let text = "api_version: remedy/v1
+name: t
+targets:
+  onprem: { provider: active_directory, url: 'ldaps://dc1', base_dn: 'DC=corp,DC=example' }
+  cloud: { provider: graph, tenant: corp.example }
+  spare: { provider: graph }
+steps:
+  - { id: unlock, ensure: unlocked, target: onprem }
+  - { id: reset, action: reset_password, target: onprem, with: { password: generate } }
+  - { id: revoke, action: revoke_sessions, target: cloud }
+";
+    let loaded = load_str("t.yaml", text);
+    let codes: Vec<_> = loaded.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, vec!["playbook::unused-target"], "{codes:?}");
+    let p = loaded.playbook.expect("warnings only");
+    // In the order the steps first use them; the unused one dropped.
+    let names: Vec<_> = p.targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["onprem", "cloud"]);
+    assert_eq!(
+        p.steps.iter().map(|s| s.target).collect::<Vec<_>>(),
+        [0, 0, 1]
+    );
+    assert_eq!(
+        p.provider,
+        crate::playbook::model::Provider::ActiveDirectory
+    );
+    assert!(p.is_hybrid());
+
+    let bad = "api_version: remedy/v1
+name: t
+targets:
+  onprem: { provider: active_directory, url: 'ldaps://dc1', base_dn: 'DC=corp,DC=example' }
+  cloud: { provider: graph }
+  cloud2: { provider: graph }
+steps:
+  - { id: a, ensure: unlocked }
+  - { id: b, ensure: unlocked, target: clod }
+  - { id: c, action: revoke_sessions, target: onprem }
+  - { id: d, ensure: unlocked, target: cloud }
+  - { id: e, ensure: sign_in_allowed, target: cloud2 }
+";
+    assert_eq!(
+        diags_of(bad),
+        vec![
+            ("playbook::missing-step-target", 8, 11),
+            ("playbook::unknown-target", 9, 40),
+            ("playbook::unsupported-step", 10, 22),
+            ("playbook::unsupported-step", 11, 22),
+        ]
+    );
+    let both = "api_version: remedy/v1
+name: t
+target: { provider: graph }
+targets:
+  cloud: { provider: graph }
+steps:
+  - { id: a, ensure: sign_in_allowed, target: cloud }
+";
+    let codes: Vec<_> = diags_of(both).into_iter().map(|d| d.0).collect();
+    assert_eq!(codes, ["playbook::ambiguous-target"]);
+    let neither = "api_version: remedy/v1
+name: t
+steps:
+  - { id: a, ensure: sign_in_allowed, target: cloud }
+";
+    let codes: Vec<_> = diags_of(neither).into_iter().map(|d| d.0).collect();
+    assert_eq!(codes, ["playbook::missing-target"]);
+    let single = format!("{BASE}  - {{ id: a, ensure: sign_in_allowed, target: cloud }}\n");
+    let d = load_str("t.yaml", &single).diagnostics;
+    assert_eq!(d[0].code, "playbook::unknown-target");
+    assert!(d[0].hint.as_deref().unwrap().contains("single `target:`"));
+}
+
+#[test]
+fn two_targets_of_one_provider_are_refused() {
+    let text = "api_version: remedy/v1
+name: t
+targets:
+  a: { provider: graph }
+  b: { provider: graph }
+steps:
+  - { id: x, ensure: sign_in_allowed, target: a }
+  - { id: y, ensure: sign_in_blocked, target: b }
+";
+    let codes: Vec<_> = diags_of(text).into_iter().map(|d| d.0).collect();
+    assert_eq!(codes, ["playbook::duplicate-provider"]);
+}

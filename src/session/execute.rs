@@ -177,7 +177,7 @@ async fn execute(
         _ => engine::Mode::Live,
     };
     let cx = Context::new(
-        directory,
+        vec![directory],
         p.playbook.clone(),
         Some(journal),
         mode,

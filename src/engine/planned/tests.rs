@@ -40,6 +40,7 @@ fn planned(marks: &[Mark], enabled: bool) -> PlannedUser {
             crate::directory::Property::ALL
                 .map(|p| crate::directory::value_hash(state(enabled).get(p).as_ref())),
         ),
+        others: Vec::new(),
         steps: marks
             .iter()
             .map(|&mark| PlannedStep {
@@ -88,8 +89,8 @@ fn apply_does_only_what_still_holds() {
     assert!(gate(&planned(&[Mark::Change], true), &revoke, &state(true)).is_none());
     let mut other = state(true);
     other.id = "id2".into();
-    assert!(user_drift(&planned(&[Mark::Change], true), &other).is_some());
-    assert!(user_drift(&planned(&[Mark::Change], true), &state(true)).is_none());
+    assert!(user_drift(&planned(&[Mark::Change], true), 0, &other).is_some());
+    assert!(user_drift(&planned(&[Mark::Change], true), 0, &state(true)).is_none());
 }
 
 #[test]
@@ -152,7 +153,8 @@ fn plan_lines_rank_the_user_result() {
     let cond = StepOutcome::because(StepStatus::Skipped, Why::ConditionFalse, "condition false");
     let line = plan_line(
         &row,
-        Some(&state(false)),
+        &[state(false)],
+        &[],
         &steps,
         &[Some(cond.clone()), Some(would)],
     );
@@ -164,7 +166,7 @@ fn plan_lines_rank_the_user_result() {
     );
     assert_eq!(line.before.unwrap().account_enabled, Some(false));
     let nf = StepOutcome::because(StepStatus::Failed, Why::NotFound, "user not found");
-    let line = plan_line(&row, None, &steps, &[Some(nf.clone()), Some(nf)]);
+    let line = plan_line(&row, &[], &[], &steps, &[Some(nf.clone()), Some(nf)]);
     assert_eq!(line.result, UserResult::NotFound);
     assert_eq!(line.reason.as_deref(), Some("user not found"));
 }

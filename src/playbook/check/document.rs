@@ -26,9 +26,8 @@ impl Checker<'_> {
         let guards = self.guards(doc.guards.as_ref());
         let settings = self.settings(doc.settings.as_ref());
         let steps = self.steps(&doc.steps, &input, targets.as_deref().unwrap_or(&[]));
-        let targets = targets?;
-        let steps = steps?;
-        let first = &targets[steps.first().map_or(0, |s| s.target)];
+        let (targets, steps) = self.targets_in_use(&doc, targets?, steps?);
+        let first = &targets[0];
         Some(Playbook {
             file: self.name.to_owned(),
             api_version: api_version?,

@@ -91,7 +91,14 @@ impl Checker<'_> {
             "provider",
             &doc.provider,
             Provider::ALL,
-        )?;
+        );
+        let Some(provider) = provider else {
+            // Still say what else is wrong with the target.
+            if let Some(t) = &doc.tenant {
+                self.tenant(t);
+            }
+            return None;
+        };
         fn only<'d>(
             field: &'static str,
             v: &'d Option<Spanned<String>>,
@@ -248,6 +255,61 @@ impl Checker<'_> {
                 None
             }
         }
+    }
+
+    /// The targets in the order steps first use them (the first step's is
+    /// the run's first target), steps renumbered to match; a target no
+    /// step uses is dropped with a warning, and a provider named twice is
+    /// an error (one set of credentials per provider).
+    pub(super) fn targets_in_use(
+        &mut self,
+        doc: &PlaybookDoc,
+        targets: Vec<TargetSpec>,
+        mut steps: Vec<crate::playbook::checked::Step>,
+    ) -> (Vec<TargetSpec>, Vec<crate::playbook::checked::Step>) {
+        let mut order: Vec<usize> = Vec::new();
+        for s in &steps {
+            if !order.contains(&s.target) {
+                order.push(s.target);
+            }
+        }
+        if let Some(map) = &doc.targets {
+            for (i, t) in targets.iter().enumerate() {
+                if !order.contains(&i) {
+                    let at = map.value.get(&t.name).map_or(&doc.name, |d| &d.provider);
+                    self.warning(
+                        "playbook::unused-target",
+                        at,
+                        format!("no step acts on target `{}`", t.name),
+                    )
+                    .hint = Some(format!("add `target: {}` to a step, or remove it", t.name));
+                }
+            }
+            let mut seen: Vec<Provider> = Vec::new();
+            for &i in &order {
+                let t = &targets[i];
+                if seen.contains(&t.provider) {
+                    let at = map.value.get(&t.name).map_or(&doc.name, |d| &d.provider);
+                    self.error(
+                        "playbook::duplicate-provider",
+                        at,
+                        format!(
+                            "target `{}` is a second `{}` target; a playbook acts on one directory per provider",
+                            t.name,
+                            t.provider.as_str()
+                        ),
+                    )
+                    .hint = Some("split the playbook, one per directory".into());
+                }
+                seen.push(t.provider);
+            }
+        }
+        for s in &mut steps {
+            s.target = order.iter().position(|&i| i == s.target).unwrap_or(0);
+        }
+        let mut slots: Vec<Option<TargetSpec>> = targets.into_iter().map(Some).collect();
+        let targets = order.iter().filter_map(|&i| slots[i].take()).collect();
+        (targets, steps)
     }
 
     /// The index of the target a step names; a playbook with one target
