@@ -261,9 +261,12 @@ pub struct Manifest {
     /// The playbook and the CSV, by path and SHA-256.
     #[serde(flatten)]
     pub inputs: Inputs,
-    /// The directory the run addressed.
+    /// The directory the run addressed (a hybrid run: its first target).
     #[serde(flatten)]
     pub target: Recorded,
+    /// A hybrid run: every target, in the playbook's order, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<crate::directory::Target>,
     pub emulated: bool,
     pub dry_run: bool,
     /// `--shard i/N`; `None` when the run covers the whole CSV.
@@ -276,6 +279,17 @@ pub struct Manifest {
     pub finished: Option<String>,
     pub status: RunStatus,
     pub counts: Counts,
+}
+
+impl Manifest {
+    /// Every directory the run addressed, in the playbook's order.
+    pub fn all_targets(&self) -> Vec<crate::directory::Target> {
+        if self.targets.is_empty() {
+            vec![self.target.0.clone()]
+        } else {
+            self.targets.clone()
+        }
+    }
 }
 
 /// SHA-256 of a file, hex, read in chunks (the CSV may be large).
@@ -349,11 +363,13 @@ mod tests {
                 csv_file: "u.csv".into(),
                 csv_sha256: "b".into(),
             },
+            targets: Vec::new(),
             target: Recorded(crate::directory::Target {
                 provider: "graph".into(),
                 endpoint: "http://127.0.0.1:1".into(),
                 realm: None,
                 principal: None,
+                name: None,
             }),
             emulated: true,
             dry_run: false,

@@ -17,6 +17,9 @@ pub struct Target {
     /// Who acts (Graph: the app id of the token).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<String>,
+    /// The target's name in a hybrid playbook (`targets:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// A [`Target`] in a manifest or a plan header (flattened into it):
@@ -79,6 +82,7 @@ impl<'de> Deserialize<'de> for Recorded {
             endpoint: raw.graph_url.unwrap_or_default(),
             realm: raw.tenant,
             principal: raw.app_id,
+            name: None,
         })))
     }
 }
@@ -101,6 +105,7 @@ mod tests {
             endpoint: "https://graph.microsoft.com".into(),
             realm: Some("tid".into()),
             principal: Some("app".into()),
+            name: None,
         };
         let f = File {
             id: 1,

@@ -186,6 +186,7 @@ mod tests {
             endpoint: emu.url(),
             realm: None,
             principal: None,
+            name: None,
         };
         (
             emu,

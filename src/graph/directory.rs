@@ -74,6 +74,7 @@ impl GraphDirectory {
             endpoint: client.endpoints().graph.clone(),
             realm: tenant,
             principal: app_id,
+            name: None,
         }
     }
 

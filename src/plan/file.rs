@@ -56,6 +56,9 @@ pub struct PlanHeader {
     /// the access token the plan was made with).
     #[serde(flatten)]
     pub target: Recorded,
+    /// A hybrid playbook: every target, in the playbook's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<crate::directory::Target>,
     /// The dry run that produced the plan (its journal and reports).
     pub run_id: String,
     /// The playbook's steps, in order.
@@ -283,11 +286,13 @@ pub(crate) fn test_header(tenant: Option<&str>, created: &str) -> PlanHeader {
             csv_file: "u.csv".into(),
             csv_sha256: "bb".into(),
         },
+        targets: Vec::new(),
         target: Recorded(crate::directory::Target {
             provider: "graph".into(),
             endpoint: "http://127.0.0.1:1".into(),
             realm: tenant.map(Into::into),
             principal: None,
+            name: None,
         }),
         run_id: "r".into(),
         steps: Vec::new(),

@@ -18,8 +18,11 @@ const FUTURE_SKEW: Duration = Duration::from_secs(300);
 pub struct Binding<'a> {
     pub playbook_sha256: &'a str,
     pub csv_sha256: &'a str,
-    /// The token's tenant id, when the token says.
+    /// The realm of the first target now (Graph: the token's tenant id,
+    /// when the token says; Active Directory: the domain).
     pub tenant: Option<&'a str>,
+    /// A hybrid playbook: the realms of the further targets now, in order.
+    pub others: Vec<Option<&'a str>>,
     pub now: OffsetDateTime,
     pub max_age: Duration,
 }
@@ -39,16 +42,21 @@ pub fn refuse_stale(plan: &PlanHeader, found: &Binding<'_>) -> Result<(), PlanEr
             found: found.csv_sha256.to_owned(),
         });
     }
-    match (plan.target.realm.as_deref(), found.tenant) {
-        (Some(p), Some(f)) if p.eq_ignore_ascii_case(f) => {}
-        (None, None) => {}
-        (p, f) => {
-            return Err(PlanError::TenantDiffers {
-                planned: p.unwrap_or("(unknown)").to_owned(),
-                found: f
-                    .unwrap_or("(unknown: the token does not name it)")
-                    .to_owned(),
-            });
+    let further = plan.targets.iter().skip(1).map(|t| t.realm.as_deref());
+    let pairs = std::iter::once((plan.target.realm.as_deref(), found.tenant))
+        .chain(further.zip(found.others.iter().copied()));
+    for pair in pairs {
+        match pair {
+            (Some(p), Some(f)) if p.eq_ignore_ascii_case(f) => {}
+            (None, None) => {}
+            (p, f) => {
+                return Err(PlanError::TenantDiffers {
+                    planned: p.unwrap_or("(unknown)").to_owned(),
+                    found: f
+                        .unwrap_or("(unknown: the credentials do not name it)")
+                        .to_owned(),
+                });
+            }
         }
     }
     let created = OffsetDateTime::parse(&plan.created, &Rfc3339)
@@ -114,6 +122,7 @@ mod tests {
 
     fn binding<'a>(now: &str, tenant: Option<&'a str>) -> Binding<'a> {
         Binding {
+            others: Vec::new(),
             playbook_sha256: "aa",
             csv_sha256: "bb",
             tenant,

@@ -1,6 +1,7 @@
-//! Reaching the directory: a Graph client from the connection options, or
-//! the in-process emulator seeded from the CSV; the access token; and the
-//! playbook's tenant pin, checked against the token's tenant.
+//! Reaching the directories a playbook acts on: for a Graph target, a
+//! client from the connection options or the in-process emulator seeded
+//! from the CSV, the access token, and the tenant pin checked against the
+//! token's tenant; then a [`Directory`] per target.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,44 +9,114 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::graph::GraphClient;
+use crate::directory::{Directory, Target};
+use crate::graph::{GraphClient, GraphDirectory, SendOptions};
 use crate::graph::auth::{AccessToken, Credential};
 use crate::graph::client::ClientOptions;
 use crate::graph::cloud::{Cloud, Endpoints};
 use crate::input;
+use crate::playbook::Playbook;
+use crate::playbook::checked::Provider;
 use crate::session::config::Connection;
 use crate::session::error::SessionError;
 use crate::session::ui::{Notice, Ui};
 
-/// A client, its token, and the emulator behind it when emulated.
-pub(super) struct Connected {
+/// A Graph client and its token.
+pub(super) struct GraphLink {
     pub client: GraphClient,
     pub token: Arc<AccessToken>,
+}
+
+/// What a session is connected to: Graph when a target is Graph (the
+/// emulator behind it when emulated).
+pub(super) struct Connected {
+    pub graph: Option<GraphLink>,
     pub emulator: Option<crate::emulator::RunningEmulator>,
 }
 
 impl Connected {
-    /// The token's tenant id.
+    /// The Graph token's tenant id.
     pub fn tenant(&self) -> Option<String> {
-        self.token.claims.as_ref().and_then(|c| c.tid.clone())
+        self.graph
+            .as_ref()
+            .and_then(|g| g.token.claims.as_ref())
+            .and_then(|c| c.tid.clone())
     }
 
-    /// The token's application id.
+    /// The Graph token's application id.
     pub fn app_id(&self) -> Option<String> {
-        self.token
-            .claims
+        self.graph
             .as_ref()
+            .and_then(|g| g.token.claims.as_ref())
             .and_then(|c| c.app_id().map(str::to_owned))
+    }
+
+    /// What each of the playbook's targets is, in its order: what the
+    /// manifest, the plan header and a resume compare.
+    pub fn targets(&self, playbook: &Playbook) -> Vec<Target> {
+        playbook
+            .targets
+            .iter()
+            .map(|spec| {
+                let mut t = match (spec.provider, &self.graph) {
+                    (Provider::Graph, Some(g)) => {
+                        GraphDirectory::target_of(&g.client, self.tenant(), self.app_id())
+                    }
+                    (provider, _) => Target {
+                        provider: provider.as_str().to_owned(),
+                        ..Target::default()
+                    },
+                };
+                if playbook.is_hybrid() {
+                    t.name = Some(spec.name.clone());
+                }
+                t
+            })
+            .collect()
+    }
+
+    /// A directory per playbook target, in its order, sending as `send`
+    /// says.
+    pub fn directories(&self, playbook: &Playbook, send: SendOptions) -> Vec<Directory> {
+        let targets = self.targets(playbook);
+        playbook
+            .targets
+            .iter()
+            .zip(targets)
+            .filter_map(|(spec, target)| match (spec.provider, &self.graph) {
+                (Provider::Graph, Some(g)) => Some(Directory::Graph(GraphDirectory::new(
+                    g.client.clone(),
+                    send,
+                    target,
+                ))),
+                _ => None,
+            })
+            .collect()
     }
 }
 
-/// Connects as `connection` says and gets a token; checks the tenant pin.
+/// Connects to every directory `playbook` acts on, as `connection` says
+/// for Graph; gets the token and checks the tenant pin.
 pub(super) async fn connect(
     connection: &Connection,
     users: &Path,
-    pin: Option<&str>,
+    playbook: &Playbook,
     ui: &dyn Ui,
 ) -> Result<Connected, SessionError> {
+    let graph_target = playbook
+        .targets
+        .iter()
+        .find(|t| t.provider == Provider::Graph);
+    let Some(graph_target) = graph_target else {
+        if matches!(connection, Connection::Emulate) {
+            return Err(SessionError::EmulateWithoutGraph);
+        }
+        return Ok(Connected {
+            graph: None,
+            emulator: None,
+        });
+    };
+    let pin = graph_target.tenant.as_deref();
     let (client, emulator) = match connection {
         Connection::Emulate => {
             let (emu, client) = start_emulator(users)
@@ -61,14 +132,13 @@ pub(super) async fn connect(
     };
     let token = client.tokens().token().await.map_err(SessionError::Token)?;
     let connected = Connected {
-        client,
-        token,
+        graph: Some(GraphLink { client, token }),
         emulator,
     };
-    if let Some(pin) = pin {
+    if let (Some(pin), Some(g)) = (pin, &connected.graph) {
         let tid = connected.tenant();
         check_tenant(
-            &connected.client,
+            &g.client,
             pin,
             tid.as_deref(),
             connected.emulator.as_ref().map(|e| e.tenant_domain()),

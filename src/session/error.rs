@@ -37,6 +37,9 @@ pub enum SessionError {
     Shard(String),
     #[error("cannot start the emulator: {0}")]
     Emulator(String),
+    /// `--emulate` for a playbook with no Graph target.
+    #[error("--emulate starts a Microsoft Graph emulator, but this playbook has no `graph` target; nothing was changed")]
+    EmulateWithoutGraph,
     #[error(transparent)]
     Connect(#[from] ConnectError),
     #[error("cannot get an access token: {0}")]
@@ -123,6 +126,9 @@ impl SessionError {
             }
             SessionError::ReportDir { .. } => Some(
                 "pass a --report-dir that is a directory you can write to (it is created if missing)".into(),
+            ),
+            SessionError::EmulateWithoutGraph => Some(
+                "run it without --emulate, against the directory its targets name".into(),
             ),
             SessionError::Io { .. }
             | SessionError::Shard(_)

@@ -9,9 +9,9 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::directory::Directory;
-use crate::directory::Recorded;
+use crate::directory::{Recorded, Target};
 use crate::engine::{self, Context, RunEvent, Stopped};
-use crate::graph::{GraphDirectory, SendOptions};
+use crate::graph::SendOptions;
 use crate::journal::{Header, Journal, Record, StepStatus};
 use crate::operator::Operator;
 use crate::plan::{PlanHeader, PlanStepInfo, PlanWriter};
@@ -51,7 +51,7 @@ async fn execute(
     ui: Arc<dyn Ui>,
 ) -> Result<Outcome, SessionError> {
     let dry_run = config.purpose.is_dry_run();
-    let tid = p.connected.tenant();
+    let targets = p.connected.targets(&p.playbook);
     let already_done = p.replay.as_ref().map_or(0, |r| r.done.len() as u64);
 
     // 4. Confirm before the first change.
@@ -83,8 +83,7 @@ async fn execute(
             &p.playbook,
             p.users,
             already_done,
-            tid.as_deref(),
-            &p.connected.client.endpoints().graph,
+            &targets,
             &csv,
         );
         if !ui.confirm(&Confirmation { text }) {
@@ -97,7 +96,6 @@ async fn execute(
         crate::session::resume::record_applied(&p.state, &plan.sha256, &p.run)
             .map_err(|e| cannot("record the apply in", &p.state.path, e))?;
     }
-    let target = GraphDirectory::target_of(&p.connected.client, tid.clone(), p.connected.app_id());
     let mut manifest = Manifest {
         run_id: p.run.id.clone(),
         remedy_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -109,7 +107,12 @@ async fn execute(
             csv_file: p.inputs.csv_name.clone(),
             csv_sha256: p.inputs.csv_sha256.clone(),
         },
-        target: Recorded(target.clone()),
+        target: Recorded(targets[0].clone()),
+        targets: if targets.len() > 1 {
+            targets.clone()
+        } else {
+            Vec::new()
+        },
         emulated: p.connected.emulator.is_some(),
         dry_run,
         shard: config.shard,
@@ -159,12 +162,12 @@ async fn execute(
         already_done,
     });
     let send = config.send.resolve(&p.playbook);
-    let directory = Directory::Graph(GraphDirectory::new(
-        p.connected.client.clone(),
-        send,
-        target,
-    ));
-    let users_in_flight = directory.users_in_flight();
+    let directories = p.connected.directories(&p.playbook, send);
+    let users_in_flight = directories
+        .iter()
+        .map(Directory::users_in_flight)
+        .max()
+        .unwrap_or(1);
     let mode = match (&config.purpose, &p.plan) {
         (Purpose::Apply { .. }, Some(plan)) => engine::Mode::Apply(plan.index.clone()),
         (Purpose::Plan { out }, _) => {
@@ -177,7 +180,7 @@ async fn execute(
         _ => engine::Mode::Live,
     };
     let cx = Context::new(
-        vec![directory],
+        directories,
         p.playbook.clone(),
         Some(journal),
         mode,
@@ -286,15 +289,14 @@ async fn execute(
         _ => 0,
     };
     let verify = if config.verify && complete {
-        let directory = Directory::Graph(GraphDirectory::new(
-            p.connected.client.clone(),
+        let directories = p.connected.directories(
+            &p.playbook,
             SendOptions {
                 max_rate: None,
                 ..send
             },
-            GraphDirectory::target_of(&p.connected.client, tid.clone(), None),
-        ));
-        Some(verify_run_dir(&directory, &p.run, &p.playbook, ui.as_ref()).await)
+        );
+        Some(verify_run_dir(&directories, &p.run, &p.playbook, ui.as_ref()).await)
     } else {
         None
     };
@@ -351,6 +353,25 @@ async fn execute(
         drifted,
         verify,
     }))
+}
+
+/// `tenant T (https://graph…)`, `domain corp.example (ldaps://dc1…)`, and
+/// in a hybrid run the target's name first.
+fn describe_target(t: &Target) -> String {
+    let realm = if t.provider == "active_directory" {
+        "domain"
+    } else {
+        "tenant"
+    };
+    let name = t
+        .name
+        .as_ref()
+        .map_or_else(String::new, |n| format!("`{n}`: "));
+    format!(
+        "{name}{realm} {} ({})",
+        t.realm.as_deref().unwrap_or("(unknown)"),
+        t.endpoint
+    )
 }
 
 /// The command that resumes an interrupted run.
@@ -441,6 +462,7 @@ fn plan_header(manifest: &Manifest, playbook: &Playbook) -> PlanHeader {
         created: rundir::now_rfc3339(),
         inputs: manifest.inputs.clone(),
         target: manifest.target.clone(),
+        targets: manifest.targets.clone(),
         run_id: manifest.run_id.clone(),
         steps: playbook
             .steps
@@ -454,18 +476,11 @@ fn plan_header(manifest: &Manifest, playbook: &Playbook) -> PlanHeader {
     }
 }
 
-fn confirmation_text(
-    p: &Playbook,
-    users: u64,
-    done: u64,
-    tid: Option<&str>,
-    graph: &str,
-    csv: &str,
-) -> String {
-    let mut s = format!(
-        "About to change accounts in tenant {} ({graph}):\n",
-        tid.unwrap_or("(unknown)")
-    );
+fn confirmation_text(p: &Playbook, users: u64, done: u64, targets: &[Target], csv: &str) -> String {
+    let mut s = String::from("About to change accounts in ");
+    let named: Vec<String> = targets.iter().map(describe_target).collect();
+    s.push_str(&named.join(" and "));
+    s.push_str(":\n");
     s.push_str(&format!("  playbook  {} ({})\n", p.file, p.name));
     s.push_str(&format!("  users     {users} from {csv}"));
     if done > 0 {

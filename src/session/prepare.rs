@@ -164,14 +164,7 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
     );
 
     // 2. Connect (or start the emulator) and check the tenant pin.
-    let connected = connect(
-        &config.connection,
-        &inputs.users,
-        playbook.tenant.as_deref(),
-        ui,
-    )
-    .await?;
-    let tid = connected.tenant();
+    let connected = connect(&config.connection, &inputs.users, &playbook, ui).await?;
     let mut plan = plan;
     if connected.emulator.is_some()
         && let Some(ix) = plan.as_mut().and_then(|p| Arc::get_mut(&mut p.index))
@@ -182,34 +175,37 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
     }
 
     // A saved plan must still hold: same inputs, same tenant, not too old.
+    let targets = connected.targets(&playbook);
     if let (Some(p), Purpose::Apply { max_age, .. }) = (&plan, &config.purpose) {
         let binding = Binding {
             playbook_sha256: &inputs.playbook_sha256,
             csv_sha256: &inputs.csv_sha256,
-            tenant: tid.as_deref(),
+            tenant: targets[0].realm.as_deref(),
+            others: targets.iter().skip(1).map(|t| t.realm.as_deref()).collect(),
             now: time::OffsetDateTime::now_utc(),
             max_age: *max_age,
         };
         crate::plan::refuse_stale(&p.index.header, &binding).map_err(SessionError::Plan)?;
     }
     let dry_run = config.purpose.is_dry_run();
-    if config.preflight {
-        check_permissions(connected.token.claims.as_ref(), &playbook, dry_run, ui)?;
-    } else {
+    if !config.preflight {
         ui.notice(Notice::PreflightSkipped);
+    } else if let Some(g) = &connected.graph {
+        check_permissions(g.token.claims.as_ref(), &playbook, dry_run, ui)?;
     }
-    tracing::info!(
-        graph = %connected.client.endpoints().graph,
-        tenant = tid.as_deref(),
-        app_id = connected.app_id().as_deref(),
-        "connected"
-    );
+    for t in connected.targets(&playbook) {
+        tracing::info!(
+            provider = %t.provider,
+            endpoint = %t.endpoint,
+            realm = t.realm.as_deref(),
+            principal = t.principal.as_deref(),
+            "connected"
+        );
+    }
 
     // 3. State directory, and what an earlier run already did.
     let state = StateDir::open(&config.state_dir)?;
     let plan_sha = plan.as_ref().map(|p| p.sha256.as_str());
-    let target =
-        crate::graph::GraphDirectory::target_of(&connected.client, tid.clone(), connected.app_id());
     let (run, replay, saved_passwords, started) = match &config.resume {
         Some(id) => {
             let asked = Resume {
@@ -220,7 +216,7 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
                 plan_sha256: plan_sha,
                 plan_file: plan.as_ref().map(|p| p.file.as_path()),
                 shard: config.shard,
-                target: &target,
+                targets: &targets,
                 emulated: connected.emulator.is_some(),
             };
             match resume::prepare(&state, &asked, ui)? {
@@ -334,14 +330,13 @@ async fn check_guard_and_role(
     dry_run: bool,
     ui: &dyn Ui,
 ) -> Result<(), SessionError> {
-    let oid = connected
-        .token
-        .claims
-        .as_ref()
-        .and_then(|c| c.oid.as_deref());
+    let Some(g) = &connected.graph else {
+        return Ok(());
+    };
+    let oid = g.token.claims.as_ref().and_then(|c| c.oid.as_deref());
     let guards = &playbook.guards;
     if guards.protect_privileged && guards.pim_eligibility == playbook::PimEligibility::Required {
-        match preflight::pim_licence(&connected.client, oid).await {
+        match preflight::pim_licence(&g.client, oid).await {
             Licence::Licensed => {}
             Licence::Missing(e) => {
                 tracing::info!(error = %e, "PIM eligibility cannot be read: no licence");
@@ -353,7 +348,7 @@ async fn check_guard_and_role(
         }
     }
     if !dry_run && !playbook.steps.is_empty() {
-        let role = preflight::app_role(&connected.client, oid).await;
+        let role = preflight::app_role(&g.client, oid).await;
         if let Some(w) = role.warning() {
             ui.notice(Notice::Warning(w));
         }

@@ -97,7 +97,8 @@ pub(super) struct Resume<'a> {
     pub plan_file: Option<&'a std::path::Path>,
     pub shard: Option<Shard>,
     /// The directory this invocation is connected to.
-    pub target: &'a Target,
+    /// The connection's targets, in the playbook's order.
+    pub targets: &'a [Target],
     /// Whether it is the in-process emulator (whose address changes with
     /// every start).
     pub emulated: bool,
@@ -131,22 +132,32 @@ fn refuse(message: String, hint: &'static str) -> SessionError {
 /// or another service root. What the manifest does not record (older
 /// files) is not compared; the in-process emulator's address changes with
 /// every start, so only its tenant is.
-fn other_target(id: &str, ran: &Target, ran_emulated: bool, r: &Resume<'_>) -> Option<String> {
-    let now = r.target;
+fn other_target(
+    id: &str,
+    ran: &Target,
+    ran_emulated: bool,
+    now: &Target,
+    emulated: bool,
+) -> Option<String> {
+    let realm = if ran.provider == "active_directory" {
+        "domain"
+    } else {
+        "tenant"
+    };
     if let Some(was) = ran.realm.as_deref() {
         let is = now.realm.as_deref();
         if !is.is_some_and(|is| is.eq_ignore_ascii_case(was)) {
             return Some(format!(
-                "run {id} changed tenant {was}, but the credentials are for {}; refusing to resume",
+                "run {id} changed {realm} {was}, but the credentials are for {}; refusing to resume",
                 is.map_or_else(
-                    || "a tenant the token does not name".to_owned(),
-                    |t| format!("tenant {t}")
+                    || format!("a {realm} the credentials do not name"),
+                    |t| format!("{realm} {t}")
                 )
             ));
         }
     }
     let root = |e: &str| e.trim_end_matches('/').to_ascii_lowercase();
-    let both_emulated = ran_emulated && r.emulated;
+    let both_emulated = ran_emulated && emulated && ran.provider == "graph";
     if !ran.endpoint.is_empty() && !both_emulated && root(&ran.endpoint) != root(&now.endpoint) {
         return Some(format!(
             "run {id} talked to {}, but this connection is to {}; refusing to resume",
@@ -179,8 +190,10 @@ pub(super) fn prepare(
             "start a new run without --resume",
         ));
     }
-    if let Some(message) = other_target(&run.id, &m.target, m.emulated, r) {
-        return Err(SessionError::ResumeTarget { message });
+    for (ran, now) in m.all_targets().iter().zip(r.targets) {
+        if let Some(message) = other_target(&run.id, ran, m.emulated, now, r.emulated) {
+            return Err(SessionError::ResumeTarget { message });
+        }
     }
     // A run that applies a plan resumes only as an apply of that plan, so
     // that a resume can never do more than the plan said.
@@ -318,20 +331,7 @@ mod tests {
             endpoint: endpoint.into(),
             realm: realm.map(str::to_owned),
             principal: None,
-        }
-    }
-
-    fn asked(now: &Target, emulated: bool) -> Resume<'_> {
-        Resume {
-            id: "",
-            playbook_sha256: "",
-            csv_sha256: "",
-            dry_run: false,
-            plan_sha256: None,
-            plan_file: None,
-            shard: None,
-            target: now,
-            emulated,
+            name: None,
         }
     }
 
@@ -340,25 +340,25 @@ mod tests {
         let g = "https://graph.microsoft.com";
         let ran = target(g, Some("tid-a"));
         let same = target("https://graph.microsoft.com/", Some("TID-A"));
-        assert_eq!(other_target("r", &ran, false, &asked(&same, false)), None);
+        assert_eq!(other_target("r", &ran, false, &same, false), None);
         let tenant = target(g, Some("tid-b"));
-        let why = other_target("r", &ran, false, &asked(&tenant, false)).unwrap();
+        let why = other_target("r", &ran, false, &tenant, false).unwrap();
         assert!(why.contains("changed tenant tid-a, but the credentials are for tenant tid-b"));
         let unnamed = target(g, None);
-        assert!(other_target("r", &ran, false, &asked(&unnamed, false)).is_some());
+        assert!(other_target("r", &ran, false, &unnamed, false).is_some());
         let root = target("https://graph.microsoft.us", Some("tid-a"));
-        let why = other_target("r", &ran, false, &asked(&root, false)).unwrap();
+        let why = other_target("r", &ran, false, &root, false).unwrap();
         assert!(why.contains("talked to https://graph.microsoft.com, but this connection is to https://graph.microsoft.us"));
         // The in-process emulator moves with every start; its tenant does not.
         let emu = target("http://127.0.0.1:1", Some("tid-a"));
         let emu_again = target("http://127.0.0.1:2", Some("tid-a"));
         assert_eq!(
-            other_target("r", &emu, true, &asked(&emu_again, true)),
+            other_target("r", &emu, true, &emu_again, true),
             None
         );
-        assert!(other_target("r", &emu, false, &asked(&emu_again, false)).is_some());
+        assert!(other_target("r", &emu, false, &emu_again, false).is_some());
         // Older manifests that did not record the tenant or root.
         let old = target("", None);
-        assert_eq!(other_target("r", &old, false, &asked(&tenant, false)), None);
+        assert_eq!(other_target("r", &old, false, &tenant, false), None);
     }
 }

@@ -66,7 +66,7 @@ pub async fn verify(config: &VerifyConfig, ui: &dyn Ui) -> Result<VerifyOutcome,
     };
     let target = GraphDirectory::target_of(&client, tid, None);
     let directory = Directory::Graph(GraphDirectory::new(client, send, target));
-    Ok(verify_run_dir(&directory, &run, &playbook, ui).await)
+    Ok(verify_run_dir(&[directory], &run, &playbook, ui).await)
 }
 
 /// The run's playbook, if it still has the run's SHA-256.
@@ -95,7 +95,7 @@ fn load_playbook(path: &Path, sha256: &str) -> Result<Playbook, SessionError> {
 
 /// Runs the verify pass over `run` and tells the operator what it found.
 pub(super) async fn verify_run_dir(
-    directory: &Directory,
+    directories: &[Directory],
     run: &RunDir,
     playbook: &Playbook,
     ui: &dyn Ui,
@@ -103,7 +103,7 @@ pub(super) async fn verify_run_dir(
     ui.notice(Notice::Verifying {
         run_id: run.id.clone(),
     });
-    match verify_run(directory, &run.journal(), playbook, &run.path).await {
+    match verify_run(directories, &run.journal(), playbook, &run.path).await {
         Ok(summary) => {
             let md = run.path.join("verify.md");
             let text = crate::report::render_verify_markdown(&summary);

@@ -13,6 +13,10 @@ use crate::steps::{Evidence, Expect};
 pub struct StepCheck {
     pub step: String,
     pub expect: Expect,
+    /// The playbook target the step acted on.
+    pub target: usize,
+    /// The account id the step's intent journaled (in that target).
+    pub user_id: Option<String>,
 }
 
 /// Everything to check for one user.
@@ -30,14 +34,14 @@ struct Open {
     row: u64,
     user: String,
     user_id: Option<String>,
-    intents: HashMap<String, (Before, Option<String>)>,
+    intents: HashMap<String, (Before, Option<String>, String)>,
     checks: Vec<StepCheck>,
 }
 
 /// Turns a journal, record by record, into [`UserChecks`]; memory holds
 /// only users whose `user_done` record has not been seen yet.
 pub struct Collector {
-    evidence: HashMap<String, Evidence>,
+    evidence: HashMap<String, (Evidence, usize)>,
     open: HashMap<String, Open>,
 }
 
@@ -47,7 +51,7 @@ impl Collector {
             evidence: playbook
                 .steps
                 .iter()
-                .map(|s| (s.id.clone(), s.kind.kind().evidence()))
+                .map(|s| (s.id.clone(), (s.kind.kind().evidence(), s.target)))
                 .collect(),
             open: HashMap::new(),
         }
@@ -66,8 +70,10 @@ impl Collector {
                 at,
             } => {
                 let open = self.entry(row, &user);
-                open.user_id = Some(user_id);
-                open.intents.insert(step, (before, at));
+                if open.user_id.is_none() {
+                    open.user_id = Some(user_id.clone());
+                }
+                open.intents.insert(step, (before, at, user_id));
                 None
             }
             Record::Outcome {
@@ -77,9 +83,10 @@ impl Collector {
                 status,
                 ..
             } => {
-                let evidence = self.evidence.get(&step)?.clone();
+                let (evidence, target) = self.evidence.get(&step)?.clone();
                 let open = self.entry(row, &user);
-                let (before, at) = open.intents.get(&step).cloned().unwrap_or_default();
+                let (before, at, id) = open.intents.get(&step).cloned().unwrap_or_default();
+                let user_id = (!id.is_empty()).then_some(id);
                 let expect = match status {
                     StepStatus::Changed | StepStatus::Ok => {
                         evidence.expect(status == StepStatus::Changed, Some(&before), at)
@@ -87,7 +94,12 @@ impl Collector {
                     StepStatus::WouldChange | StepStatus::Failed | StepStatus::Skipped => None,
                 };
                 if let Some(expect) = expect {
-                    open.checks.push(StepCheck { step, expect });
+                    open.checks.push(StepCheck {
+                        step,
+                        expect,
+                        target,
+                        user_id,
+                    });
                 }
                 None
             }
@@ -194,14 +206,18 @@ mod tests {
                         property: Property::PasswordChanged,
                         before: Some("t0".into()),
                         at: Some("t1".into())
-                    }
+                    },
+                    target: 0,
+                    user_id: Some("id-a".into()),
                 },
                 StepCheck {
                     step: "allow-sign-in".into(),
                     expect: Expect::Holds {
                         property: Property::Enabled,
                         want: Value::Bool(true)
-                    }
+                    },
+                    target: 0,
+                    user_id: None,
                 }
             ]
         );

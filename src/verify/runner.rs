@@ -92,7 +92,7 @@ impl VerifySummary {
 /// Verifies the run whose journal is `journal` (its steps described by
 /// `playbook`), writing `verify.jsonl` into `out_dir`.
 pub async fn verify_run(
-    directory: &Directory,
+    directories: &[Directory],
     journal: &Path,
     playbook: &Playbook,
     out_dir: &Path,
@@ -116,7 +116,11 @@ pub async fn verify_run(
             Ok(())
         })
     };
-    let in_flight = directory.users_in_flight();
+    let in_flight = directories
+        .iter()
+        .map(Directory::users_in_flight)
+        .max()
+        .unwrap_or(1);
     let mut out = BufWriter::new(crate::atomic_file::AtomicFile::create(
         &out_dir.join("verify.jsonl"),
     )?);
@@ -125,13 +129,31 @@ pub async fn verify_run(
     let source = futures::stream::poll_fn(|cx| rx.poll_recv(cx));
     source
         .map(|user| async move {
-            let key = user.user_id.clone().unwrap_or_else(|| user.user.clone());
-            (read(directory, &key).await, user)
+            // Each target the user's steps acted on is read once, by the
+            // id the run journaled there (else by the CSV key).
+            let mut reads = Vec::new();
+            for c in &user.checks {
+                if reads.iter().any(|(t, _)| *t == c.target) {
+                    continue;
+                }
+                let key = user
+                    .checks
+                    .iter()
+                    .filter(|x| x.target == c.target)
+                    .find_map(|x| x.user_id.clone())
+                    .or_else(|| (c.target == 0).then(|| user.user_id.clone()).flatten())
+                    .unwrap_or_else(|| user.user.clone());
+                let dir = directories.get(c.target).unwrap_or(&directories[0]);
+                reads.push((c.target, read(dir, &key).await));
+            }
+            (reads, user)
         })
         .buffer_unordered(in_flight.max(1))
-        .for_each(|(read, user)| {
+        .for_each(|(reads, user)| {
             summary.users += 1;
-            for check in checks(&user, &read, directory.label_fn()) {
+            for check in checks(&user, &reads, |t| {
+                directories.get(t).unwrap_or(&directories[0]).label_fn()
+            }) {
                 let check = check.on_one_line();
                 summary.add(&check);
                 let line = serde_json::to_vec(&check).unwrap_or_default();
@@ -172,12 +194,13 @@ async fn read(directory: &Directory, key: &str) -> Result<Account, DirError> {
 /// The user's checks against what was read.
 fn checks(
     user: &UserChecks,
-    read: &Result<Account, DirError>,
-    label: fn(crate::directory::Property) -> &'static str,
+    reads: &[(usize, Result<Account, DirError>)],
+    label: impl Fn(usize) -> fn(crate::directory::Property) -> &'static str,
 ) -> Vec<Check> {
     user.checks
         .iter()
-        .map(|c| {
+        .filter_map(|c| {
+            let read = &reads.iter().find(|(t, _)| *t == c.target)?.1;
             let (status, expected, actual) = match read {
                 Ok(state) => {
                     let v = evaluate(&c.expect, state);
@@ -199,15 +222,15 @@ fn checks(
                     format!("cannot read the user: {e}"),
                 ),
             };
-            Check {
+            Some(Check {
                 row: user.row,
                 user: user.user.clone(),
                 step: c.step.clone(),
-                property: label(c.expect.property()),
+                property: label(c.target)(c.expect.property()),
                 status,
                 expected,
                 actual,
-            }
+            })
         })
         .collect()
 }

@@ -7,7 +7,7 @@ use crate::support::{remedy, run};
 fn shipped_workflows_validate() {
     let r = run(remedy().args(["validate", "workflows/"]));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("checked 3 playbooks"), "{}", r.stderr);
+    assert!(r.stderr.contains("checked 4 playbooks"), "{}", r.stderr);
     assert!(r.stderr.contains("0 errors, 0 warnings"), "{}", r.stderr);
 }
 

@@ -1213,6 +1213,15 @@ fn no_secret_leaks_from_any_workflow() {
     let mut resets = 0;
     for wf in &workflows {
         let name = wf.file_stem().unwrap().to_str().unwrap();
+        // A workflow with an Active Directory target needs a domain
+        // controller: `ad::hybrid_workflow_leaks_no_secret` runs it
+        // against Samba and the emulator.
+        if std::fs::read_to_string(wf)
+            .unwrap()
+            .contains("provider: active_directory")
+        {
+            continue;
+        }
         let base = dir.path().join(name);
         let (state, reports, summary) = (
             base.join("state"),

@@ -36,7 +36,7 @@ fn checked_in_schema_matches_remedy_schema() {
 fn shipped_workflows_are_valid_against_the_schema() {
     let v = validator();
     let workflows = files(&root().join("workflows"), &["yaml"]);
-    assert_eq!(workflows.len(), 3);
+    assert_eq!(workflows.len(), 4);
     for wf in workflows
         .iter()
         .chain(files(&root().join("tests/corpus/playbooks/ok"), &["yaml"]).iter())
