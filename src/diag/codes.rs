@@ -94,6 +94,10 @@ pub const CODES: &[(&str, &str)] = &[
         "A step's `target` names no entry of `targets`.",
     ),
     (
+        "playbook::ignored-parameter",
+        "A step parameter has no effect on its target's directory.",
+    ),
+    (
         "playbook::unused-target",
         "No step acts on a target named under `targets`.",
     ),

@@ -458,4 +458,3 @@ mod tests {
         assert!(e.message.contains("not a GUID"));
     }
 }
-

@@ -446,3 +446,22 @@ steps:
     let codes: Vec<_> = diags_of(text).into_iter().map(|d| d.0).collect();
     assert_eq!(codes, ["playbook::duplicate-provider"]);
 }
+
+#[test]
+fn entra_only_reset_settings_are_warned_on_active_directory() {
+    let text = "api_version: remedy/v1
+name: t
+target: { provider: active_directory, url: 'ldaps://dc1', base_dn: 'DC=corp,DC=example' }
+steps:
+  - id: r
+    action: reset_password
+    with: { password: generate, force_change_with_mfa: true, reset_synced_in_cloud: true }
+";
+    let loaded = load_str("t.yaml", text);
+    let codes: Vec<_> = loaded.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(
+        codes,
+        ["playbook::ignored-parameter", "playbook::ignored-parameter"]
+    );
+    assert!(loaded.playbook.is_some(), "warnings only");
+}

@@ -10,10 +10,10 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::directory::{Directory, Target};
-use crate::graph::{GraphClient, GraphDirectory, SendOptions};
 use crate::graph::auth::{AccessToken, Credential};
 use crate::graph::client::ClientOptions;
 use crate::graph::cloud::{Cloud, Endpoints};
+use crate::graph::{GraphClient, GraphDirectory, SendOptions};
 use crate::input;
 use crate::playbook::Playbook;
 use crate::playbook::checked::Provider;

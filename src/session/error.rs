@@ -38,7 +38,9 @@ pub enum SessionError {
     #[error("cannot start the emulator: {0}")]
     Emulator(String),
     /// `--emulate` for a playbook with no Graph target.
-    #[error("--emulate starts a Microsoft Graph emulator, but this playbook has no `graph` target; nothing was changed")]
+    #[error(
+        "--emulate starts a Microsoft Graph emulator, but this playbook has no `graph` target; nothing was changed"
+    )]
     EmulateWithoutGraph,
     #[error(transparent)]
     Connect(#[from] ConnectError),

@@ -79,13 +79,7 @@ async fn execute(
                 )
             },
         );
-        let text = confirmation_text(
-            &p.playbook,
-            p.users,
-            already_done,
-            &targets,
-            &csv,
-        );
+        let text = confirmation_text(&p.playbook, p.users, already_done, &targets, &csv);
         if !ui.confirm(&Confirmation { text }) {
             return Err(SessionError::Declined);
         }

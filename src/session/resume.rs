@@ -352,10 +352,7 @@ mod tests {
         // The in-process emulator moves with every start; its tenant does not.
         let emu = target("http://127.0.0.1:1", Some("tid-a"));
         let emu_again = target("http://127.0.0.1:2", Some("tid-a"));
-        assert_eq!(
-            other_target("r", &emu, true, &emu_again, true),
-            None
-        );
+        assert_eq!(other_target("r", &emu, true, &emu_again, true), None);
         assert!(other_target("r", &emu, false, &emu_again, false).is_some());
         // Older manifests that did not record the tenant or root.
         let old = target("", None);

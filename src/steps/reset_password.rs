@@ -13,6 +13,7 @@ use secrecy::SecretString;
 
 use crate::directory::{Account, Op, OpKind, Property};
 use crate::playbook::check::Params;
+use crate::playbook::model::Provider;
 use crate::secrets::generate_password;
 use crate::steps::{Decision, Evidence, Kind, Label, Prepare, Prepared};
 
@@ -48,7 +49,12 @@ impl ResetPassword {
     /// template, never a literal; not forcing a change is allowed but
     /// warned.
     pub(crate) fn check(p: Params<'_, '_>) -> Option<Self> {
-        let Params { cx, step, input } = p;
+        let Params {
+            cx,
+            step,
+            input,
+            provider,
+        } = p;
         let with = step.with.as_ref().map(|w| &w.value);
         let password = match with.and_then(|w| w.password.as_ref()) {
             None => PasswordSource::Generate,
@@ -84,6 +90,27 @@ impl ResetPassword {
                 "`force_change_at_next_sign_in: false` leaves the user with a password someone else knows".into(),
             )
             .hint = Some("Microsoft advises forcing a change after an admin reset".into());
+        }
+        if provider == Some(Provider::ActiveDirectory)
+            && let Some(w) = with
+        {
+            let ignored = [
+                ("force_change_with_mfa", w.force_change_with_mfa.is_some()),
+                ("reset_synced_in_cloud", w.reset_synced_in_cloud.is_some()),
+            ];
+            for (name, set) in ignored {
+                if set && let Some(at) = &step.with {
+                    cx.warning(
+                        "playbook::ignored-parameter",
+                        at,
+                        format!("`{name}` has no effect on an Active Directory target"),
+                    )
+                    .hint = Some(
+                        "it is a setting of Entra ID password resets; remove it from this step"
+                            .into(),
+                    );
+                }
+            }
         }
         Some(ResetPassword {
             password,

@@ -58,6 +58,8 @@ pub(crate) struct Params<'c, 'a> {
     pub(crate) cx: &'c mut Checker<'a>,
     pub(crate) step: &'c StepDoc,
     pub(crate) input: &'c InputSpec,
+    /// The provider of the step's target, when it resolved.
+    pub(crate) provider: Option<crate::playbook::model::Provider>,
 }
 
 impl Params<'_, '_> {

@@ -107,13 +107,20 @@ impl Checker<'_> {
     }
 
     fn step(&mut self, step: &StepDoc, input: &InputSpec, targets: &[TargetSpec]) -> Option<Step> {
+        let target = if targets.is_empty() {
+            None
+        } else {
+            self.step_target(step, targets)
+        };
+        let provider = target.map(|t| targets[t].provider);
         let kind = match (&step.action, &step.ensure) {
-            (Some(a), None) => self.action(step, a, input),
+            (Some(a), None) => self.action(step, a, input, provider),
             (None, Some(e)) => {
                 let mut params = Params {
                     cx: self,
                     step,
                     input,
+                    provider,
                 };
                 params.no_parameters(&format!("ensure: {}", e.value));
                 self.closed_set_kind(e, EnsureKind::ALL, ActionKind::ALL, "ensure", "action")
@@ -140,11 +147,6 @@ impl Checker<'_> {
                 .hint = Some("a step does one thing: split it into two steps".into());
                 None
             }
-        };
-        let target = if targets.is_empty() {
-            None
-        } else {
-            self.step_target(step, targets)
         };
         if let (Some(k), Some(t)) = (&kind, target)
             && let Some(hint) = k.kind().unsupported_on(targets[t].provider)
@@ -243,6 +245,7 @@ impl Checker<'_> {
         step: &StepDoc,
         a: &Spanned<String>,
         input: &InputSpec,
+        provider: Option<crate::playbook::model::Provider>,
     ) -> Option<StepKind> {
         let kind = self.closed_set_kind(a, ActionKind::ALL, EnsureKind::ALL, "action", "ensure")?;
         StepKind::action(
@@ -251,6 +254,7 @@ impl Checker<'_> {
                 cx: self,
                 step,
                 input,
+                provider,
             },
         )
     }
