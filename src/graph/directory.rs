@@ -249,6 +249,20 @@ pub fn dir_error(e: GraphError) -> DirError {
     }
 }
 
+/// Entra ID has no unlock call: a smart lockout ends by itself, and a
+/// password reset ends it at once.
+fn no_unlock() -> DirError {
+    DirError {
+        kind: crate::directory::ErrorKind::Refused,
+        code: None,
+        message: "Microsoft Entra ID has no unlock operation".to_owned(),
+        request_id: None,
+        retry_after: None,
+        hint: Some(crate::steps::Unlocked::GRAPH_HINT.to_owned()),
+        fate_unknown: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,19 +455,5 @@ mod tests {
         // Not a GUID: nothing is sent.
         let e = dir.privileges("adele@contoso.com").await.unwrap_err();
         assert!(e.message.contains("not a GUID"));
-    }
-}
-
-/// Entra ID has no unlock call: a smart lockout ends by itself, and a
-/// password reset ends it at once.
-fn no_unlock() -> DirError {
-    DirError {
-        kind: crate::directory::ErrorKind::Refused,
-        code: None,
-        message: "Microsoft Entra ID has no unlock operation".to_owned(),
-        request_id: None,
-        retry_after: None,
-        hint: Some(crate::steps::Unlocked::GRAPH_HINT.to_owned()),
-        fate_unknown: false,
     }
 }
