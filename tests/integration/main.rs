@@ -20,6 +20,8 @@ mod plan;
 mod privileged;
 mod process;
 mod run;
+mod samba;
+mod samba_dc;
 mod schema;
 mod shard;
 mod shell;
