@@ -16,6 +16,7 @@ mod graph;
 mod guide;
 mod history;
 mod hostile;
+mod ldap;
 mod plan;
 mod privileged;
 mod process;
