@@ -13,6 +13,7 @@
 //!   and its `human`, `json`, `github` and `sarif` renderers.
 //! - [`graph`]: the Microsoft Graph client: clouds, authentication, typed
 //!   user operations, `$batch`, typed errors, permissions.
+//! - [`ldap`]: the Active Directory provider over LDAP (TLS only).
 //! - [`directory`]: the provider-neutral account, operation, change,
 //!   error and target types, and the [`directory::Directory`] seam.
 //! - [`steps`]: one file per step kind: parameters, decision, operation,
@@ -52,6 +53,7 @@ pub mod graph;
 pub mod hardening;
 pub mod input;
 pub mod journal;
+pub mod ldap;
 pub mod operator;
 pub mod plan;
 pub mod playbook;

@@ -42,6 +42,15 @@ pub enum Cause {
     /// Member of an administrative unit whose members only a role scoped
     /// to it may change.
     RestrictedUnit { unit: String },
+    /// Active Directory: a member, directly, through nested groups or as
+    /// its primary group, of a protected group (Domain Admins, Account
+    /// Operators, …), named as the directory calls it, with its SID.
+    ProtectedGroup { group: String },
+    /// Active Directory: `adminCount` is 1 (AdminSDHolder protects the
+    /// account, which is or was in a protected group).
+    AdminCount,
+    /// Active Directory: a built-in account (Administrator, krbtgt).
+    BuiltInAccount { name: String },
 }
 
 /// Something that could have shown a cause but did not rule it out.
@@ -95,7 +104,8 @@ impl Privileges {
 }
 
 /// The causes grouped by kind, in a fixed order: roles, groups, owned
-/// groups, units, eligibility.
+/// groups, units, protected groups, built-in accounts, `adminCount`,
+/// eligibility.
 fn describe_causes(causes: &[Cause]) -> String {
     let pick =
         |f: fn(&Cause) -> Option<String>| -> Vec<String> { causes.iter().filter_map(f).collect() };
@@ -125,6 +135,29 @@ fn describe_causes(causes: &[Cause]) -> String {
             "member of the restricted management administrative unit ",
             pick(|c| match c {
                 Cause::RestrictedUnit { unit } => Some(clip(unit)),
+                _ => None,
+            }),
+        ),
+        (
+            "member of the protected group ",
+            pick(|c| match c {
+                Cause::ProtectedGroup { group } => Some(clip(group)),
+                _ => None,
+            }),
+        ),
+        (
+            "the built-in account ",
+            pick(|c| match c {
+                Cause::BuiltInAccount { name } => Some(clip(name)),
+                _ => None,
+            }),
+        ),
+        (
+            "",
+            pick(|c| match c {
+                Cause::AdminCount => {
+                    Some("adminCount is 1 (AdminSDHolder protects the account)".to_owned())
+                }
                 _ => None,
             }),
         ),
@@ -258,6 +291,29 @@ mod tests {
         assert_eq!(
             p.protection("a@b.c", true).unwrap(),
             "protected: holds the directory role Helpdesk Administrator (scoped to the administrative unit Executives), User Administrator; owner of the role-assignable group Tier0 Admins; member of the restricted management administrative unit Board; eligible (PIM) for Application Administrator (scoped to the object 0f8fad5b-d9cb-469f-a165-70867728950e)"
+        );
+    }
+
+    #[test]
+    fn active_directory_causes_have_their_reasons() {
+        let p = Privileges {
+            causes: vec![
+                Cause::AdminCount,
+                Cause::ProtectedGroup {
+                    group: "Domain Admins (S-1-5-21-1-2-3-512)".into(),
+                },
+                Cause::BuiltInAccount {
+                    name: "Administrator (RID 500)".into(),
+                },
+                Cause::ProtectedGroup {
+                    group: "Opérateurs de compte (S-1-5-32-548)".into(),
+                },
+            ],
+            unknown: vec![],
+        };
+        assert_eq!(
+            p.protection("admin@corp.example", true).unwrap(),
+            "protected: member of the protected group Domain Admins (S-1-5-21-1-2-3-512), Opérateurs de compte (S-1-5-32-548); the built-in account Administrator (RID 500); adminCount is 1 (AdminSDHolder protects the account)"
         );
     }
 

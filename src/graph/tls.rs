@@ -60,6 +60,31 @@ impl TlsError {
     }
 }
 
+/// The DER bytes of every `BEGIN CERTIFICATE` block in the PEM file at
+/// `path` (the Graph client and the Active Directory provider read
+/// `--ca-file` through this one function).
+///
+/// # Errors
+///
+/// The file cannot be read, is not PEM, or holds no certificate.
+pub(crate) fn read_ca_pem(path: &Path) -> Result<Vec<Vec<u8>>, TlsError> {
+    let bad = |reason: String| TlsError::CaFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| bad(e.kind().to_string()))?;
+    let blocks = pem::parse_many(&bytes).map_err(|e| bad(format!("not PEM ({e})")))?;
+    let certificates: Vec<Vec<u8>> = blocks
+        .into_iter()
+        .filter(|b| b.tag() == "CERTIFICATE")
+        .map(pem::Pem::into_contents)
+        .collect();
+    if certificates.is_empty() {
+        return Err(bad("it holds no `BEGIN CERTIFICATE` block".into()));
+    }
+    Ok(certificates)
+}
+
 impl TlsTrust {
     /// The system's roots only.
     #[must_use]
@@ -73,21 +98,14 @@ impl TlsTrust {
     ///
     /// The file cannot be read, is not PEM, or holds no certificate.
     pub fn with_ca_file(mut self, path: &Path) -> Result<Self, TlsError> {
-        let bad = |reason: String| TlsError::CaFile {
-            path: path.to_owned(),
-            reason,
-        };
-        let bytes = std::fs::read(path).map_err(|e| bad(e.kind().to_string()))?;
-        let blocks = pem::parse_many(&bytes).map_err(|e| bad(format!("not PEM ({e})")))?;
-        let certificates: Vec<reqwest::Certificate> = blocks
+        let certificates: Vec<reqwest::Certificate> = read_ca_pem(path)?
             .iter()
-            .filter(|b| b.tag() == "CERTIFICATE")
-            .map(|b| reqwest::Certificate::from_der(b.contents()))
+            .map(|der| reqwest::Certificate::from_der(der))
             .collect::<Result<_, _>>()
-            .map_err(|e| bad(e.to_string()))?;
-        if certificates.is_empty() {
-            return Err(bad("it holds no `BEGIN CERTIFICATE` block".into()));
-        }
+            .map_err(|e| TlsError::CaFile {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
         self.ca_file = Some(CaFile {
             path: path.to_owned(),
             certificates,
