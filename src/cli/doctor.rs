@@ -12,6 +12,7 @@ use crate::graph::auth::TokenClaims;
 use crate::graph::permissions::Operation;
 use crate::graph::preflight::{self, AppRole};
 use crate::graph::privilege::Licence;
+use crate::playbook::checked::{LdapSpec, Provider};
 use crate::report::one_line;
 
 use super::graph_args::GraphArgs;
@@ -41,6 +42,14 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "UPN")]
     pub user: Option<String>,
 
+    /// Check every directory this playbook names: Graph as below, and an
+    /// Active Directory target's bind (REMEDY_LDAP_BIND_DN and
+    /// REMEDY_LDAP_PASSWORD_FILE or REMEDY_LDAP_PASSWORD), domain, one
+    /// user (--user, else the first found) and the bind identity's
+    /// rights on it.
+    #[arg(long, value_name = "FILE")]
+    pub playbook: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     pub graph: GraphArgs,
 }
@@ -63,13 +72,82 @@ const WARN: &str = "warn";
 /// Runs every check; returns the printed report and whether all passed.
 async fn check(args: &DoctorArgs) -> (String, bool) {
     let mut out = String::new();
-    let mut ok = true;
     let _ = writeln!(out, "remedy doctor {}", env!("CARGO_PKG_VERSION"));
+    let playbook = match &args.playbook {
+        Some(path) => {
+            let name = path.display().to_string();
+            match crate::playbook::load(path, &name).playbook {
+                Some(p) => Some(p),
+                None => {
+                    let _ = writeln!(out, "{BAD} playbook {name} does not load");
+                    let _ = writeln!(out, "     hint: check it with `remedy validate {name}`");
+                    return (out, false);
+                }
+            }
+        }
+        None => None,
+    };
+    let targets = playbook.as_ref().map(|p| p.targets.as_slice());
+    let graph = targets.is_none_or(|t| t.iter().any(|t| t.provider == Provider::Graph));
+    let mut ok = true;
+    if graph {
+        if targets.is_some_and(|t| t.len() > 1) {
+            let _ = writeln!(out, "== graph");
+        }
+        ok &= graph_checks(args, &mut out).await;
+    }
+    for spec in targets
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|t| t.ldap.as_ref())
+    {
+        let _ = writeln!(out, "== active_directory {}", one_line(&spec.url));
+        ok &= ldap_checks(args, spec, &mut out).await;
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        if ok {
+            "result: everything remedy needs works"
+        } else {
+            "result: problems found (see FAIL lines)"
+        }
+    );
+    (out, ok)
+}
+
+/// The Active Directory target's checks: the bind (identity from the
+/// environment), the domain, one user and the bind identity's rights on
+/// it (`allowedAttributesEffective`).
+async fn ldap_checks(args: &DoctorArgs, spec: &LdapSpec, out: &mut String) -> bool {
+    let options = args.graph.ldap_options();
+    let dir = match crate::session::connect_ldap(spec, &options, 4).await {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = writeln!(out, "{BAD} bind: {}", one_line(&e.to_string()));
+            if let Some(h) = e.hint() {
+                let _ = writeln!(out, "     hint: {h}");
+            }
+            return false;
+        }
+    };
+    let mut ok = true;
+    for c in dir.doctor(args.user.as_deref()).await {
+        let mark = if c.ok { OK } else { BAD };
+        ok &= c.ok;
+        let _ = writeln!(out, "{mark} {:<22} {}", c.what, one_line(&c.detail));
+    }
+    ok
+}
+
+/// The Graph checks.
+async fn graph_checks(args: &DoctorArgs, out: &mut String) -> bool {
+    let mut ok = true;
     let endpoints = match args.graph.options().endpoints() {
         Ok(e) => e,
         Err(e) => {
             let _ = writeln!(out, "{BAD} endpoints: {e}");
-            return (out, false);
+            return false;
         }
     };
     let _ = writeln!(out, "     cloud       {:?}", args.graph.cloud);
@@ -82,7 +160,7 @@ async fn check(args: &DoctorArgs) -> (String, bool) {
         Err(e) => {
             let _ = writeln!(out, "{BAD} tls: {e}");
             let _ = writeln!(out, "     hint: {}", e.hint());
-            return (out, false);
+            return false;
         }
     }
     let client: GraphClient = match args.graph.connect() {
@@ -92,7 +170,7 @@ async fn check(args: &DoctorArgs) -> (String, bool) {
             if let Some(h) = e.hint() {
                 let _ = writeln!(out, "     hint: {h}");
             }
-            return (out, false);
+            return false;
         }
     };
     let _ = writeln!(
@@ -107,7 +185,7 @@ async fn check(args: &DoctorArgs) -> (String, bool) {
             if let Some(h) = e.hint() {
                 let _ = writeln!(out, "     hint: {h}");
             }
-            return (out, false);
+            return false;
         }
     };
     let _ = writeln!(
@@ -116,7 +194,7 @@ async fn check(args: &DoctorArgs) -> (String, bool) {
         token.expires_in().as_secs() / 60
     );
     match &token.claims {
-        Some(claims) => ok &= permissions(&mut out, claims, client.tokens().configured_tenant()),
+        Some(claims) => ok &= permissions(out, claims, client.tokens().configured_tenant()),
         None => {
             let _ = writeln!(
                 out,
@@ -125,24 +203,15 @@ async fn check(args: &DoctorArgs) -> (String, bool) {
         }
     }
     let oid = token.claims.as_ref().and_then(|c| c.oid.as_deref());
-    app_role(&mut out, &client, oid).await;
-    pim_licence(&mut out, &client, oid).await;
+    app_role(out, &client, oid).await;
+    pim_licence(out, &client, oid).await;
     match &args.user {
-        Some(user) => ok &= read_user(&mut out, &client, user).await,
+        Some(user) => ok &= read_user(out, &client, user).await,
         None => {
             let _ = writeln!(out, "     pass --user UPN to check that a user can be read");
         }
     }
-    let _ = writeln!(
-        out,
-        "{}",
-        if ok {
-            "result: everything remedy needs works"
-        } else {
-            "result: problems found (see FAIL lines)"
-        }
-    );
-    (out, ok)
+    ok
 }
 
 fn permissions(out: &mut String, claims: &TokenClaims, configured_tenant: Option<&str>) -> bool {

@@ -63,8 +63,9 @@ pub struct GraphArgs {
     #[arg(long, value_name = "FILE", help_heading = "Graph connection")]
     pub token_file: Option<PathBuf>,
 
-    /// PEM file of CA certificates trusted besides the system's, for Graph
-    /// and the authority (a TLS-inspecting proxy, a private CA, a test CA).
+    /// PEM file of CA certificates trusted besides the system's, for Graph,
+    /// the authority and Active Directory domain controllers (a
+    /// TLS-inspecting proxy, a private CA, a test CA).
     #[arg(
         long,
         env = "REMEDY_CA_FILE",
@@ -79,7 +80,7 @@ pub struct GraphArgs {
     #[arg(long, help_heading = "Graph connection")]
     pub insecure_loopback_tls: bool,
 
-    /// Seconds before a Graph request is given up.
+    /// Seconds before a Graph request (or an LDAP operation) is given up.
     #[arg(
         long,
         value_name = "SECS",
@@ -103,6 +104,15 @@ impl GraphArgs {
             ca_file: self.ca_file.clone(),
             insecure_loopback_tls: self.insecure_loopback_tls,
             timeout: Duration::from_secs(self.timeout.max(1)),
+        }
+    }
+
+    /// How Active Directory targets are reached: the same CA file and
+    /// timeout.
+    pub fn ldap_options(&self) -> crate::session::LdapOptions {
+        crate::session::LdapOptions {
+            ca_file: self.ca_file.clone(),
+            timeout: Some(Duration::from_secs(self.timeout.max(1))),
         }
     }
 

@@ -61,6 +61,7 @@ impl RecordArgs {
             color: color.stderr_enabled(),
             report_dir: self.report_dir.clone(),
             connection: connection(self.emulate, &self.graph),
+            ldap: self.graph.ldap_options(),
             verify: change.is_some_and(|(_, verify)| verify),
             preflight: change.is_none_or(|(c, _)| !c.no_preflight),
             send: self.send.overrides(),

@@ -58,6 +58,7 @@ pub fn run(args: &VerifyArgs) -> u8 {
         run: args.run.clone(),
         state_dir: args.state_dir.clone(),
         connect: args.graph.options(),
+        ldap: args.graph.ldap_options(),
         concurrency: args.concurrency,
         no_batch: args.no_batch,
     };

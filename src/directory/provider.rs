@@ -7,11 +7,19 @@ use std::time::Duration;
 
 use crate::directory::{Account, DirError, Op, Privileges, Property, Target};
 use crate::graph::GraphDirectory;
+use crate::ldap::LdapDirectory;
 
 /// A directory a run reads and changes accounts in.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a run holds one per target, built once; never moved in a hot path"
+)]
 pub enum Directory {
     /// Microsoft Entra ID through Microsoft Graph.
     Graph(GraphDirectory),
+    /// On-premises Active Directory over LDAP (shared by the run and its
+    /// verify pass: one pool of bound connections).
+    Ldap(std::sync::Arc<LdapDirectory>),
 }
 
 impl Directory {
@@ -19,6 +27,7 @@ impl Directory {
     pub async fn read(&self, key: &str) -> Result<Account, DirError> {
         match self {
             Directory::Graph(g) => g.read(key).await,
+            Directory::Ldap(l) => l.read(key).await,
         }
     }
 
@@ -28,6 +37,7 @@ impl Directory {
     pub async fn privileges(&self, id: &str) -> Result<Privileges, DirError> {
         match self {
             Directory::Graph(g) => g.privileges(id).await,
+            Directory::Ldap(l) => l.privileges(id).await,
         }
     }
 
@@ -36,6 +46,9 @@ impl Directory {
     pub async fn federated(&self, account: &Account) -> Result<bool, DirError> {
         match self {
             Directory::Graph(g) => g.federated(account).await,
+            // The password set on-premises is the one the account signs
+            // in with there.
+            Directory::Ldap(_) => Ok(false),
         }
     }
 
@@ -43,6 +56,7 @@ impl Directory {
     pub async fn apply(&self, id: &str, op: &Op) -> Result<(), DirError> {
         match self {
             Directory::Graph(g) => g.apply(id, op).await,
+            Directory::Ldap(l) => l.apply(id, op).await,
         }
     }
 
@@ -55,6 +69,7 @@ impl Directory {
     pub fn label_fn(&self) -> fn(Property) -> &'static str {
         match self {
             Directory::Graph(_) => GraphDirectory::label,
+            Directory::Ldap(_) => LdapDirectory::label,
         }
     }
 
@@ -62,6 +77,7 @@ impl Directory {
     pub fn target(&self) -> &Target {
         match self {
             Directory::Graph(g) => g.target(),
+            Directory::Ldap(l) => l.target(),
         }
     }
 
@@ -70,6 +86,8 @@ impl Directory {
     pub fn pause(&self) -> Duration {
         match self {
             Directory::Graph(g) => g.pace().1,
+            // A domain controller does not throttle.
+            Directory::Ldap(_) => Duration::ZERO,
         }
     }
 
@@ -77,6 +95,7 @@ impl Directory {
     pub fn pace(&self) -> f64 {
         match self {
             Directory::Graph(g) => g.pace().0,
+            Directory::Ldap(l) => l.pace(),
         }
     }
 
@@ -84,6 +103,7 @@ impl Directory {
     pub fn users_in_flight(&self) -> usize {
         match self {
             Directory::Graph(g) => g.users_in_flight(),
+            Directory::Ldap(l) => l.users_in_flight(),
         }
     }
 }

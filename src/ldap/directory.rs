@@ -157,6 +157,7 @@ impl LdapDirectory {
             endpoint: url,
             realm: Some(domain.dns.clone()),
             principal: Some(config.bind_dn.clone()),
+            name: None,
         };
         Ok(LdapDirectory {
             pool,

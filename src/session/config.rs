@@ -41,6 +41,16 @@ pub enum Connection {
     Emulate,
 }
 
+/// How Active Directory targets are reached beyond what the playbook
+/// says (the bind identity comes from the environment at connect time).
+#[derive(Debug, Clone, Default)]
+pub struct LdapOptions {
+    /// `--ca-file`: CA certificates trusted besides the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Per operation; `None`: the provider's default.
+    pub timeout: Option<Duration>,
+}
+
 /// The command-line overrides of the playbook's `settings`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SendOverrides {
@@ -82,6 +92,8 @@ pub struct RunConfig {
     pub color: bool,
     pub report_dir: Option<PathBuf>,
     pub connection: Connection,
+    /// Active Directory targets.
+    pub ldap: LdapOptions,
     /// Read every account back after a complete run.
     pub verify: bool,
     /// Check the token's permissions before the run.
@@ -96,6 +108,7 @@ pub struct VerifyConfig {
     pub run: Option<String>,
     pub state_dir: PathBuf,
     pub connect: ConnectOptions,
+    pub ldap: LdapOptions,
     pub concurrency: Option<u32>,
     pub no_batch: bool,
 }

@@ -15,9 +15,11 @@ use crate::graph::client::ClientOptions;
 use crate::graph::cloud::{Cloud, Endpoints};
 use crate::graph::{GraphClient, GraphDirectory, SendOptions};
 use crate::input;
+use crate::ldap::{LdapConfig, LdapDirectory};
 use crate::playbook::Playbook;
+use crate::playbook::checked::LdapSpec;
 use crate::playbook::checked::Provider;
-use crate::session::config::Connection;
+use crate::session::config::{Connection, LdapOptions};
 use crate::session::error::SessionError;
 use crate::session::ui::{Notice, Ui};
 
@@ -31,6 +33,8 @@ pub(super) struct GraphLink {
 /// emulator behind it when emulated).
 pub(super) struct Connected {
     pub graph: Option<GraphLink>,
+    /// The Active Directory target's pool of bound connections.
+    pub ldap: Option<Arc<LdapDirectory>>,
     pub emulator: Option<crate::emulator::RunningEmulator>,
 }
 
@@ -58,11 +62,12 @@ impl Connected {
             .targets
             .iter()
             .map(|spec| {
-                let mut t = match (spec.provider, &self.graph) {
-                    (Provider::Graph, Some(g)) => {
+                let mut t = match (spec.provider, &self.graph, &self.ldap) {
+                    (Provider::Graph, Some(g), _) => {
                         GraphDirectory::target_of(&g.client, self.tenant(), self.app_id())
                     }
-                    (provider, _) => Target {
+                    (Provider::ActiveDirectory, _, Some(l)) => l.target().clone(),
+                    (provider, _, _) => Target {
                         provider: provider.as_str().to_owned(),
                         ..Target::default()
                     },
@@ -83,40 +88,88 @@ impl Connected {
             .targets
             .iter()
             .zip(targets)
-            .filter_map(|(spec, target)| match (spec.provider, &self.graph) {
-                (Provider::Graph, Some(g)) => Some(Directory::Graph(GraphDirectory::new(
-                    g.client.clone(),
-                    send,
-                    target,
-                ))),
-                _ => None,
-            })
+            .filter_map(
+                |(spec, target)| match (spec.provider, &self.graph, &self.ldap) {
+                    (Provider::Graph, Some(g), _) => Some(Directory::Graph(GraphDirectory::new(
+                        g.client.clone(),
+                        send,
+                        target,
+                    ))),
+                    (Provider::ActiveDirectory, _, Some(l)) => Some(Directory::Ldap(l.clone())),
+                    _ => None,
+                },
+            )
             .collect()
     }
 }
 
-/// Connects to every directory `playbook` acts on, as `connection` says
-/// for Graph; gets the token and checks the tenant pin.
+/// Connects to every directory `playbook` acts on: Graph as `connection`
+/// says (token, tenant pin), Active Directory as the playbook and the
+/// environment say (bind, domain pin).
 pub(super) async fn connect(
     connection: &Connection,
+    ldap: &LdapOptions,
+    concurrency: usize,
     users: &Path,
     playbook: &Playbook,
     ui: &dyn Ui,
 ) -> Result<Connected, SessionError> {
-    let graph_target = playbook
+    let has_graph = playbook
         .targets
         .iter()
-        .find(|t| t.provider == Provider::Graph);
-    let Some(graph_target) = graph_target else {
-        if matches!(connection, Connection::Emulate) {
-            return Err(SessionError::EmulateWithoutGraph);
-        }
-        return Ok(Connected {
-            graph: None,
-            emulator: None,
-        });
+        .any(|t| t.provider == Provider::Graph);
+    if !has_graph && matches!(connection, Connection::Emulate) {
+        return Err(SessionError::EmulateWithoutGraph);
+    }
+    let ldap = match playbook.targets.iter().find_map(|t| t.ldap.as_ref()) {
+        Some(spec) => Some(Arc::new(connect_ldap(spec, ldap, concurrency).await?)),
+        None => None,
     };
-    let pin = graph_target.tenant.as_deref();
+    let graph = match playbook
+        .targets
+        .iter()
+        .find(|t| t.provider == Provider::Graph)
+    {
+        Some(t) => Some(connect_graph(connection, users, t.tenant.as_deref(), ui).await?),
+        None => None,
+    };
+    let (graph, emulator) = match graph {
+        Some((g, emu)) => (Some(g), emu),
+        None => (None, None),
+    };
+    Ok(Connected {
+        graph,
+        ldap,
+        emulator,
+    })
+}
+
+/// Binds to the Active Directory target with the identity the
+/// environment names; checks the domain pin.
+pub async fn connect_ldap(
+    spec: &LdapSpec,
+    options: &LdapOptions,
+    concurrency: usize,
+) -> Result<LdapDirectory, SessionError> {
+    let mut config = LdapConfig::from_env(
+        spec.clone(),
+        |k| std::env::var(k).ok(),
+        options.ca_file.clone(),
+        concurrency,
+    )?;
+    if let Some(t) = options.timeout {
+        config.timeout = t;
+    }
+    Ok(LdapDirectory::connect(config).await?)
+}
+
+/// A Graph client (or the emulator) and its token; the tenant pin holds.
+async fn connect_graph(
+    connection: &Connection,
+    users: &Path,
+    pin: Option<&str>,
+    ui: &dyn Ui,
+) -> Result<(GraphLink, Option<crate::emulator::RunningEmulator>), SessionError> {
     let (client, emulator) = match connection {
         Connection::Emulate => {
             let (emu, client) = start_emulator(users)
@@ -131,17 +184,13 @@ pub(super) async fn connect(
         Connection::Graph(options) => (options.connect()?, None),
     };
     let token = client.tokens().token().await.map_err(SessionError::Token)?;
-    let connected = Connected {
-        graph: Some(GraphLink { client, token }),
-        emulator,
-    };
-    if let (Some(pin), Some(g)) = (pin, &connected.graph) {
-        let tid = connected.tenant();
+    if let Some(pin) = pin {
+        let tid = token.claims.as_ref().and_then(|c| c.tid.clone());
         check_tenant(
-            &g.client,
+            &client,
             pin,
             tid.as_deref(),
-            connected.emulator.as_ref().map(|e| e.tenant_domain()),
+            emulator.as_ref().map(|e| e.tenant_domain()),
         )
         .await
         .map_err(|message| SessionError::TenantPin {
@@ -149,7 +198,7 @@ pub(super) async fn connect(
             pin: pin.to_owned(),
         })?;
     }
-    Ok(connected)
+    Ok((GraphLink { client, token }, emulator))
 }
 
 /// Starts the in-process emulator seeded from the CSV, and a client for it.

@@ -46,6 +46,9 @@ pub enum SessionError {
     Connect(#[from] ConnectError),
     #[error("cannot get an access token: {0}")]
     Token(AuthError),
+    /// The Active Directory target could not be reached, bound or pinned.
+    #[error("{0}; nothing was changed")]
+    Ldap(#[from] crate::ldap::LdapError),
     #[error("{message}; nothing was changed")]
     TenantPin { message: String, pin: String },
     /// A saved plan that no longer applies, or cannot be read.
@@ -76,9 +79,11 @@ pub enum SessionError {
     /// `remedy verify` of a run that cannot be verified.
     #[error("{message}")]
     Verify { message: String, hint: &'static str },
-    #[error("run {run} changed tenant {ran}, but the credentials are for tenant {now}")]
+    #[error("run {run} changed {realm} {ran}, but the credentials are for {realm} {now}")]
     VerifyTenant {
         run: String,
+        /// `tenant` (Graph) or `domain` (Active Directory).
+        realm: &'static str,
         ran: String,
         now: String,
     },
@@ -105,6 +110,7 @@ impl SessionError {
             ),
             SessionError::Connect(e) => e.hint(),
             SessionError::Token(e) => e.hint(),
+            SessionError::Ldap(e) => Some(e.hint()),
             SessionError::TenantPin { pin, .. } => Some(format!(
                 "the playbook pins `target.tenant: {pin}`; check AZURE_TENANT_ID and the credentials"
             )),
@@ -149,6 +155,7 @@ impl SessionError {
             | SessionError::ResumeTarget { .. }
             | SessionError::VerifyTenant { .. } => exit_code::GUARD,
             SessionError::Plan(e) if e.is_stale() => exit_code::GUARD,
+            SessionError::Ldap(crate::ldap::LdapError::DomainPin { .. }) => exit_code::GUARD,
             _ => exit_code::USAGE,
         }
     }

@@ -36,7 +36,8 @@ mod resume;
 mod ui;
 mod verify;
 
-pub use config::{Connection, Purpose, RunConfig, SendOverrides, VerifyConfig};
+pub use config::{Connection, LdapOptions, Purpose, RunConfig, SendOverrides, VerifyConfig};
+pub use connect::connect_ldap;
 pub use error::SessionError;
 pub use execute::run;
 pub use outcome::{Drifted, Ended, Outcome, VerifyOutcome};

@@ -164,7 +164,16 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
     );
 
     // 2. Connect (or start the emulator) and check the tenant pin.
-    let connected = connect(&config.connection, &inputs.users, &playbook, ui).await?;
+    let send = config.send.resolve(&playbook);
+    let connected = connect(
+        &config.connection,
+        &config.ldap,
+        send.concurrency,
+        &inputs.users,
+        &playbook,
+        ui,
+    )
+    .await?;
     let mut plan = plan;
     if connected.emulator.is_some()
         && let Some(ix) = plan.as_mut().and_then(|p| Arc::get_mut(&mut p.index))

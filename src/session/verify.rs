@@ -9,6 +9,7 @@ use crate::graph::{GraphDirectory, SendOptions};
 use crate::playbook::{self, Playbook};
 use crate::rundir::{self, RunDir, StateDir};
 use crate::session::config::{SendOverrides, VerifyConfig};
+use crate::session::connect::connect_ldap;
 use crate::session::error::{SessionError, cannot};
 use crate::session::outcome::VerifyOutcome;
 use crate::session::ui::{Notice, Ui};
@@ -43,18 +44,6 @@ pub async fn verify(config: &VerifyConfig, ui: &dyn Ui) -> Result<VerifyOutcome,
         PathBuf::from(&manifest.inputs.playbook_file)
     };
     let playbook = load_playbook(&pb_path, &manifest.inputs.playbook_sha256)?;
-    let client = config.connect.connect()?;
-    let token = client.tokens().token().await.map_err(SessionError::Token)?;
-    let tid = token.claims.as_ref().and_then(|c| c.tid.clone());
-    if let (Some(ran), Some(now)) = (&manifest.target.realm, &tid)
-        && !ran.eq_ignore_ascii_case(now)
-    {
-        return Err(SessionError::VerifyTenant {
-            run: run.id.clone(),
-            ran: ran.clone(),
-            now: now.clone(),
-        });
-    }
     let send = SendOptions {
         max_rate: None,
         ..SendOverrides {
@@ -64,9 +53,41 @@ pub async fn verify(config: &VerifyConfig, ui: &dyn Ui) -> Result<VerifyOutcome,
         }
         .resolve(&playbook)
     };
-    let target = GraphDirectory::target_of(&client, tid, None);
-    let directory = Directory::Graph(GraphDirectory::new(client, send, target));
-    Ok(verify_run_dir(&[directory], &run, &playbook, ui).await)
+    let ran = manifest.all_targets();
+    let mut directories = Vec::new();
+    for (i, spec) in playbook.targets.iter().enumerate() {
+        let recorded = ran.get(i).cloned().unwrap_or_default();
+        let directory = match &spec.ldap {
+            Some(ldap) => {
+                let l = connect_ldap(ldap, &config.ldap, send.concurrency).await?;
+                Directory::Ldap(std::sync::Arc::new(l))
+            }
+            None => {
+                let client = config.connect.connect()?;
+                let token = client.tokens().token().await.map_err(SessionError::Token)?;
+                let tid = token.claims.as_ref().and_then(|c| c.tid.clone());
+                let target = GraphDirectory::target_of(&client, tid, None);
+                Directory::Graph(GraphDirectory::new(client, send, target))
+            }
+        };
+        let now = directory.target().realm.clone();
+        if let (Some(ran), Some(now)) = (&recorded.realm, &now)
+            && !ran.eq_ignore_ascii_case(now)
+        {
+            return Err(SessionError::VerifyTenant {
+                run: run.id.clone(),
+                realm: if spec.ldap.is_some() {
+                    "domain"
+                } else {
+                    "tenant"
+                },
+                ran: ran.clone(),
+                now: now.clone(),
+            });
+        }
+        directories.push(directory);
+    }
+    Ok(verify_run_dir(&directories, &run, &playbook, ui).await)
 }
 
 /// The run's playbook, if it still has the run's SHA-256.
