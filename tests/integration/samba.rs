@@ -1227,6 +1227,9 @@ fn make_pki(dir: &Path) -> Result<Pki, String> {
 
 #[cfg(test)]
 mod tests {
+    // `cargo bench` compiles benches/ad.rs, which includes this module,
+    // with cfg(test) but without the #[test] functions.
+    #[allow(unused_imports)]
     use super::*;
 
     #[test]
