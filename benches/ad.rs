@@ -38,7 +38,11 @@ fn main() {
 
     let started = Instant::now();
     let users = samba.create_users("bench", count);
-    report("bulk creation (one ldapmodify of adds)", count, started.elapsed());
+    report(
+        "bulk creation (one ldapmodify of adds)",
+        count,
+        started.elapsed(),
+    );
 
     let started = Instant::now();
     damage(samba, &users);
