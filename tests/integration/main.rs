@@ -4,6 +4,7 @@
 mod support;
 
 mod accounts;
+mod ad;
 mod cli;
 mod compat;
 mod corpus;

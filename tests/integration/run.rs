@@ -1214,7 +1214,7 @@ fn no_secret_leaks_from_any_workflow() {
     for wf in &workflows {
         let name = wf.file_stem().unwrap().to_str().unwrap();
         // A workflow with an Active Directory target needs a domain
-        // controller: `ad::hybrid_workflow_leaks_no_secret` runs it
+        // controller: `ad::a_hybrid_playbook_acts_on_samba_and_the_graph_emulator` runs it
         // against Samba and the emulator.
         if std::fs::read_to_string(wf)
             .unwrap()
