@@ -50,7 +50,7 @@ const ACCOUNT_ATTRS: &[&str] = &[
 ];
 
 /// The hint when sessions would be revoked on Active Directory.
-pub const NO_REVOKE_HINT: &str = "Active Directory has no sign-in sessions to revoke over LDAP: Kerberos tickets expire by themselves (reset the password twice to invalidate them at once, and run `action: revoke_sessions` against the Microsoft Entra ID target for cloud sessions)";
+pub const NO_REVOKE_HINT: &str = "Active Directory has no sign-in sessions to revoke over LDAP: Kerberos tickets already issued stay valid until they expire (10 hours by default); run `action: revoke_sessions` against the Microsoft Entra ID target of a hybrid playbook for the cloud sessions";
 
 /// The domain a connection serves.
 #[derive(Debug, Clone)]
