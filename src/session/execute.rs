@@ -483,8 +483,15 @@ fn confirmation_text(p: &Playbook, users: u64, done: u64, targets: &[Target], cs
     s.push('\n');
     for (i, step) in p.steps.iter().enumerate() {
         let scope = step.kind.kind().scope();
+        let on = if p.is_hybrid() {
+            p.targets
+                .get(step.target)
+                .map_or_else(String::new, |t| format!(" on `{}`", t.name))
+        } else {
+            String::new()
+        };
         s.push_str(&format!(
-            "  step {}    {} ({}): {scope}",
+            "  step {}    {} ({}{on}): {scope}",
             i + 1,
             step.title(),
             step.kind.describe()
@@ -501,7 +508,20 @@ fn confirmation_text(p: &Playbook, users: u64, done: u64, targets: &[Target], cs
         ));
     }
     if p.guards.protect_privileged {
-        s.push_str("  guard     privileged accounts (directory roles, role-assignable groups, restricted units, PIM eligibility) are skipped\n");
+        if p.targets
+            .iter()
+            .any(|t| t.provider == crate::playbook::checked::Provider::Graph)
+        {
+            s.push_str("  guard     privileged accounts (directory roles, role-assignable groups, restricted units, PIM eligibility) are skipped\n");
+        }
+        if p.targets.iter().any(|t| t.ldap.is_some()) {
+            s.push_str("  guard     protected Active Directory accounts (adminCount, Domain Admins and the other protected groups, nested) are skipped\n");
+        }
+        if p.is_hybrid() {
+            s.push_str(
+                "  guard     a person protected or missing in one directory is left alone in all\n",
+            );
+        }
     }
     if !p.guards.protected_users.is_empty() {
         s.push_str(&format!(

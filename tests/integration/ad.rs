@@ -473,8 +473,11 @@ fn a_hybrid_playbook_acts_on_samba_and_the_graph_emulator() {
     let dir = tempfile::tempdir().unwrap();
     let a = s.create_user("e2e-hy-a");
     let b = s.create_user("e2e-hy-b");
+    let admin = s.create_user("e2e-hy-da");
     s.lock_out(&a);
     s.set_disabled(&b, true);
+    s.add_to_group(&admin, "Domain Admins");
+    s.lock_out(&admin);
     let text = std::fs::read_to_string(crate::support::root().join("workflows/unlock-hybrid.yaml"))
         .unwrap()
         .replace("ldaps://dc1.corp.example", s.ldaps_url())
@@ -489,7 +492,10 @@ fn a_hybrid_playbook_acts_on_samba_and_the_graph_emulator() {
     let users = dir.path().join("users.csv");
     std::fs::write(
         &users,
-        format!("userPrincipalName,displayName\n{},A\n{},B\n", a.upn, b.upn),
+        format!(
+            "userPrincipalName,displayName\n{},A\n{},B\n{},DA\n",
+            a.upn, b.upn, admin.upn
+        ),
     )
     .unwrap();
     let emu = EmulatorProcess::start(&["--users", users.to_str().unwrap()]);
@@ -528,6 +534,20 @@ fn a_hybrid_playbook_acts_on_samba_and_the_graph_emulator() {
         let v = &seen[&u.upn.to_lowercase()];
         assert!(v["writeAttempts"].as_u64().unwrap_or(0) >= 1, "{v}");
     }
+    // Protected on-premises: left alone in both directories.
+    for step in ["unlock", "reset-password", "enable", "revoke-sessions"] {
+        assert_eq!(status(&res, &admin, step), "skipped", "{step}");
+    }
+    assert!(
+        reason(&res, &admin, "revoke-sessions").contains("Domain Admins"),
+        "{res:?}"
+    );
+    assert!(
+        reason(&res, &admin, "revoke-sessions").contains("onprem"),
+        "{res:?}"
+    );
+    assert!(s.is_locked(&admin));
+    assert_eq!(seen[&admin.upn.to_lowercase()]["writeAttempts"], 0);
     // The manifest records both targets by name.
     let manifest: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(runs(&state)[0].join("manifest.json")).unwrap(),
