@@ -567,3 +567,68 @@ fn a_hybrid_playbook_acts_on_samba_and_the_graph_emulator() {
     assert_eq!(manifest["target"]["realm"], s.dns_domain());
     assert_no_secret(s, &state, &[&r]);
 }
+
+#[test]
+fn apply_leaves_alone_an_account_that_moved_since_the_plan() {
+    let Some(s) = Samba::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let locked = s.create_user("e2e-drift-l");
+    let reset = s.create_user("e2e-drift-r");
+    s.lock_out(&locked);
+    let pb = playbook(
+        dir.path(),
+        s,
+        s.ldaps_url(),
+        "  - { id: unlock, ensure: unlocked }
+  - id: reset
+    action: reset_password
+    with: { password: generate, force_change_at_next_sign_in: false }
+",
+    );
+    let users = csv(dir.path(), &[&locked.upn, &reset.upn]);
+    let state = dir.path().join("state");
+    let plan = dir.path().join("plan.jsonl");
+    let r = run(&mut remedy_ad(
+        s,
+        &[
+            "plan",
+            pb.to_str().unwrap(),
+            "--users",
+            users.to_str().unwrap(),
+            "--out",
+            plan.to_str().unwrap(),
+            "--progress",
+            "counter",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // Someone else acts between the plan and its apply: the help desk
+    // resets one user's password by hand.
+    let by_hand = s.fresh_password();
+    s.modify(&format!(
+        "dn: {}\nchangetype: modify\nreplace: unicodePwd\nunicodePwd:: {}\n-\n",
+        reset.dn,
+        crate::samba::unicode_pwd(&by_hand)
+    ));
+    let r = run(&mut remedy_ad(
+        s,
+        &[
+            "apply",
+            plan.to_str().unwrap(),
+            "--yes",
+            "--progress",
+            "counter",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(r.code, 1, "a drifted user\n{}\n{}", r.stdout, r.stderr);
+    let res = results(&state);
+    assert_eq!(status(&res, &locked, "unlock"), "changed");
+    assert_eq!(status(&res, &reset, "reset"), "skipped");
+    assert!(reason(&res, &reset, "reset").contains("drifted"), "{res:?}");
+    // The password the help desk gave out still works.
+    assert!(s.can_bind(&reset.upn, &by_hand));
+}
