@@ -89,6 +89,38 @@ fn run_ad(s: &Samba, pb: &Path, users: &Path, state: &Path, extra: &[&str]) -> R
     run(&mut remedy_ad(s, &args))
 }
 
+/// `remedy plan PB --users USERS --out PLAN`.
+fn plan_ad(s: &Samba, pb: &Path, users: &Path, plan: &Path, state: &Path) -> Run {
+    let (pb, users, plan) = (
+        pb.to_str().unwrap(),
+        users.to_str().unwrap(),
+        plan.to_str().unwrap(),
+    );
+    let args = [
+        "plan",
+        pb,
+        "--users",
+        users,
+        "--out",
+        plan,
+        "--progress",
+        "counter",
+    ];
+    run(remedy_ad(s, &args).arg("--state-dir").arg(state))
+}
+
+/// `remedy apply PLAN --yes`.
+fn apply_ad(s: &Samba, plan: &Path, state: &Path) -> Run {
+    let args = [
+        "apply",
+        plan.to_str().unwrap(),
+        "--yes",
+        "--progress",
+        "counter",
+    ];
+    run(remedy_ad(s, &args).arg("--state-dir").arg(state))
+}
+
 /// The run directories under `state`, oldest first.
 fn runs(state: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(state.join("runs"))
@@ -337,21 +369,7 @@ fn dry_run_then_plan_and_apply() {
     assert_ne!(s.user_account_control(&disabled) & UAC_DISABLED, 0);
 
     let plan = dir.path().join("plan.jsonl");
-    let r = run(&mut remedy_ad(
-        s,
-        &[
-            "plan",
-            pb.to_str().unwrap(),
-            "--users",
-            users.to_str().unwrap(),
-            "--out",
-            plan.to_str().unwrap(),
-            "--progress",
-            "counter",
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-    ));
+    let r = plan_ad(s, &pb, &users, &plan, &state);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let header = std::fs::read_to_string(&plan).unwrap();
     assert!(
@@ -360,18 +378,7 @@ fn dry_run_then_plan_and_apply() {
     );
     assert!(header.contains(r#""realm":"example.test""#), "{header}");
     assert!(s.is_locked(&locked), "a plan changes nothing");
-    let r = run(&mut remedy_ad(
-        s,
-        &[
-            "apply",
-            plan.to_str().unwrap(),
-            "--yes",
-            "--progress",
-            "counter",
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-    ));
+    let r = apply_ad(s, &plan, &state);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let res = results(&state);
     assert_eq!(status(&res, &locked, "unlock"), "changed");
@@ -588,21 +595,7 @@ fn apply_leaves_alone_an_account_that_moved_since_the_plan() {
     let users = csv(dir.path(), &[&locked.upn, &reset.upn]);
     let state = dir.path().join("state");
     let plan = dir.path().join("plan.jsonl");
-    let r = run(&mut remedy_ad(
-        s,
-        &[
-            "plan",
-            pb.to_str().unwrap(),
-            "--users",
-            users.to_str().unwrap(),
-            "--out",
-            plan.to_str().unwrap(),
-            "--progress",
-            "counter",
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-    ));
+    let r = plan_ad(s, &pb, &users, &plan, &state);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     // Someone else acts between the plan and its apply: the help desk
     // resets one user's password by hand.
@@ -612,18 +605,7 @@ fn apply_leaves_alone_an_account_that_moved_since_the_plan() {
         reset.dn,
         crate::samba::unicode_pwd(&by_hand)
     ));
-    let r = run(&mut remedy_ad(
-        s,
-        &[
-            "apply",
-            plan.to_str().unwrap(),
-            "--yes",
-            "--progress",
-            "counter",
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-    ));
+    let r = apply_ad(s, &plan, &state);
     assert_eq!(r.code, 1, "a drifted user\n{}\n{}", r.stdout, r.stderr);
     let res = results(&state);
     assert_eq!(status(&res, &locked, "unlock"), "changed");
