@@ -24,6 +24,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Mod, Scope};
 use secrecy::ExposeSecret as _;
 
@@ -370,6 +371,16 @@ impl LdapDirectory {
         self.pool.pace()
     }
 
+    /// No throttling on Active Directory: workers never pause.
+    pub fn pause(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
+    /// An Active Directory account signs in with the password set here.
+    pub async fn federated(&self, _account: &Account) -> Result<bool, DirError> {
+        Ok(false)
+    }
+
     pub fn users_in_flight(&self) -> usize {
         self.concurrency
     }
@@ -459,7 +470,13 @@ impl LdapDirectory {
     }
 }
 
-/// One search through the pool; referrals are left out.
+/// Entries per page of a subtree search (Active Directory's
+/// `MaxPageSize` is 1000 by default).
+const PAGE_SIZE: i32 = 500;
+
+/// One search through the pool; referrals are left out. Subtree searches
+/// are paged (Simple Paged Results), so a user in more groups than the
+/// server's page limit is still read in full.
 async fn search(
     pool: &Pool,
     base: &str,
@@ -473,10 +490,27 @@ async fn search(
         .lease()
         .await
         .map_err(|e| crate::ldap::error::connection(&e.to_string(), call))?;
-    let r = lease.ldap.search(base, scope, filter, attrs.to_vec()).await;
+    let attrs: Vec<String> = attrs.iter().map(|a| (*a).to_owned()).collect();
+    let mut adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> =
+        vec![Box::new(EntriesOnly::new())];
+    if matches!(scope, Scope::Subtree) {
+        adapters.push(Box::new(PagedResults::new(PAGE_SIZE)));
+    }
+    let r = async {
+        let mut stream = lease
+            .ldap
+            .streaming_search_with(adapters, base, scope, filter, attrs)
+            .await?;
+        let mut raw = Vec::new();
+        while let Some(e) = stream.next().await? {
+            raw.push(e);
+        }
+        Ok::<_, ldap3::LdapError>((raw, stream.finish().await))
+    }
+    .await;
     let broken = matches!(&r, Err(e) if !matches!(e, ldap3::LdapError::LdapResult { .. }));
     lease.done(broken).await;
-    let ldap3::SearchResult(entries, res) = r.map_err(|e| dir_error(&e, call, secrets))?;
+    let (entries, res) = r.map_err(|e| dir_error(&e, call, secrets))?;
     if res.rc != 0 {
         return Err(from_result(res.rc, &res.text, call, secrets));
     }

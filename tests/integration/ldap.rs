@@ -524,3 +524,35 @@ fn figures_reads_and_resets_per_second() {
     );
     assert!(s.can_bind(&users[0].upn, &passwords[0]));
 }
+
+#[test]
+fn a_member_of_more_groups_than_a_page_is_read_in_full() {
+    let Some(s) = Samba::shared() else { return };
+    let rt = rt();
+    let dir = connect(&rt, s, FindBy::SamAccountName);
+    let u = s.create_user("ldpages");
+    // More groups than one page (500) of the paged search; the protected
+    // one is created last.
+    let mut ldif = String::new();
+    let names: Vec<String> = (0..620).map(|i| format!("{}-g{i}", u.sam)).collect();
+    for n in &names {
+        ldif.push_str(&format!(
+            "dn: CN={n},CN=Users,{base}\nchangetype: add\nobjectClass: group\nsAMAccountName: {n}\nmember: {dn}\n\n",
+            base = s.base_dn(),
+            dn = u.dn
+        ));
+    }
+    s.modify(&ldif);
+    let last = format!("CN={},CN=Users,{}", names[names.len() - 1], s.base_dn());
+    s.add_member(
+        &format!("CN=Backup Operators,CN=Builtin,{}", s.base_dn()),
+        &last,
+    );
+    let (c, _) = causes(&rt, &dir, &u.sam);
+    assert!(
+        c.iter().any(
+            |c| matches!(c, Cause::ProtectedGroup { group } if group.contains("S-1-5-32-551"))
+        ),
+        "{c:?}"
+    );
+}
