@@ -336,11 +336,7 @@ impl LdapDirectory {
                 .modify(dn, mods, Call::SetEnabled, &Redactor::new())
                 .await
             {
-                Err(e)
-                    if attempt == 0
-                        && e.code
-                            .as_deref()
-                            .is_some_and(|c| c.starts_with("noSuchAttribute")) => {}
+                Err(e) if attempt == 0 && lost_update(&e) => {}
                 other => return other,
             }
         }
@@ -552,6 +548,14 @@ pub fn account(e: &Entry) -> Option<Account> {
     })
 }
 
+/// Whether a "delete the old value, add the new" modify failed because
+/// the old value was no longer there (someone changed it meanwhile).
+fn lost_update(e: &DirError) -> bool {
+    e.code
+        .as_deref()
+        .is_some_and(|c| c.starts_with("noSuchAttribute"))
+}
+
 /// The extended DN of the account with `objectGUID` `id`; refused before
 /// anything is sent when `id` is not a GUID.
 pub fn extended_dn(id: &str) -> Result<String, DirError> {
@@ -688,6 +692,20 @@ mod tests {
             account(&Entry::with("CN=x", &[("objectGUID", b"short")])),
             None
         );
+    }
+
+    #[test]
+    fn a_value_changed_meanwhile_is_a_lost_update_to_retry() {
+        let none = Redactor::new();
+        let changed = from_result(
+            16,
+            "00002077: AtrErr: DSID-03151E6D, #1: 0: 00002077: v1: 0x90008:userAccountControl",
+            Call::SetEnabled,
+            &none,
+        );
+        assert!(lost_update(&changed), "{changed:?}");
+        assert!(!lost_update(&from_result(50, "", Call::SetEnabled, &none)));
+        assert!(!lost_update(&from_result(19, "", Call::SetEnabled, &none)));
     }
 
     #[test]
