@@ -293,6 +293,12 @@ fn domain_admins_nested_members_and_builtin_accounts_are_privileged() {
         "{c:?}"
     );
     assert!(reason.unwrap().contains("Account Operators"));
+    // Found by the member search and in tokenGroups: shown once.
+    let shown = c
+        .iter()
+        .filter(|c| matches!(c, Cause::ProtectedGroup { group } if group.contains("S-1-5-32-548")))
+        .count();
+    assert_eq!(shown, 1, "{c:?}");
 
     let (c, _) = causes(&rt, &dir, "Administrator");
     assert!(
