@@ -554,6 +554,33 @@ impl Samba {
     }
 
     fn modify_scrubbing(&self, ldif: &str, secrets: &[&str]) -> Result<(), String> {
+        self.ldapmodify(ADMIN_DN, &self.admin_password_file, ldif, secrets)
+    }
+
+    /// Like [`Samba::try_modify`], bound as `who` (UPN or DN) with
+    /// `password` instead of Administrator: a plain user gets
+    /// `Insufficient access (50)` for another user's `lockoutTime`,
+    /// `unicodePwd` or `userAccountControl`.
+    pub fn try_modify_as(&self, who: &str, password: &str, ldif: &str) -> Result<(), String> {
+        let password_file = self.secret_file(password);
+        let out = self.ldapmodify(who, &password_file, ldif, &[password]);
+        let _ = std::fs::remove_file(&password_file);
+        out
+    }
+
+    /// A user to bind as that is not an administrator: it reads the
+    /// directory but may not unlock, reset or enable other accounts.
+    pub fn create_bind_user(&self, prefix: &str) -> User {
+        self.create_user(prefix)
+    }
+
+    fn ldapmodify(
+        &self,
+        bind_dn: &str,
+        password_file: &Path,
+        ldif: &str,
+        secrets: &[&str],
+    ) -> Result<(), String> {
         let file = self.secret_file(ldif);
         let out = self.run_tool(
             "ldapmodify",
@@ -562,9 +589,9 @@ impl Samba {
                 self.ldaps_url(),
                 "-x",
                 "-D",
-                ADMIN_DN,
+                bind_dn,
                 "-y",
-                path_str(&self.admin_password_file),
+                path_str(password_file),
                 "-f",
                 path_str(&file),
             ],
@@ -1227,6 +1254,9 @@ fn make_pki(dir: &Path) -> Result<Pki, String> {
 
 #[cfg(test)]
 mod tests {
+    // `cargo bench` compiles benches/ad.rs, which includes this module,
+    // with cfg(test) but without the #[test] functions.
+    #[allow(unused_imports)]
     use super::*;
 
     #[test]

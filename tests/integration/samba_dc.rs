@@ -3,9 +3,9 @@
 //! computed lockout bit set) and `lockoutTime: 0` clears it; the password
 //! policy refuses a weak password; disabling and group membership (also
 //! nested) are real; the LDAPS and StartTLS certificates verify with
-//! rustls against the test CA only; the ldapmodify baseline unlocks,
-//! enables and resets. Each test returns early when Samba is not
-//! installed (outside CI).
+//! rustls against the test CA only; a plain user may not unlock another;
+//! the ldapmodify baseline unlocks, enables and resets. Each test returns
+//! early when Samba is not installed (outside CI).
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -303,4 +303,25 @@ fn rustls_handshake(socket: &TcpStream, ca_der: &[u8], name: &str) -> Result<(),
         conn.complete_io(&mut socket).map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+#[test]
+fn a_plain_user_may_not_unlock_another() {
+    let Some(samba) = dc() else { return };
+    let operator = samba.create_bind_user("operator");
+    let victim = samba.create_user("victim");
+    samba.lock_out(&victim);
+    let unlock = format!(
+        "dn: {}\nchangetype: modify\nreplace: lockoutTime\nlockoutTime: 0\n-\n",
+        victim.dn
+    );
+    let err = samba
+        .try_modify_as(&operator.upn, &operator.password, &unlock)
+        .expect_err("a plain user cannot unlock another");
+    assert!(err.contains("Insufficient access (50)"), "{err}");
+    assert!(!err.contains(&operator.password), "{err}");
+    assert!(samba.is_locked(&victim));
+    // The same change as Administrator works.
+    samba.try_modify(&unlock).expect("Administrator unlocks");
+    assert!(!samba.is_locked(&victim));
 }
