@@ -76,9 +76,10 @@ pub struct LdapDirectory {
 }
 
 impl LdapDirectory {
-    /// Opens the pool (TLS, bind), reads the rootDSE and the domain head
-    /// (`base_dn`'s `DC=` suffix, else `defaultNamingContext`): its DNS
-    /// name and SID, and checks the playbook's `domain` pin against them.
+    /// Opens the pool (TLS, bind) and reads the domain head (`base_dn`'s
+    /// `DC=` suffix, else the rootDSE's `defaultNamingContext`): its DNS
+    /// name (from its `DC=` labels) and `objectSid`; then checks the
+    /// playbook's `domain` pin (DNS name or SID) against them.
     ///
     /// # Errors
     ///

@@ -562,3 +562,56 @@ fn a_member_of_more_groups_than_a_page_is_read_in_full() {
         "{c:?}"
     );
 }
+
+#[test]
+fn a_bind_identity_without_rights_is_refused_with_the_right_it_lacks() {
+    let Some(s) = Samba::shared() else { return };
+    let rt = rt();
+    let helper = s.create_bind_user("ldweak");
+    let victim = s.create_user("ldvictim");
+    s.lock_out(&victim);
+    let (dn, pw) = (helper.dn.clone(), helper.password.clone());
+    let config = LdapConfig::from_env(
+        spec(s, s.ldaps_url(), FindBy::UserPrincipalName),
+        move |k| match k {
+            "REMEDY_LDAP_BIND_DN" => Some(dn.clone()),
+            "REMEDY_LDAP_PASSWORD" => Some(pw.clone()),
+            _ => None,
+        },
+        Some(s.ca_file().to_owned()),
+        2,
+    )
+    .unwrap();
+    let dir = rt.block_on(LdapDirectory::connect(config)).unwrap();
+    let a = rt.block_on(dir.read(&victim.upn)).unwrap();
+    assert_eq!(a.locked, Some(true));
+    let e = rt.block_on(dir.apply(&a.id, &Op::Unlock)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Refused, "{e:?}");
+    assert!(
+        e.code
+            .as_deref()
+            .unwrap()
+            .starts_with("insufficientAccessRights"),
+        "{e:?}"
+    );
+    assert!(
+        e.hint.as_deref().unwrap().contains("Write lockoutTime"),
+        "{e:?}"
+    );
+    let p = s.fresh_password();
+    let e = rt
+        .block_on(dir.apply(&a.id, &reset(&p, false)))
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Refused, "{e:?}");
+    assert!(!format!("{e:?}").contains(&p));
+    assert!(s.is_locked(&victim));
+    assert!(!s.can_bind(&victim.upn, &p));
+    // doctor says which writes the identity lacks.
+    let checks = rt.block_on(dir.doctor(Some(&victim.upn)));
+    let lockout = checks
+        .iter()
+        .find(|c| c.what == "write lockoutTime")
+        .unwrap();
+    assert!(!lockout.ok, "{checks:?}");
+    assert!(checks[0].detail.contains(&helper.dn), "{checks:?}");
+}
