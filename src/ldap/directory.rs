@@ -24,6 +24,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
+use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Mod, Scope};
 use secrecy::ExposeSecret as _;
 
@@ -75,9 +76,10 @@ pub struct LdapDirectory {
 }
 
 impl LdapDirectory {
-    /// Opens the pool (TLS, bind), reads the rootDSE and the domain head
-    /// (`base_dn`'s `DC=` suffix, else `defaultNamingContext`): its DNS
-    /// name and SID, and checks the playbook's `domain` pin against them.
+    /// Opens the pool (TLS, bind) and reads the domain head (`base_dn`'s
+    /// `DC=` suffix, else the rootDSE's `defaultNamingContext`): its DNS
+    /// name (from its `DC=` labels) and `objectSid`; then checks the
+    /// playbook's `domain` pin (DNS name or SID) against them.
     ///
     /// # Errors
     ///
@@ -336,11 +338,7 @@ impl LdapDirectory {
                 .modify(dn, mods, Call::SetEnabled, &Redactor::new())
                 .await
             {
-                Err(e)
-                    if attempt == 0
-                        && e.code
-                            .as_deref()
-                            .is_some_and(|c| c.starts_with("noSuchAttribute")) => {}
+                Err(e) if attempt == 0 && lost_update(&e) => {}
                 other => return other,
             }
         }
@@ -369,6 +367,16 @@ impl LdapDirectory {
     /// there is no pause).
     pub fn pace(&self) -> f64 {
         self.pool.pace()
+    }
+
+    /// No throttling on Active Directory: workers never pause.
+    pub fn pause(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
+    /// An Active Directory account signs in with the password set here.
+    pub async fn federated(&self, _account: &Account) -> Result<bool, DirError> {
+        Ok(false)
     }
 
     pub fn users_in_flight(&self) -> usize {
@@ -460,7 +468,13 @@ impl LdapDirectory {
     }
 }
 
-/// One search through the pool; referrals are left out.
+/// Entries per page of a subtree search (Active Directory's
+/// `MaxPageSize` is 1000 by default).
+const PAGE_SIZE: i32 = 500;
+
+/// One search through the pool; referrals are left out. Subtree searches
+/// are paged (Simple Paged Results), so a user in more groups than the
+/// server's page limit is still read in full.
 async fn search(
     pool: &Pool,
     base: &str,
@@ -474,10 +488,27 @@ async fn search(
         .lease()
         .await
         .map_err(|e| crate::ldap::error::connection(&e.to_string(), call))?;
-    let r = lease.ldap.search(base, scope, filter, attrs.to_vec()).await;
+    let attrs: Vec<String> = attrs.iter().map(|a| (*a).to_owned()).collect();
+    let mut adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> =
+        vec![Box::new(EntriesOnly::new())];
+    if matches!(scope, Scope::Subtree) {
+        adapters.push(Box::new(PagedResults::new(PAGE_SIZE)));
+    }
+    let r = async {
+        let mut stream = lease
+            .ldap
+            .streaming_search_with(adapters, base, scope, filter, attrs)
+            .await?;
+        let mut raw = Vec::new();
+        while let Some(e) = stream.next().await? {
+            raw.push(e);
+        }
+        Ok::<_, ldap3::LdapError>((raw, stream.finish().await))
+    }
+    .await;
     let broken = matches!(&r, Err(e) if !matches!(e, ldap3::LdapError::LdapResult { .. }));
     lease.done(broken).await;
-    let ldap3::SearchResult(entries, res) = r.map_err(|e| dir_error(&e, call, secrets))?;
+    let (entries, res) = r.map_err(|e| dir_error(&e, call, secrets))?;
     if res.rc != 0 {
         return Err(from_result(res.rc, &res.text, call, secrets));
     }
@@ -517,6 +548,14 @@ pub fn account(e: &Entry) -> Option<Account> {
         locked: computed.map(|c| c & i64::from(UAC_LOCKED) != 0),
         federated: Some(false),
     })
+}
+
+/// Whether a "delete the old value, add the new" modify failed because
+/// the old value was no longer there (someone changed it meanwhile).
+fn lost_update(e: &DirError) -> bool {
+    e.code
+        .as_deref()
+        .is_some_and(|c| c.starts_with("noSuchAttribute"))
 }
 
 /// The extended DN of the account with `objectGUID` `id`; refused before
@@ -655,6 +694,20 @@ mod tests {
             account(&Entry::with("CN=x", &[("objectGUID", b"short")])),
             None
         );
+    }
+
+    #[test]
+    fn a_value_changed_meanwhile_is_a_lost_update_to_retry() {
+        let none = Redactor::new();
+        let changed = from_result(
+            16,
+            "00002077: AtrErr: DSID-03151E6D, #1: 0: 00002077: v1: 0x90008:userAccountControl",
+            Call::SetEnabled,
+            &none,
+        );
+        assert!(lost_update(&changed), "{changed:?}");
+        assert!(!lost_update(&from_result(50, "", Call::SetEnabled, &none)));
+        assert!(!lost_update(&from_result(19, "", Call::SetEnabled, &none)));
     }
 
     #[test]

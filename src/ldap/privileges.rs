@@ -13,6 +13,12 @@
 //! 548 Account Operators, 549 Server Operators, 550 Print Operators, 551
 //! Backup Operators and 552 Replicator.
 //!
+//! Memberships come from two sources: the in-chain `member` search of this
+//! domain (which names each group as the directory does) and the
+//! account's constructed `tokenGroups` (which also holds universal groups
+//! of other domains of the forest, such as the root domain's Enterprise
+//! Admins).
+//!
 //! A read that fails in a way retrying will not fix becomes an
 //! [`Unknown`], which protects the account.
 
@@ -119,7 +125,7 @@ pub async fn read(dir: &LdapDirectory, dn: &str) -> Result<Privileges, DirError>
             dn,
             Scope::Base,
             "(objectClass=*)",
-            &["objectSid", "adminCount", "primaryGroupID"],
+            &["objectSid", "adminCount", "primaryGroupID", "tokenGroups"],
             Call::Privileges,
         )
         .await;
@@ -173,6 +179,15 @@ pub async fn read(dir: &LdapDirectory, dn: &str) -> Result<Privileges, DirError>
             Call::Privileges,
         )
         .await;
+    // SIDs already shown (the primary group's among them).
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    if let (Some(s), Some(pg)) = (sid.as_ref(), user.int("primaryGroupID"))
+        && let Ok(pg) = u32::try_from(pg)
+    {
+        let mut g = s.domain();
+        g.sub.push(pg);
+        seen.insert(g.to_string());
+    }
     match groups {
         Ok(groups) => {
             for g in groups {
@@ -184,7 +199,9 @@ pub async fn read(dir: &LdapDirectory, dn: &str) -> Result<Privileges, DirError>
                     });
                     continue;
                 };
-                if let Some(name) = protected_group(&gsid) {
+                if let Some(name) = protected_group(&gsid)
+                    && seen.insert(gsid.to_string())
+                {
                     found.causes.push(Cause::ProtectedGroup {
                         group: group_label(g.text("cn"), name, &gsid),
                     });
@@ -195,6 +212,21 @@ pub async fn read(dir: &LdapDirectory, dn: &str) -> Result<Privileges, DirError>
         Err(e) => found
             .unknown
             .push(unknown("the account's transitive group memberships", &e)),
+    }
+    // The constructed tokenGroups also holds groups of other domains of
+    // the forest that the member search of this domain cannot see.
+    for gsid in user
+        .values("tokenGroups")
+        .iter()
+        .filter_map(|b| Sid::from_bytes(b))
+    {
+        if let Some(name) = protected_group(&gsid)
+            && seen.insert(gsid.to_string())
+        {
+            found.causes.push(Cause::ProtectedGroup {
+                group: group_label(None, name, &gsid),
+            });
+        }
     }
     Ok(found)
 }

@@ -293,6 +293,12 @@ fn domain_admins_nested_members_and_builtin_accounts_are_privileged() {
         "{c:?}"
     );
     assert!(reason.unwrap().contains("Account Operators"));
+    // Found by the member search and in tokenGroups: shown once.
+    let shown = c
+        .iter()
+        .filter(|c| matches!(c, Cause::ProtectedGroup { group } if group.contains("S-1-5-32-548")))
+        .count();
+    assert_eq!(shown, 1, "{c:?}");
 
     let (c, _) = causes(&rt, &dir, "Administrator");
     assert!(
@@ -523,4 +529,89 @@ fn figures_reads_and_resets_per_second() {
         users.len() as f64 / resets.as_secs_f64()
     );
     assert!(s.can_bind(&users[0].upn, &passwords[0]));
+}
+
+#[test]
+fn a_member_of_more_groups_than_a_page_is_read_in_full() {
+    let Some(s) = Samba::shared() else { return };
+    let rt = rt();
+    let dir = connect(&rt, s, FindBy::SamAccountName);
+    let u = s.create_user("ldpages");
+    // More groups than one page (500) of the paged search; the protected
+    // one is created last.
+    let mut ldif = String::new();
+    let names: Vec<String> = (0..620).map(|i| format!("{}-g{i}", u.sam)).collect();
+    for n in &names {
+        ldif.push_str(&format!(
+            "dn: CN={n},CN=Users,{base}\nchangetype: add\nobjectClass: group\nsAMAccountName: {n}\nmember: {dn}\n\n",
+            base = s.base_dn(),
+            dn = u.dn
+        ));
+    }
+    s.modify(&ldif);
+    let last = format!("CN={},CN=Users,{}", names[names.len() - 1], s.base_dn());
+    s.add_member(
+        &format!("CN=Backup Operators,CN=Builtin,{}", s.base_dn()),
+        &last,
+    );
+    let (c, _) = causes(&rt, &dir, &u.sam);
+    assert!(
+        c.iter().any(
+            |c| matches!(c, Cause::ProtectedGroup { group } if group.contains("S-1-5-32-551"))
+        ),
+        "{c:?}"
+    );
+}
+
+#[test]
+fn a_bind_identity_without_rights_is_refused_with_the_right_it_lacks() {
+    let Some(s) = Samba::shared() else { return };
+    let rt = rt();
+    let helper = s.create_bind_user("ldweak");
+    let victim = s.create_user("ldvictim");
+    s.lock_out(&victim);
+    let (dn, pw) = (helper.dn.clone(), helper.password.clone());
+    let config = LdapConfig::from_env(
+        spec(s, s.ldaps_url(), FindBy::UserPrincipalName),
+        move |k| match k {
+            "REMEDY_LDAP_BIND_DN" => Some(dn.clone()),
+            "REMEDY_LDAP_PASSWORD" => Some(pw.clone()),
+            _ => None,
+        },
+        Some(s.ca_file().to_owned()),
+        2,
+    )
+    .unwrap();
+    let dir = rt.block_on(LdapDirectory::connect(config)).unwrap();
+    let a = rt.block_on(dir.read(&victim.upn)).unwrap();
+    assert_eq!(a.locked, Some(true));
+    let e = rt.block_on(dir.apply(&a.id, &Op::Unlock)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Refused, "{e:?}");
+    assert!(
+        e.code
+            .as_deref()
+            .unwrap()
+            .starts_with("insufficientAccessRights"),
+        "{e:?}"
+    );
+    assert!(
+        e.hint.as_deref().unwrap().contains("Write lockoutTime"),
+        "{e:?}"
+    );
+    let p = s.fresh_password();
+    let e = rt
+        .block_on(dir.apply(&a.id, &reset(&p, false)))
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Refused, "{e:?}");
+    assert!(!format!("{e:?}").contains(&p));
+    assert!(s.is_locked(&victim));
+    assert!(!s.can_bind(&victim.upn, &p));
+    // doctor says which writes the identity lacks.
+    let checks = rt.block_on(dir.doctor(Some(&victim.upn)));
+    let lockout = checks
+        .iter()
+        .find(|c| c.what == "write lockoutTime")
+        .unwrap();
+    assert!(!lockout.ok, "{checks:?}");
+    assert!(checks[0].detail.contains(&helper.dn), "{checks:?}");
 }
