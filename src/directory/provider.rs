@@ -46,9 +46,7 @@ impl Directory {
     pub async fn federated(&self, account: &Account) -> Result<bool, DirError> {
         match self {
             Directory::Graph(g) => g.federated(account).await,
-            // The password set on-premises is the one the account signs
-            // in with there.
-            Directory::Ldap(_) => Ok(false),
+            Directory::Ldap(l) => l.federated(account).await,
         }
     }
 
@@ -86,8 +84,7 @@ impl Directory {
     pub fn pause(&self) -> Duration {
         match self {
             Directory::Graph(g) => g.pace().1,
-            // A domain controller does not throttle.
-            Directory::Ldap(_) => Duration::ZERO,
+            Directory::Ldap(l) => l.pause(),
         }
     }
 
