@@ -614,3 +614,80 @@ fn apply_leaves_alone_an_account_that_moved_since_the_plan() {
     // The password the help desk gave out still works.
     assert!(s.can_bind(&reset.upn, &by_hand));
 }
+
+/// A run killed with SIGKILL part-way and resumed: every user ends done,
+/// and each ends with the one password its `secrets.csv` line holds (a
+/// reset sent twice with two passwords would break that for the user).
+#[test]
+fn a_killed_run_resumes_and_resets_each_user_once() {
+    let Some(s) = Samba::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let users = s.create_users("e2e-kill", 80);
+    for u in users.iter().take(6) {
+        s.lock_out(u);
+    }
+    for u in users.iter().skip(6).take(10) {
+        s.set_disabled(u, true);
+    }
+    let pb = playbook(dir.path(), s, s.ldaps_url(), UNLOCK_RESET_ENABLE);
+    let upns: Vec<&str> = users.iter().map(|u| u.upn.as_str()).collect();
+    let csv_path = csv(dir.path(), &upns);
+    let state = dir.path().join("state");
+    let args = [
+        "run",
+        pb.to_str().unwrap(),
+        "--users",
+        csv_path.to_str().unwrap(),
+        "--yes",
+        "--progress",
+        "none",
+        "--concurrency",
+        "2",
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"));
+    cmd.args(args)
+        .env("REMEDY_LDAP_BIND_DN", s.admin_dn())
+        .env("REMEDY_LDAP_PASSWORD_FILE", s.admin_password_file())
+        .env("REMEDY_CA_FILE", s.ca_file())
+        .env_remove("REMEDY_LDAP_PASSWORD")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let journal_done = || {
+        std::fs::read_dir(state.join("runs"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("journal.jsonl")).ok())
+            .map_or(0, |j| j.matches(r#""type":"user_done""#).count())
+    };
+    crate::support::kill_when(&mut cmd, || journal_done() >= 20);
+    let done_at_kill = journal_done();
+    assert!(
+        done_at_kill < users.len(),
+        "killed mid-run ({done_at_kill})"
+    );
+    let r = run_ad(s, &pb, &csv_path, &state, &["--resume"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(runs(&state).len(), 1, "the same run, resumed");
+    let res = results(&state);
+    assert!(
+        res.values().all(|(status, _)| status != "failed"),
+        "{res:?}"
+    );
+    let saved = secrets(&state);
+    assert_eq!(saved.len(), users.len(), "one password per user");
+    for u in &users {
+        let pw = &saved[&u.upn.to_lowercase()];
+        assert!(
+            s.can_bind(&u.upn, pw),
+            "{} binds with its saved password",
+            u.upn
+        );
+    }
+    for u in users.iter().take(16) {
+        assert!(!s.is_locked(u));
+        assert_eq!(s.user_account_control(u) & UAC_DISABLED, 0);
+    }
+    assert_no_secret(s, &state, &[&r]);
+}
