@@ -75,6 +75,7 @@ pub fn run(args: &ValidateArgs, color: super::ColorChoice) -> u8 {
             specs.push(InputSpec {
                 key: DEFAULT_KEY.to_owned(),
                 columns: vec![DEFAULT_KEY.to_owned()],
+                key_kind: crate::input::KeyKind::default(),
             });
         }
         let name = csv.display().to_string();

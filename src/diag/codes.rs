@@ -98,6 +98,10 @@ pub const CODES: &[(&str, &str)] = &[
         "A step parameter has no effect on its target's directory.",
     ),
     (
+        "playbook::incompatible-find-by",
+        "A hybrid playbook's Active Directory target finds accounts by a key the Graph target cannot use.",
+    ),
+    (
         "playbook::unused-target",
         "No step acts on a target named under `targets`.",
     ),

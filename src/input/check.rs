@@ -72,7 +72,7 @@ fn check_with<R: Read>(
         };
         rows += 1;
         let Some(k) = key_index else { continue };
-        match rules::check_key(&reader, &row, k, &spec.key) {
+        match rules::check_key(&reader, &row, k, &spec.key, spec.key_kind) {
             Some(d) => sink.push(d),
             None => keys.push((duplicates::key_hash(&row.fields[k]), row.row)),
         }
@@ -174,6 +174,7 @@ pub(crate) mod tests {
         InputSpec {
             key: "userPrincipalName".into(),
             columns: vec!["userPrincipalName".into(), "displayName".into()],
+            key_kind: crate::input::KeyKind::UpnOrId,
         }
     }
 

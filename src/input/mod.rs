@@ -27,4 +27,4 @@ pub use check::{CsvCheck, check_bytes, check_csv};
 pub use header::{CsvFormat, Header};
 pub use key::{is_domain_name, is_guid, is_upn};
 pub use reader::{UserReader, UserRow};
-pub use spec::{InputSpec, MAX_DIAGNOSTICS};
+pub use spec::{InputSpec, KeyKind, MAX_DIAGNOSTICS, is_sam_account_name};

@@ -5,10 +5,10 @@
 
 use std::io::Read;
 
-use super::key::{is_guid, is_invisible, is_upn, shown};
+use super::key::{is_invisible, shown};
 use super::raw::RawRecord;
 use super::reader::{UserReader, UserRow};
-use super::spec::InputSpec;
+use super::spec::{InputSpec, KeyKind};
 use crate::diag::Diagnostic;
 use crate::diag::suggest::did_you_mean;
 
@@ -137,6 +137,7 @@ pub(crate) fn check_key<R: Read>(
     row: &UserRow,
     k: usize,
     column: &str,
+    kind: KeyKind,
 ) -> Option<Diagnostic> {
     let key = row.fields[k].as_str();
     let (code, message, label, hint) = if key.trim().is_empty() {
@@ -146,7 +147,7 @@ pub(crate) fn check_key<R: Read>(
             "empty key".to_owned(),
             "every row needs a key: fill it in or delete the row".to_owned(),
         )
-    } else if is_upn(key) || is_guid(key) {
+    } else if kind.accepts(key) {
         return None;
     } else {
         let why = if key != key.trim() {
@@ -158,15 +159,31 @@ pub(crate) fn check_key<R: Read>(
         };
         (
             "csv::invalid-key",
-            format!(
-                "row {}: `{}` is neither a user principal name nor an object id",
-                row.row,
-                shown(key)
-            ),
-            "not a UPN or object id".to_owned(),
-            format!(
-                "{why}expected a UPN such as `alice@contoso.com` or an object id such as `{GUID_EXAMPLE}`"
-            ),
+            match kind {
+                KeyKind::UpnOrId => format!(
+                    "row {}: `{}` is neither {}",
+                    row.row,
+                    shown(key),
+                    kind.expected().0
+                ),
+                _ => format!(
+                    "row {}: `{}` is not {}",
+                    row.row,
+                    shown(key),
+                    kind.expected().0
+                ),
+            },
+            match kind {
+                KeyKind::UpnOrId => "not a UPN or object id".to_owned(),
+                KeyKind::Guid => "not a GUID".to_owned(),
+                KeyKind::SamAccountName => "not a sAMAccountName".to_owned(),
+            },
+            match kind {
+                KeyKind::SamAccountName => format!("{why}{}", kind.expected().1),
+                KeyKind::UpnOrId | KeyKind::Guid => {
+                    format!("{why}{} `{GUID_EXAMPLE}`", kind.expected().1)
+                }
+            },
         )
     };
     let name = reader.display_name();

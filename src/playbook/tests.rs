@@ -465,3 +465,39 @@ steps:
     );
     assert!(loaded.playbook.is_some(), "warnings only");
 }
+
+#[test]
+fn the_key_form_follows_find_by_and_a_hybrid_needs_upns() {
+    let ad = |find_by: &str| {
+        format!(
+            "api_version: remedy/v1
+name: t
+target: {{ provider: active_directory, url: 'ldaps://dc1', base_dn: 'DC=corp,DC=example', find_by: {find_by} }}
+steps:
+  - {{ id: u, ensure: unlocked }}
+"
+        )
+    };
+    let kind = |text: &str| load_str("t.yaml", text).playbook.unwrap().input.key_kind;
+    assert_eq!(
+        kind(&ad("sam_account_name")),
+        crate::input::KeyKind::SamAccountName
+    );
+    assert_eq!(kind(&ad("object_guid")), crate::input::KeyKind::Guid);
+    assert_eq!(
+        kind(&ad("user_principal_name")),
+        crate::input::KeyKind::UpnOrId
+    );
+    let hybrid = "api_version: remedy/v1
+name: t
+targets:
+  onprem: { provider: active_directory, url: 'ldaps://dc1', base_dn: 'DC=corp,DC=example', find_by: object_guid }
+  cloud: { provider: graph }
+steps:
+  - { id: u, ensure: unlocked, target: onprem }
+  - { id: r, action: revoke_sessions, target: cloud }
+";
+    let d = load_str("t.yaml", hybrid).diagnostics;
+    let codes: Vec<_> = d.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["playbook::incompatible-find-by"]);
+}

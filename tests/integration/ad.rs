@@ -691,3 +691,46 @@ fn a_killed_run_resumes_and_resets_each_user_once() {
     }
     assert_no_secret(s, &state, &[&r]);
 }
+
+#[test]
+fn accounts_are_found_by_sam_account_name_from_the_csv() {
+    let Some(s) = Samba::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let u = s.create_user("e2e-sam");
+    s.lock_out(&u);
+    let pb = dir.path().join("sam.yaml");
+    std::fs::write(
+        &pb,
+        format!(
+            "api_version: remedy/v1
+name: sam
+target:
+  provider: active_directory
+  url: {}
+  base_dn: {}
+  find_by: sam_account_name
+input:
+  key: sAMAccountName
+steps:
+  - {{ id: unlock, ensure: unlocked }}
+",
+            s.ldaps_url(),
+            s.base_dn()
+        ),
+    )
+    .unwrap();
+    let users = dir.path().join("users.csv");
+    std::fs::write(&users, format!("sAMAccountName\n{}\nno-such-sam\n", u.sam)).unwrap();
+    let state = dir.path().join("state");
+    let r = run_ad(s, &pb, &users, &state, &[]);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let res = results(&state);
+    assert_eq!(
+        res[&(u.sam.to_lowercase(), "unlock".to_owned())].0,
+        "changed"
+    );
+    let missing = &res[&("no-such-sam".to_owned(), "unlock".to_owned())];
+    assert_eq!(missing.0, "failed");
+    assert!(missing.1.contains("not found"), "{}", missing.1);
+    assert!(!s.is_locked(&u));
+}

@@ -27,6 +27,8 @@ impl Checker<'_> {
         let settings = self.settings(doc.settings.as_ref());
         let steps = self.steps(&doc.steps, &input, targets.as_deref().unwrap_or(&[]));
         let (targets, steps) = self.targets_in_use(&doc, targets?, steps?);
+        let mut input = input;
+        input.key_kind = self.key_kind(&doc, &targets)?;
         let first = &targets[0];
         Some(Playbook {
             file: self.name.to_owned(),

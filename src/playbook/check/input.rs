@@ -45,6 +45,10 @@ impl Checker<'_> {
                 columns.push(name);
             }
         }
-        InputSpec { key, columns }
+        InputSpec {
+            key,
+            columns,
+            key_kind: crate::input::KeyKind::default(),
+        }
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use crate::diag::suggest::did_you_mean;
+use crate::input::KeyKind;
 use crate::playbook::checked::{LdapSpec, TargetSpec};
 use crate::playbook::model::{FindBy, PlaybookDoc, Provider, Spanned, StepDoc, TargetDoc};
 
@@ -310,6 +311,51 @@ impl Checker<'_> {
         let mut slots: Vec<Option<TargetSpec>> = targets.into_iter().map(Some).collect();
         let targets = order.iter().filter_map(|&i| slots[i].take()).collect();
         (targets, steps)
+    }
+
+    /// The form the CSV's keys must have: what every target can find an
+    /// account by. A Graph target finds people by UPN or object id, so a
+    /// hybrid playbook's Active Directory target must find them by UPN
+    /// too (an `objectGUID` is not an Entra object id).
+    pub(super) fn key_kind(
+        &mut self,
+        doc: &PlaybookDoc,
+        targets: &[TargetSpec],
+    ) -> Option<KeyKind> {
+        let graph = targets.iter().any(|t| t.provider == Provider::Graph);
+        let mut kind = KeyKind::UpnOrId;
+        for t in targets {
+            let Some(ldap) = &t.ldap else { continue };
+            let wanted = match ldap.find_by {
+                FindBy::UserPrincipalName => continue,
+                FindBy::SamAccountName => KeyKind::SamAccountName,
+                FindBy::ObjectGuid => KeyKind::Guid,
+            };
+            if graph {
+                let at = doc
+                    .targets
+                    .as_ref()
+                    .and_then(|m| m.value.get(&t.name))
+                    .or(doc.target.as_ref())
+                    .and_then(|d| d.find_by.as_ref());
+                if let Some(at) = at {
+                    self.error(
+                        "playbook::incompatible-find-by",
+                        at,
+                        format!(
+                            "target `{}` finds accounts by `{}`, which the Graph target cannot: each CSV row names the person once, for every target",
+                            t.name, at.value
+                        ),
+                    )
+                    .hint = Some(
+                        "use `find_by: user_principal_name` (the UPN Entra Connect syncs), or split the playbook".into(),
+                    );
+                }
+                return None;
+            }
+            kind = wanted;
+        }
+        Some(kind)
     }
 
     /// The index of the target a step names; a playbook with one target
