@@ -282,6 +282,16 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// Each directory the run addressed, described, when that is more than
+    /// one Graph tenant (which reports show as `Tenant`).
+    pub fn directories(&self) -> Vec<String> {
+        let all = self.all_targets();
+        if all.len() == 1 && all[0].provider == "graph" {
+            return Vec::new();
+        }
+        all.iter().map(crate::directory::Target::describe).collect()
+    }
+
     /// Every directory the run addressed, in the playbook's order.
     pub fn all_targets(&self) -> Vec<crate::directory::Target> {
         if self.targets.is_empty() {

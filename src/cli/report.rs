@@ -73,6 +73,7 @@ pub fn run(args: &ReportArgs) -> u8 {
     let text = match args.format {
         ReportFormat::Md => {
             let info = RunInfo {
+                directories: m.directories(),
                 run_id: m.run_id,
                 playbook_name: m.inputs.playbook_name,
                 playbook_file: m.inputs.playbook_file,

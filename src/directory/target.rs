@@ -22,6 +22,27 @@ pub struct Target {
     pub name: Option<String>,
 }
 
+impl Target {
+    /// `tenant T (https://graph…)`, `domain corp.example (ldaps://dc1…)`,
+    /// and in a hybrid run the target's name first.
+    pub fn describe(&self) -> String {
+        let realm = if self.provider == "active_directory" {
+            "domain"
+        } else {
+            "tenant"
+        };
+        let name = self
+            .name
+            .as_ref()
+            .map_or_else(String::new, |n| format!("{n}: "));
+        format!(
+            "{name}{realm} {} ({})",
+            self.realm.as_deref().unwrap_or("(unknown)"),
+            self.endpoint
+        )
+    }
+}
+
 /// A [`Target`] in a manifest or a plan header (flattened into it):
 /// written as a `target` object and, for Graph, also as the `tenant`,
 /// `app_id` and `graph_url` fields that files had before it (so scripts

@@ -27,7 +27,13 @@ pub fn render(summary: &ReportSummary, info: &RunInfo) -> String {
         ("Run id", md(&info.run_id)),
         ("Playbook file", md(&info.playbook_file)),
         ("CSV file", md(&info.csv_file)),
-        ("Tenant", tenant),
+    ];
+    if info.directories.is_empty() {
+        lines.push(("Tenant", tenant));
+    } else {
+        lines.extend(info.directories.iter().map(|d| ("Directory", md(d))));
+    }
+    lines.extend([
         ("Started", md(&info.started)),
         ("Finished", md(&info.finished)),
         ("Mode", mode.to_owned()),
@@ -38,7 +44,7 @@ pub fn render(summary: &ReportSummary, info: &RunInfo) -> String {
                 summary.users, summary.users_failed
             ),
         ),
-    ];
+    ]);
     if let Some(shard) = &info.shard {
         lines.push((
             "Shard",

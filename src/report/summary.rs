@@ -34,6 +34,9 @@ pub struct RunInfo {
     pub csv_file: String,
     pub dry_run: bool,
     pub tenant: Option<String>,
+    /// Each directory described, for a run that addressed more than one
+    /// Graph tenant (Active Directory, hybrid); shown instead of `tenant`.
+    pub directories: Vec<String>,
     /// `--shard i/N` as text, when the run covered one shard of the CSV.
     pub shard: Option<String>,
     pub started: String,
@@ -272,6 +275,7 @@ pub(crate) mod tests {
             csv_file: "users.csv".into(),
             dry_run,
             tenant: Some("contoso.onmicrosoft.com".into()),
+            directories: Vec::new(),
             shard: None,
             started: "2025-01-01T10:00:00Z".into(),
             finished: "2025-01-01T10:05:00Z".into(),

@@ -349,25 +349,6 @@ async fn execute(
     }))
 }
 
-/// `tenant T (https://graph…)`, `domain corp.example (ldaps://dc1…)`, and
-/// in a hybrid run the target's name first.
-fn describe_target(t: &Target) -> String {
-    let realm = if t.provider == "active_directory" {
-        "domain"
-    } else {
-        "tenant"
-    };
-    let name = t
-        .name
-        .as_ref()
-        .map_or_else(String::new, |n| format!("`{n}`: "));
-    format!(
-        "{name}{realm} {} ({})",
-        t.realm.as_deref().unwrap_or("(unknown)"),
-        t.endpoint
-    )
-}
-
 /// The command that resumes an interrupted run.
 fn again(
     config: &RunConfig,
@@ -409,6 +390,7 @@ fn write_reports(
         csv_file: manifest.inputs.csv_file.clone(),
         dry_run: manifest.dry_run,
         tenant: manifest.target.realm.clone(),
+        directories: manifest.directories(),
         shard: manifest.shard.map(|s| s.to_string()),
         started: manifest.started.clone(),
         finished: manifest.finished.clone().unwrap_or_default(),
@@ -472,7 +454,7 @@ fn plan_header(manifest: &Manifest, playbook: &Playbook) -> PlanHeader {
 
 fn confirmation_text(p: &Playbook, users: u64, done: u64, targets: &[Target], csv: &str) -> String {
     let mut s = String::from("About to change accounts in ");
-    let named: Vec<String> = targets.iter().map(describe_target).collect();
+    let named: Vec<String> = targets.iter().map(Target::describe).collect();
     s.push_str(&named.join(" and "));
     s.push_str(":\n");
     s.push_str(&format!("  playbook  {} ({})\n", p.file, p.name));

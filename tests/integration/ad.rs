@@ -572,6 +572,19 @@ fn a_hybrid_playbook_acts_on_samba_and_the_graph_emulator() {
         "{manifest}"
     );
     assert_eq!(manifest["target"]["realm"], s.dns_domain());
+    // The incident ticket's summary names both directories.
+    let summary = std::fs::read_to_string(runs(&state)[0].join("summary.md")).unwrap();
+    assert!(
+        summary.contains(&format!(
+            "**Directory:** onprem: domain {}",
+            s.dns_domain()
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("**Directory:** cloud: tenant"),
+        "{summary}"
+    );
     assert_no_secret(s, &state, &[&r]);
 }
 
