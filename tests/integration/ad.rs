@@ -575,10 +575,7 @@ fn a_hybrid_playbook_acts_on_samba_and_the_graph_emulator() {
     // The incident ticket's summary names both directories.
     let summary = std::fs::read_to_string(runs(&state)[0].join("summary.md")).unwrap();
     assert!(
-        summary.contains(&format!(
-            "**Directory:** onprem: domain {}",
-            s.dns_domain()
-        )),
+        summary.contains(&format!("**Directory:** onprem: domain {}", s.dns_domain())),
         "{summary}"
     );
     assert!(
@@ -746,4 +743,73 @@ steps:
     assert_eq!(missing.0, "failed");
     assert!(missing.1.contains("not found"), "{}", missing.1);
     assert!(!s.is_locked(&u));
+}
+
+/// Every connection to the DC cut twice while a run is in flight (a
+/// loopback proxy in front of it): the pool reconnects, a write whose
+/// answer was lost is confirmed by reading the account back, and every
+/// user ends in the wanted state with no failure and no second reset.
+#[test]
+fn connections_cut_mid_run_lose_nothing_and_fail_nothing() {
+    let Some(s) = Samba::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let users = s.create_users("e2e-cut", 60);
+    for u in users.iter().take(15) {
+        s.set_disabled(u, true);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let proxy = rt.block_on(crate::proxy::Proxy::start("127.0.0.1:636".parse().unwrap()));
+    let url = format!("ldaps://127.0.0.1:{}", proxy.addr.port());
+    let pb = playbook(dir.path(), s, &url, UNLOCK_RESET_ENABLE);
+    let upns: Vec<&str> = users.iter().map(|u| u.upn.as_str()).collect();
+    let csv_path = csv(dir.path(), &upns);
+    let state = dir.path().join("state");
+    let done = |state: &Path| {
+        std::fs::read_dir(state.join("runs"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("journal.jsonl")).ok())
+            .map_or(0, |j| j.matches(r#""type":"user_done""#).count())
+    };
+    let r = std::thread::scope(|scope| {
+        let cutter = scope.spawn(|| {
+            let mut cuts = 0;
+            let deadline = std::time::Instant::now() + Duration::from_secs(120);
+            for at in [10, 30] {
+                while done(&state) < at && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                proxy.cut_all();
+                cuts += 1;
+            }
+            cuts
+        });
+        let r = run_ad(s, &pb, &csv_path, &state, &["--concurrency", "4"]);
+        assert_eq!(cutter.join().unwrap(), 2);
+        r
+    });
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        proxy.accepted.load(std::sync::atomic::Ordering::SeqCst) > 4,
+        "the pool reconnected"
+    );
+    let res = results(&state);
+    assert!(
+        res.values().all(|(status, _)| status != "failed"),
+        "{res:?}"
+    );
+    let saved = secrets(&state);
+    assert_eq!(saved.len(), users.len());
+    for u in &users {
+        assert!(
+            s.can_bind(&u.upn, &saved[&u.upn.to_lowercase()]),
+            "{}",
+            u.upn
+        );
+        assert_eq!(s.user_account_control(u) & UAC_DISABLED, 0);
+    }
 }

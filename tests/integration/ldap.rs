@@ -8,9 +8,7 @@
 //! error or `Debug` text. Each test returns early when Samba is not
 //! installed (outside CI).
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use remedy::directory::{Cause, ErrorKind, Op};
@@ -20,6 +18,7 @@ use remedy::playbook::model::FindBy;
 use secrecy::SecretString;
 use tokio::runtime::Runtime;
 
+use crate::proxy::Proxy;
 use crate::samba::{Samba, UAC_DISABLED};
 
 fn rt() -> Runtime {
@@ -319,50 +318,6 @@ fn domain_admins_nested_members_and_builtin_accounts_are_privileged() {
         .block_on(dir.privileges("00000000-0000-4000-8000-000000000001"))
         .unwrap();
     assert!(p.protection("x", true).is_some(), "{p:?}");
-}
-
-/// A loopback TCP proxy to the DC's LDAPS port whose connections can all
-/// be cut at once.
-struct Proxy {
-    addr: SocketAddr,
-    accepted: Arc<AtomicUsize>,
-    cut: tokio::sync::watch::Sender<u64>,
-}
-
-impl Proxy {
-    async fn start(upstream: SocketAddr) -> Proxy {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let (cut, rx) = tokio::sync::watch::channel(0u64);
-        let count = accepted.clone();
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                count.fetch_add(1, Ordering::SeqCst);
-                let mut rx = rx.clone();
-                rx.mark_unchanged();
-                tokio::spawn(async move {
-                    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = rx.changed() => {}
-                    }
-                    // Dropping both streams closes them.
-                });
-            }
-        });
-        Proxy {
-            addr,
-            accepted,
-            cut,
-        }
-    }
-
-    fn cut_all(&self) {
-        self.cut.send_modify(|n| *n += 1);
-    }
 }
 
 #[test]

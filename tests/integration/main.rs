@@ -21,6 +21,7 @@ mod ldap;
 mod plan;
 mod privileged;
 mod process;
+mod proxy;
 mod run;
 mod samba;
 mod samba_dc;
