@@ -813,3 +813,34 @@ fn connections_cut_mid_run_lose_nothing_and_fail_nothing() {
         assert_eq!(s.user_account_control(u) & UAC_DISABLED, 0);
     }
 }
+
+#[test]
+fn verify_reads_an_ad_run_back_and_reports_what_did_not_stick() {
+    let Some(s) = Samba::shared() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let a = s.create_user("e2e-ver-a");
+    let b = s.create_user("e2e-ver-b");
+    s.set_disabled(&a, true);
+    s.set_disabled(&b, true);
+    let pb = playbook(
+        dir.path(),
+        s,
+        s.ldaps_url(),
+        "  - { id: enable, ensure: sign_in_allowed }\n",
+    );
+    let users = csv(dir.path(), &[&a.upn, &b.upn]);
+    let state = dir.path().join("state");
+    let r = run_ad(s, &pb, &users, &state, &[]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let verify = |s: &Samba| run(remedy_ad(s, &["verify", "--state-dir"]).arg(&state));
+    let r = verify(s);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    // Someone disables one of them again: verify says so.
+    s.set_disabled(&b, true);
+    let r = verify(s);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let md = std::fs::read_to_string(runs(&state)[0].join("verify.md")).unwrap();
+    assert!(md.contains(&b.upn), "{md}");
+    assert!(md.contains("userAccountControl"), "{md}");
+    assert!(!md.contains(&a.upn), "{md}");
+}
