@@ -11,7 +11,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use remedy::diag;
-use remedy::input::{InputSpec, MAX_DIAGNOSTICS, UserReader, check_bytes};
+use remedy::input::{InputSpec, KeyKind, MAX_DIAGNOSTICS, UserReader, check_bytes};
 
 const BULK: &[u8] =
     b"version:v1.0\nName [displayName] Required,User name [userPrincipalName] Required\n";
@@ -46,6 +46,12 @@ fuzz_target!(|data: &[u8]| {
     let spec = InputSpec {
         key: "userPrincipalName".into(),
         columns: vec!["userPrincipalName".into(), "displayName".into()],
+        // Every key form a playbook's targets can ask for.
+        key_kind: match input.first().map_or(0, |b| b % 3) {
+            0 => KeyKind::UpnOrId,
+            1 => KeyKind::SamAccountName,
+            _ => KeyKind::Guid,
+        },
     };
     let check = check_bytes(&input, "fuzz.csv", &spec);
     assert!(check.diagnostics.len() <= MAX_DIAGNOSTICS + 1);
