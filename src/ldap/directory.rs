@@ -21,8 +21,7 @@
 //! `msDS-User-Account-Control-Computed`, requested by name (a base-scope
 //! read fetches it when a subtree search does not return it).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, PoisonError};
+use std::collections::HashSet;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Mod, Scope};
@@ -71,8 +70,6 @@ pub struct LdapDirectory {
     target: Target,
     concurrency: usize,
     bind_dn: String,
-    /// Each account's DN by id, as last read.
-    dns: Mutex<HashMap<String, String>>,
 }
 
 impl LdapDirectory {
@@ -168,7 +165,6 @@ impl LdapDirectory {
             target,
             concurrency: config.concurrency.max(1),
             bind_dn: config.bind_dn,
-            dns: Mutex::new(HashMap::new()),
         })
     }
 
@@ -252,10 +248,6 @@ impl LdapDirectory {
                 None,
             )
         })?;
-        self.dns
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(account.id.clone(), entry.dn.clone());
         Ok(account)
     }
 
@@ -391,15 +383,6 @@ impl LdapDirectory {
     /// The bind identity (the target's principal).
     pub fn bind_dn(&self) -> &str {
         &self.bind_dn
-    }
-
-    /// The DN an account had when last read.
-    pub fn cached_dn(&self, id: &str) -> Option<String> {
-        self.dns
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-            .cloned()
     }
 
     pub(crate) fn spec(&self) -> &LdapSpec {

@@ -64,13 +64,54 @@ fn csv(dir: &Path, users: &[&str]) -> PathBuf {
 fn remedy_ad(s: &Samba, args: &[&str]) -> Command {
     let mut cmd = remedy();
     cmd.args(args)
-        .env("REMEDY_LDAP_BIND_DN", s.admin_dn())
-        .env("REMEDY_LDAP_PASSWORD_FILE", s.admin_password_file())
-        .env("REMEDY_CA_FILE", s.ca_file())
+        .envs(ad_env(s))
         .env_remove("REMEDY_LDAP_PASSWORD")
         .env_remove("GITHUB_STEP_SUMMARY")
         .timeout(Duration::from_secs(240));
     cmd
+}
+
+/// The bind identity (its password by file) and the test CA.
+fn ad_env(s: &Samba) -> [(&'static str, std::ffi::OsString); 3] {
+    [
+        ("REMEDY_LDAP_BIND_DN", s.admin_dn().into()),
+        (
+            "REMEDY_LDAP_PASSWORD_FILE",
+            s.admin_password_file().as_os_str().to_owned(),
+        ),
+        ("REMEDY_CA_FILE", s.ca_file().as_os_str().to_owned()),
+    ]
+}
+
+/// How many users the (only) run under `state` has journaled as done.
+fn users_done(state: &Path) -> usize {
+    std::fs::read_dir(state.join("runs"))
+        .ok()
+        .and_then(|mut d| d.next())
+        .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("journal.jsonl")).ok())
+        .map_or(0, |j| j.matches(r#""type":"user_done""#).count())
+}
+
+/// No user of the newest run failed, each has one saved password, and
+/// each signs in with it (a reset sent twice with two passwords would
+/// break that), enabled.
+fn assert_each_user_once(s: &Samba, state: &Path, users: &[User]) {
+    let res = results(state);
+    assert!(
+        res.values().all(|(status, _)| status != "failed"),
+        "{res:?}"
+    );
+    let saved = secrets(state);
+    assert_eq!(saved.len(), users.len(), "one password per user");
+    for u in users {
+        let pw = &saved[&u.upn.to_lowercase()];
+        assert!(
+            s.can_bind(&u.upn, pw),
+            "{} binds with its saved password",
+            u.upn
+        );
+        assert_eq!(s.user_account_control(u) & UAC_DISABLED, 0, "{}", u.upn);
+    }
 }
 
 fn run_ad(s: &Samba, pb: &Path, users: &Path, state: &Path, extra: &[&str]) -> Run {
@@ -658,21 +699,12 @@ fn a_killed_run_resumes_and_resets_each_user_once() {
     ];
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_remedy"));
     cmd.args(args)
-        .env("REMEDY_LDAP_BIND_DN", s.admin_dn())
-        .env("REMEDY_LDAP_PASSWORD_FILE", s.admin_password_file())
-        .env("REMEDY_CA_FILE", s.ca_file())
+        .envs(ad_env(s))
         .env_remove("REMEDY_LDAP_PASSWORD")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    let journal_done = || {
-        std::fs::read_dir(state.join("runs"))
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("journal.jsonl")).ok())
-            .map_or(0, |j| j.matches(r#""type":"user_done""#).count())
-    };
-    crate::support::kill_when(&mut cmd, || journal_done() >= 20);
-    let done_at_kill = journal_done();
+    crate::support::kill_when(&mut cmd, || users_done(&state) >= 20);
+    let done_at_kill = users_done(&state);
     assert!(
         done_at_kill < users.len(),
         "killed mid-run ({done_at_kill})"
@@ -680,24 +712,9 @@ fn a_killed_run_resumes_and_resets_each_user_once() {
     let r = run_ad(s, &pb, &csv_path, &state, &["--resume"]);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert_eq!(runs(&state).len(), 1, "the same run, resumed");
-    let res = results(&state);
-    assert!(
-        res.values().all(|(status, _)| status != "failed"),
-        "{res:?}"
-    );
-    let saved = secrets(&state);
-    assert_eq!(saved.len(), users.len(), "one password per user");
-    for u in &users {
-        let pw = &saved[&u.upn.to_lowercase()];
-        assert!(
-            s.can_bind(&u.upn, pw),
-            "{} binds with its saved password",
-            u.upn
-        );
-    }
-    for u in users.iter().take(16) {
+    assert_each_user_once(s, &state, &users);
+    for u in users.iter().take(6) {
         assert!(!s.is_locked(u));
-        assert_eq!(s.user_account_control(u) & UAC_DISABLED, 0);
     }
     assert_no_secret(s, &state, &[&r]);
 }
@@ -768,19 +785,12 @@ fn connections_cut_mid_run_lose_nothing_and_fail_nothing() {
     let upns: Vec<&str> = users.iter().map(|u| u.upn.as_str()).collect();
     let csv_path = csv(dir.path(), &upns);
     let state = dir.path().join("state");
-    let done = |state: &Path| {
-        std::fs::read_dir(state.join("runs"))
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| std::fs::read_to_string(e.ok()?.path().join("journal.jsonl")).ok())
-            .map_or(0, |j| j.matches(r#""type":"user_done""#).count())
-    };
     let r = std::thread::scope(|scope| {
         let cutter = scope.spawn(|| {
             let mut cuts = 0;
             let deadline = std::time::Instant::now() + Duration::from_secs(120);
             for at in [10, 30] {
-                while done(&state) < at && std::time::Instant::now() < deadline {
+                while users_done(&state) < at && std::time::Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 proxy.cut_all();
@@ -797,21 +807,7 @@ fn connections_cut_mid_run_lose_nothing_and_fail_nothing() {
         proxy.accepted.load(std::sync::atomic::Ordering::SeqCst) > 4,
         "the pool reconnected"
     );
-    let res = results(&state);
-    assert!(
-        res.values().all(|(status, _)| status != "failed"),
-        "{res:?}"
-    );
-    let saved = secrets(&state);
-    assert_eq!(saved.len(), users.len());
-    for u in &users {
-        assert!(
-            s.can_bind(&u.upn, &saved[&u.upn.to_lowercase()]),
-            "{}",
-            u.upn
-        );
-        assert_eq!(s.user_account_control(u) & UAC_DISABLED, 0);
-    }
+    assert_each_user_once(s, &state, &users);
 }
 
 #[test]
