@@ -41,6 +41,10 @@ pub struct GraphDirectory {
     /// Whether each domain seen is federated, read once per run (users
     /// asking at the same time wait for the one request).
     federated: Mutex<HashMap<String, Arc<OnceCell<bool>>>>,
+    /// The privilege lists answered for a user whose check got no full
+    /// answer yet, by lower-case object id: the engine's retry sends only
+    /// the rest. Emptied for a user when its check completes.
+    kept: Mutex<HashMap<String, privilege::Kept>>,
 }
 
 impl GraphDirectory {
@@ -60,6 +64,7 @@ impl GraphDirectory {
             },
             role_names: RoleNames::default(),
             federated: Mutex::new(HashMap::new()),
+            kept: Mutex::new(HashMap::new()),
         }
     }
 
@@ -100,9 +105,21 @@ impl GraphDirectory {
         object_id(id, Operation::ListMemberships)?;
         let prefix = self.dispatch.client().graph_url("");
         let send = |req| self.dispatch.send(req);
-        privilege::read(id, &prefix, &send, &self.role_names)
-            .await
-            .map_err(dir_error)
+        let key = id.to_ascii_lowercase();
+        let mut kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key)
+            .unwrap_or_default();
+        let got = privilege::read_keeping(id, &prefix, &send, &self.role_names, &mut kept).await;
+        if !kept.is_empty() {
+            self.kept
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key, kept);
+        }
+        got.map_err(dir_error)
     }
 
     /// Whether `account` signs in through a federated domain: the domain
@@ -443,16 +460,23 @@ mod tests {
                 json!({"error": {"code": "ServiceUnavailable", "message": "busy"}}),
             ),
         );
-        let dir = graph(
-            Arc::new(fake::Fake {
-                routes: r,
-                counts: fake::Counts::default(),
-            }),
-            false,
-        )
-        .await;
+        let fake = Arc::new(fake::Fake {
+            routes: r,
+            counts: fake::Counts::default(),
+        });
+        let dir = graph(fake.clone(), false).await;
         let e = dir.privileges(USER).await.unwrap_err();
         assert!(e.is_retryable(), "{e}");
+        // The engine's retry sends only the list that had no answer.
+        let sent = |fake: &fake::Fake| {
+            fake.counts
+                .direct
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
+        assert_eq!(sent(&fake), 4);
+        let e = dir.privileges(USER).await.unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        assert_eq!(sent(&fake), 5);
         // Not a GUID: nothing is sent.
         let e = dir.privileges("adele@contoso.com").await.unwrap_err();
         assert!(e.message.contains("not a GUID"));

@@ -336,6 +336,21 @@ pub struct Answers {
     pub eligibility: Result<Vec<RoleGrant>, GraphError>,
 }
 
+impl Answers {
+    /// The first read that got no definitive answer ([`no_answer`]).
+    fn first_without_answer(&self) -> Option<&GraphError> {
+        [
+            self.memberships.as_ref().err(),
+            self.owned.as_ref().err(),
+            self.assignments.as_ref().err(),
+            self.eligibility.as_ref().err(),
+        ]
+        .into_iter()
+        .flatten()
+        .find(|e| no_answer(e))
+    }
+}
+
 /// A role found, its name still to be settled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundRole {
@@ -362,18 +377,8 @@ impl Findings {
     /// Reads the four answers. `Err` when one of them is no definitive
     /// answer (the engine retries the whole check, then fails the user).
     pub fn from_answers(a: Answers) -> Result<Findings, GraphError> {
-        for e in [
-            a.memberships.as_ref().err(),
-            a.owned.as_ref().err(),
-            a.assignments.as_ref().err(),
-            a.eligibility.as_ref().err(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if no_answer(e) {
-                return Err(e.clone());
-            }
+        if let Some(e) = a.first_without_answer() {
+            return Err(e.clone());
         }
         let mut f = Findings::default();
         let mut unit_names = HashMap::new();
@@ -709,6 +714,52 @@ pub fn parse_role_definition(resp: &GraphResponse) -> Option<String> {
         .filter(|n| !n.trim().is_empty())
 }
 
+/// The lists an earlier attempt of the same check got answers for: a
+/// retry sends only the lists that had none, so one failed request in four
+/// does not throw away the other three answers (under a 10% fault rate,
+/// re-reading all four would leave every second attempt without a full
+/// answer).
+#[derive(Debug, Default)]
+pub struct Kept {
+    memberships: Option<Vec<DirObject>>,
+    owned: Option<Vec<DirObject>>,
+    assignments: Option<Vec<RoleGrant>>,
+    eligibility: Option<Vec<RoleGrant>>,
+}
+
+impl Kept {
+    /// How many of the four lists are kept.
+    pub fn len(&self) -> usize {
+        usize::from(self.memberships.is_some())
+            + usize::from(self.owned.is_some())
+            + usize::from(self.assignments.is_some())
+            + usize::from(self.eligibility.is_some())
+    }
+
+    /// Whether no list is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The kept list, or the list read now.
+async fn kept_or_follow<T, F, Fut>(
+    kept: Option<Vec<T>>,
+    first: GraphRequest,
+    prefix: &str,
+    send: &F,
+) -> Result<Vec<T>, GraphError>
+where
+    T: DeserializeOwned,
+    F: Fn(GraphRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<GraphResponse, GraphError>>,
+{
+    match kept {
+        Some(items) => Ok(items),
+        None => follow(first, prefix, send).await,
+    }
+}
+
 /// Reads what makes user `id` privileged: the four lists concurrently
 /// (each following its pages), then the names of roles neither Graph's
 /// answer nor the built-in table names. Each request goes through `send`
@@ -728,18 +779,48 @@ where
     F: Fn(GraphRequest) -> Fut,
     Fut: std::future::Future<Output = Result<GraphResponse, GraphError>>,
 {
+    read_keeping(id, prefix, send, names, &mut Kept::default()).await
+}
+
+/// [`read`], reading only the lists `kept` lacks. When a list gets no
+/// definitive answer, the lists that did are left in `kept` for the next
+/// attempt; on success `kept` is emptied.
+///
+/// # Errors
+///
+/// As [`read`].
+pub async fn read_keeping<F, Fut>(
+    id: &str,
+    prefix: &str,
+    send: &F,
+    names: &RoleNames,
+    kept: &mut Kept,
+) -> Result<Privileges, GraphError>
+where
+    F: Fn(GraphRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<GraphResponse, GraphError>>,
+{
     let (memberships, owned, assignments, eligibility) = futures::join!(
-        follow(memberships(id), prefix, send),
-        follow(owned_objects(id), prefix, send),
-        follow(role_assignments(id), prefix, send),
-        follow(role_eligibility(id), prefix, send),
+        kept_or_follow(kept.memberships.take(), memberships(id), prefix, send),
+        kept_or_follow(kept.owned.take(), owned_objects(id), prefix, send),
+        kept_or_follow(kept.assignments.take(), role_assignments(id), prefix, send),
+        kept_or_follow(kept.eligibility.take(), role_eligibility(id), prefix, send),
     );
-    let findings = Findings::from_answers(Answers {
+    let answers = Answers {
         memberships,
         owned,
         assignments,
         eligibility,
-    })?;
+    };
+    if let Some(e) = answers.first_without_answer() {
+        let e = e.clone();
+        kept.memberships = answers.memberships.ok();
+        kept.owned = answers.owned.ok();
+        kept.assignments = answers.assignments.ok();
+        kept.eligibility = answers.eligibility.ok();
+        return Err(e);
+    }
+    let findings = Findings::from_answers(answers)?;
     let to_read = findings.names_to_read();
     let named = if to_read.is_empty() {
         HashMap::new()

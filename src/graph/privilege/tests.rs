@@ -734,3 +734,68 @@ fn the_four_lists_are_read_concurrently() {
     assert!(fut.as_mut().poll(&mut cx).is_pending());
     assert_eq!(sent.load(std::sync::atomic::Ordering::Relaxed), 4);
 }
+
+#[tokio::test]
+async fn a_retry_sends_only_the_lists_that_had_no_answer() {
+    // The owned objects get a 503 once; the other three lists answer.
+    let fake = Fake::new(empty_reads());
+    let failed_once = std::sync::atomic::AtomicBool::new(false);
+    let send = |req: GraphRequest| {
+        let fail = req.path == owned_objects(USER).path
+            && !failed_once.swap(true, std::sync::atomic::Ordering::Relaxed);
+        let answer = fake.send(req);
+        async move {
+            let got = answer.await;
+            if fail {
+                Err(error(
+                    503,
+                    "ServiceUnavailable",
+                    "busy",
+                    Operation::ListOwnedObjects,
+                ))
+            } else {
+                got
+            }
+        }
+    };
+    let names = RoleNames::default();
+    let mut kept = Kept::default();
+    let e = read_keeping(USER, PREFIX, &send, &names, &mut kept)
+        .await
+        .unwrap_err();
+    assert_eq!(e.status, Some(503));
+    assert_eq!(kept.len(), 3, "{kept:?}");
+    assert_eq!(fake.sent.lock().unwrap().len(), 4);
+
+    let p = read_keeping(USER, PREFIX, &send, &names, &mut kept)
+        .await
+        .unwrap();
+    assert!(p.protection("a@b.c", true).is_none());
+    assert!(kept.is_empty());
+    // The second attempt sent the one list that had failed.
+    let sent = fake.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 5, "{sent:?}");
+    assert_eq!(sent[4], owned_objects(USER).path);
+}
+
+#[tokio::test]
+async fn a_definitive_refusal_is_not_kept_for_later() {
+    // A 403 is an answer: the check completes (protecting) and keeps nothing.
+    let fake = Fake::new(with(
+        empty_reads(),
+        owned_objects(USER).path,
+        Err(error(
+            403,
+            "Authorization_RequestDenied",
+            "x",
+            Operation::ListOwnedObjects,
+        )),
+    ));
+    let send = |req: GraphRequest| fake.send(req);
+    let mut kept = Kept::default();
+    let p = read_keeping(USER, PREFIX, &send, &RoleNames::default(), &mut kept)
+        .await
+        .unwrap();
+    assert!(p.protection("a@b.c", true).is_some());
+    assert!(kept.is_empty());
+}
