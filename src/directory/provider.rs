@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::directory::{Account, DirError, Op, Privileges, Property, Target};
+use crate::directory::{Account, DirError, Op, OpKind, Privileges, Property, Target};
 use crate::graph::GraphDirectory;
 use crate::ldap::LdapDirectory;
 
@@ -55,6 +55,35 @@ impl Directory {
         match self {
             Directory::Graph(g) => g.apply(id, op).await,
             Directory::Ldap(l) => l.apply(id, op).await,
+        }
+    }
+
+    /// Whether steps whose operations are of kinds `a` and `b` (in that
+    /// order, on one account) may be sent as one request, which the
+    /// directory applies whole or not at all.
+    pub fn folds(&self, a: OpKind, b: OpKind) -> bool {
+        match self {
+            Directory::Graph(_) => GraphDirectory::folds(a, b),
+            // A reset and `userAccountControl` could share one modify, but
+            // the flag's write is its own delete-and-add: kept apart.
+            Directory::Ldap(_) => false,
+        }
+    }
+
+    /// Performs `ops`, which [`Directory::folds`] accepted, as one request.
+    pub async fn apply_together(&self, id: &str, ops: &[&Op]) -> Result<(), DirError> {
+        match (self, ops) {
+            (_, [op]) => self.apply(id, op).await,
+            (Directory::Graph(g), _) => g.apply_together(id, ops).await,
+            (Directory::Ldap(_), _) => Err(DirError {
+                kind: crate::directory::ErrorKind::Refused,
+                code: None,
+                message: "not sent: Active Directory operations are sent one at a time".to_owned(),
+                request_id: None,
+                retry_after: None,
+                hint: None,
+                fate_unknown: false,
+            }),
         }
     }
 

@@ -23,7 +23,7 @@ use crate::engine::retry::{once_only, retrying};
 use crate::engine::{Context, Row};
 use crate::journal::{Before, Record, StepStatus, UserProgress, UserStatus};
 use crate::playbook::{PimEligibility, Step};
-use crate::steps::{Decision, Evidence, Prepare};
+use crate::steps::{Decision, Evidence, Prepare, Prepared};
 
 /// Default extra attempts of a step after a transient failure.
 pub const DEFAULT_RETRIES: u32 = 5;
@@ -144,18 +144,40 @@ pub async fn process(cx: &Context, row: &Row, progress: Option<&UserProgress>) -
     let mut stale = vec![false; states.len()];
     let mut failed_before = false;
     let row_context = row_context(cx, row);
+    // The outcome of a step sent together with the one before it.
+    let mut folded: Option<(usize, StepOutcome)> = None;
     for (i, step) in steps.iter().enumerate() {
         if let Some(status) = progress.and_then(|p| p.outcomes.get(&step.id)).copied() {
             failed_before |= status == StepStatus::Failed;
             outcomes[i] = Some(StepOutcome::earlier(status));
             continue;
         }
-        if cx.stop.is_stopped() {
+        let carried = folded.take().filter(|(j, _)| *j == i).map(|(_, o)| o);
+        if carried.is_none() && cx.stop.is_stopped() {
             // Ctrl-C: no new step starts; the steps done so far are
             // journaled, the rest is left for `--resume`.
             return INTERRUPTED;
         }
-        let outcome = if failed_before && !step.continue_on_error {
+        let outcome = if let Some(o) = carried {
+            o
+        } else if !failed_before
+            && let Some(next) = foldable(cx, i, progress, planned, &states, &row_context)
+        {
+            let t = step.target;
+            let (first, second) = run_folded(
+                cx,
+                row,
+                [step, &steps[next]],
+                (&mut states[t], &mut stale[t]),
+                &row_context,
+                deadline,
+            )
+            .await;
+            if let Some(o) = second {
+                folded = Some((next, o));
+            }
+            first
+        } else if failed_before && !step.continue_on_error {
             StepOutcome::because(
                 StepStatus::Skipped,
                 Why::EarlierFailed,
@@ -438,7 +460,19 @@ fn left_alone(
         .or_else(|| planned.and_then(|p| planned::user_drift(p, t, state)))
 }
 
-async fn run_step(
+/// A step decided and prepared: what it will do, its operation and how to
+/// tell afterwards that it happened.
+struct Ready {
+    would: String,
+    change: Option<crate::directory::Change>,
+    prepared: Prepared,
+    evidence: Evidence,
+}
+
+/// Decides and prepares one step for the account as read: `Err` is the
+/// step's outcome when nothing is to be sent (satisfied, not applicable,
+/// a dry run, a killed run's action confirmed, or a failure first).
+async fn ready(
     cx: &Context,
     row: &Row,
     step: &Step,
@@ -446,8 +480,7 @@ async fn run_step(
     pending: Option<&Before>,
     row_context: &minijinja::Value,
     deadline: Instant,
-) -> StepOutcome {
-    let retries = step.retries.unwrap_or(DEFAULT_RETRIES);
+) -> Result<Ready, StepOutcome> {
     let kind = step.kind.kind();
     let t = step.target;
     let label = cx.dir(t).label_fn();
@@ -461,26 +494,30 @@ async fn run_step(
                     "cannot tell whether the account signs in with a password set here (its domain's sign-in could not be read); not sent: {}",
                     o.reason.unwrap_or_default()
                 ));
-                return o;
+                return Err(o);
             }
         }
     }
     let (would, change) = match kind.decide(state, label) {
-        Decision::Satisfied(reason) => return StepOutcome::new(StepStatus::Ok, reason),
+        Decision::Satisfied(reason) => return Err(StepOutcome::new(StepStatus::Ok, reason)),
         Decision::NotApplicable(reason) => {
-            return StepOutcome::because(StepStatus::Skipped, Why::NotApplicable, reason);
+            return Err(StepOutcome::because(
+                StepStatus::Skipped,
+                Why::NotApplicable,
+                reason,
+            ));
         }
         Decision::Change { would, change } => (would, change),
     };
     if cx.mode.is_dry_run() {
-        return StepOutcome::new(StepStatus::WouldChange, would).with_change(change);
+        return Err(StepOutcome::new(StepStatus::WouldChange, would).with_change(change));
     }
     if let Some(b) = pending
         && matches!(evidence, Evidence::Moves(_))
         && evidence.happened(b, state)
     {
         // A killed run sent this action: trust the evidence.
-        return StepOutcome::new(StepStatus::Changed, kind.confirmed(label));
+        return Err(StepOutcome::new(StepStatus::Changed, kind.confirmed(label)));
     }
     if *stale && pending.is_none() && matches!(evidence, Evidence::Moves(_)) {
         match read_user(cx, t, &state.id, deadline).await {
@@ -494,7 +531,7 @@ async fn run_step(
                     "cannot read the account again before this step, so its effect could not be confirmed later; not sent: {}",
                     o.reason.unwrap_or_default()
                 ));
-                return o;
+                return Err(o);
             }
         }
     }
@@ -504,29 +541,96 @@ async fn run_step(
             .cloned()
     });
     let render = |t: &str| cx.render(t, row_context);
-    let prepared = match kind.prepare(Prepare {
-        render: &render,
-        saved_password,
-    }) {
-        Ok(p) => p,
-        Err(reason) => return StepOutcome::new(StepStatus::Failed, reason),
-    };
-    if let Err(e) = intent(cx, row, step, state, prepared.secret.as_ref()).await {
-        return StepOutcome::new(
-            StepStatus::Failed,
-            format!("{} write failed, request not sent: {e}", kind.journaled()),
-        );
+    let prepared = kind
+        .prepare(Prepare {
+            render: &render,
+            saved_password,
+        })
+        .map_err(|reason| StepOutcome::new(StepStatus::Failed, reason))?;
+    Ok(Ready {
+        would,
+        change,
+        prepared,
+        evidence,
+    })
+}
+
+async fn run_step(
+    cx: &Context,
+    row: &Row,
+    step: &Step,
+    (state, stale): (&mut Account, &mut bool),
+    pending: Option<&Before>,
+    row_context: &minijinja::Value,
+    deadline: Instant,
+) -> StepOutcome {
+    match ready(
+        cx,
+        row,
+        step,
+        (state, stale),
+        pending,
+        row_context,
+        deadline,
+    )
+    .await
+    {
+        Ok(r) => send(cx, row, &[(step, r)], (state, stale), deadline)
+            .await
+            .pop()
+            .unwrap_or_else(|| StepOutcome::new(StepStatus::Failed, "nothing was sent")),
+        Err(o) => o,
     }
+}
+
+/// Journals each step's intent, then sends their operations (one step's
+/// alone, or steps the directory folds into one request) and returns each
+/// step's outcome, in order.
+///
+/// Whenever an answer leaves the request's fate unknown, the account is
+/// read back and the evidence decides: a one-shot action is never sent
+/// twice, and no change that went through is reported failed. (Setting a
+/// state is idempotent, so for it the read-back only spares a resend and
+/// a false failure.) Folded steps share one request, which the directory
+/// applies whole or not at all: their one-shot actions' evidence decides
+/// for all of them (their desired states' evidence when they have none).
+async fn send(
+    cx: &Context,
+    row: &Row,
+    steps: &[(&Step, Ready)],
+    (state, stale): (&mut Account, &mut bool),
+    deadline: Instant,
+) -> Vec<StepOutcome> {
+    let Some(((first, _), _)) = steps.split_first() else {
+        return Vec::new();
+    };
+    for (step, r) in steps {
+        if let Err(e) = intent(cx, row, step, state, r.prepared.secret.as_ref()).await {
+            let text = format!(
+                "{} write failed, request not sent: {e}",
+                step.kind.kind().journaled()
+            );
+            return steps
+                .iter()
+                .map(|_| StepOutcome::new(StepStatus::Failed, text.clone()))
+                .collect();
+        }
+    }
+    let retries = first.retries.unwrap_or(DEFAULT_RETRIES);
+    let t = first.target;
     let notify = notify(cx);
     let dir = cx.dir(t);
-    let op = &prepared.op;
+    let ops: Vec<&crate::directory::Op> = steps.iter().map(|(_, r)| &r.prepared.op).collect();
+    let once = steps
+        .iter()
+        .any(|(_, r)| matches!(r.evidence, Evidence::Moves(_)));
+    let deciding: Vec<&Evidence> = steps
+        .iter()
+        .map(|(_, r)| &r.evidence)
+        .filter(|e| matches!(e, Evidence::Moves(_)) == once)
+        .collect();
     // Sent (its intent is journaled): it finishes even after Ctrl-C.
     let _in_flight = cx.stop.request();
-    // Whenever an answer leaves the request's fate unknown, the account is
-    // read back and the evidence decides: a one-shot action is never sent
-    // twice, and no change that went through is reported failed. (Setting
-    // a state is idempotent, so for it the read-back only spares a resend
-    // and a false failure.)
     let before = Before::of(state);
     let sent = once_only(
         dir,
@@ -534,24 +638,109 @@ async fn run_step(
         retries,
         deadline,
         &state.id,
-        |now| evidence.happened(&before, now),
-        || dir.apply(&state.id, op),
+        |now| deciding.iter().all(|e| e.happened(&before, now)),
+        || async {
+            match ops.as_slice() {
+                [op] => dir.apply(&state.id, op).await,
+                _ => dir.apply_together(&state.id, &ops).await,
+            }
+        },
     )
     .await;
     match sent {
-        Ok(attempts) => {
-            match &evidence {
-                Evidence::Holds { property, want } => state.set(*property, want.clone()),
-                Evidence::Moves(_) => *stale = true,
-            }
-            let text = prepared.done.unwrap_or(would);
-            StepOutcome {
-                attempts,
-                ..StepOutcome::new(StepStatus::Changed, text).with_change(change)
-            }
-        }
-        Err((e, attempts)) => StepOutcome::failed(&e, attempts),
+        Ok(attempts) => steps
+            .iter()
+            .map(|(_, r)| {
+                match &r.evidence {
+                    Evidence::Holds { property, want } => state.set(*property, want.clone()),
+                    Evidence::Moves(_) => *stale = true,
+                }
+                let text = r.prepared.done.clone().unwrap_or_else(|| r.would.clone());
+                StepOutcome {
+                    attempts,
+                    ..StepOutcome::new(StepStatus::Changed, text).with_change(r.change.clone())
+                }
+            })
+            .collect(),
+        Err((e, attempts)) => steps
+            .iter()
+            .map(|_| StepOutcome::failed(&e, attempts))
+            .collect(),
     }
+}
+
+/// The step after `i`, when the two may be sent as one request: both run
+/// now (no earlier outcome or intent, the next one's condition true,
+/// neither held against a plan), on one target whose directory folds
+/// their operations, and adjacent, so nothing the playbook orders between
+/// them is moved.
+fn foldable(
+    cx: &Context,
+    i: usize,
+    progress: Option<&UserProgress>,
+    planned: Option<&crate::plan::PlannedUser>,
+    states: &[Account],
+    row_context: &minijinja::Value,
+) -> Option<usize> {
+    let steps = &cx.playbook.steps;
+    let (a, b) = (steps.get(i)?, steps.get(i + 1)?);
+    let started = |s: &Step| {
+        progress.is_some_and(|p| p.outcomes.contains_key(&s.id) || p.pending.contains_key(&s.id))
+    };
+    if cx.mode.is_dry_run()
+        || a.target != b.target
+        || started(a)
+        || started(b)
+        || !cx
+            .dir(a.target)
+            .folds(a.kind.kind().operation(), b.kind.kind().operation())
+    {
+        return None;
+    }
+    if !matches!(cx.condition(i, row_context), Ok(true))
+        || !matches!(cx.condition(i + 1, row_context), Ok(true))
+    {
+        return None;
+    }
+    let state = states.get(a.target.min(states.len().checked_sub(1)?))?;
+    let label = cx.dir(a.target).label_fn();
+    if let Some(p) = planned
+        && (planned::gate_step(p, i, a, state, label).is_some()
+            || planned::gate_step(p, i + 1, b, state, label).is_some())
+    {
+        return None;
+    }
+    Some(i + 1)
+}
+
+/// Runs two foldable steps: when both need a change they are journaled
+/// and sent as one request; otherwise the first runs alone and the second
+/// is left to the loop (`None`).
+async fn run_folded(
+    cx: &Context,
+    row: &Row,
+    [a, b]: [&Step; 2],
+    (state, stale): (&mut Account, &mut bool),
+    row_context: &minijinja::Value,
+    deadline: Instant,
+) -> (StepOutcome, Option<StepOutcome>) {
+    let first = match ready(cx, row, a, (state, stale), None, row_context, deadline).await {
+        Ok(r) => r,
+        Err(o) => return (o, None),
+    };
+    // The second's decision does not depend on the first's change: the
+    // directory folds only operations on different properties.
+    let together = match ready(cx, row, b, (state, stale), None, row_context, deadline).await {
+        Ok(second) => vec![(a, first), (b, second)],
+        Err(_) => vec![(a, first)],
+    };
+    let mut out = send(cx, row, &together, (state, stale), deadline)
+        .await
+        .into_iter();
+    let first = out
+        .next()
+        .unwrap_or_else(|| StepOutcome::new(StepStatus::Failed, "nothing was sent"));
+    (first, out.next())
 }
 
 /// Journals the intent durably (and the generated password, first) before

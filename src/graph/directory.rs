@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
-use crate::directory::{Account, DirError, ErrorKind as DirKind, Op, Privileges, Property, Target};
+use crate::directory::{
+    Account, DirError, ErrorKind as DirKind, Op, OpKind, Privileges, Property, Target,
+};
 use crate::graph::batch::MAX_BATCH;
 use crate::graph::dispatch::Dispatcher;
 use crate::graph::domains;
@@ -179,6 +181,40 @@ impl GraphDirectory {
         self.dispatch.send(req).await.map(drop).map_err(dir_error)
     }
 
+    /// Whether operations of kinds `a` and `b` travel as one request: a
+    /// reset and sign-in are both properties of `PATCH /users/{id}`.
+    pub fn folds(a: OpKind, b: OpKind) -> bool {
+        matches!(
+            (a, b),
+            (OpKind::ResetPassword, OpKind::SetEnabled)
+                | (OpKind::SetEnabled, OpKind::ResetPassword)
+        )
+    }
+
+    /// Performs `ops` (kinds [`GraphDirectory::folds`] accepts) in one
+    /// request, which Graph applies whole or not at all.
+    pub async fn apply_together(&self, id: &str, ops: &[&Op]) -> Result<(), DirError> {
+        let mut reset = None;
+        let mut enabled = None;
+        for op in ops {
+            match op {
+                Op::ResetPassword {
+                    password,
+                    force_change,
+                    with_mfa,
+                } if reset.is_none() => reset = Some((password, *force_change, *with_mfa)),
+                Op::SetEnabled(e) if enabled.is_none() => enabled = Some(*e),
+                _ => return Err(not_folded(ops)),
+            }
+        }
+        let (Some((password, force_change, with_mfa)), Some(enabled)) = (reset, enabled) else {
+            return Err(not_folded(ops));
+        };
+        object_id(id, Operation::ResetPassword)?;
+        let req = users::reset_password_and_enable(id, password, force_change, with_mfa, enabled);
+        self.dispatch.send(req).await.map(drop).map_err(dir_error)
+    }
+
     /// Graph's property names.
     pub fn label(p: Property) -> &'static str {
         match p {
@@ -202,6 +238,19 @@ impl GraphDirectory {
     pub fn users_in_flight(&self) -> usize {
         self.users_in_flight
     }
+}
+
+/// Operations that cannot share one request (never sent).
+fn not_folded(ops: &[&Op]) -> DirError {
+    let kinds: Vec<_> = ops.iter().map(|o| format!("{:?}", o.kind())).collect();
+    dir_error(GraphError::invalid_response(
+        format!(
+            "not sent: {} cannot be sent as one request",
+            kinds.join(" and ")
+        ),
+        None,
+        Some(Operation::ResetPassword),
+    ))
 }
 
 /// Refuses, before anything is sent, to address a user by an id that is

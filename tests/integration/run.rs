@@ -106,8 +106,22 @@ fn unlock_account_for_1000_users() {
     let stats = emu.get_json("/_stats");
     assert_eq!(stats["users_reset_more_than_once"], 0);
     assert_eq!(stats["resets"], 1000);
-    // Only the disabled third needed enabling.
+    // Only the disabled third needed enabling, and its sign-in travelled
+    // in the reset's PATCH: one write per user, not 1.33.
     assert_eq!(stats["enable_changes"], 333);
+    assert_eq!(stats["by_operation"]["set_account_enabled"], 333, "{stats}");
+    assert_eq!(stats["status"]["204"], 1000, "one PATCH per user: {stats}");
+    let results = results(&only_run_dir(&state));
+    let changed = |step: &str| {
+        results
+            .iter()
+            .filter(|((_, s), status)| s == step && *status == "changed")
+            .count()
+    };
+    assert_eq!(
+        (changed("reset-password"), changed("allow-sign-in")),
+        (1000, 333)
+    );
     assert!(
         r.stdout.contains("Reset the user's password"),
         "{}",
