@@ -109,9 +109,18 @@ impl GraphClient {
         match parse_batch(items, &resp) {
             Ok(results) => {
                 let redactor = self.redactor(&envelope.secrets);
+                // Whether Graph puts the level on items or on the
+                // envelope is not documented: an item without its own
+                // takes the envelope's.
                 Ok(results
                     .into_iter()
-                    .map(|r| r.map_err(|e| e.redacted(&redactor)))
+                    .map(|r| match r {
+                        Ok(mut item) => {
+                            item.throttle_level = item.throttle_level.or(resp.throttle_level);
+                            Ok(item)
+                        }
+                        Err(e) => Err(e.redacted(&redactor)),
+                    })
                     .collect())
             }
             Err(e) => Err(e.redacted(&self.redactor(&envelope.secrets))),
@@ -150,6 +159,7 @@ pub fn parse_batch(
                 request_id: resp.request_id.clone(),
                 client_request_id: None,
                 retry_after: None,
+                throttle_scope: None,
                 operation: None,
                 fate_unknown: true,
             });
@@ -171,6 +181,7 @@ pub fn parse_batch(
                     request_id: resp.request_id.clone(),
                     client_request_id: None,
                     retry_after: None,
+                    throttle_scope: None,
                     operation: op,
                     fate_unknown: true,
                 });
@@ -189,6 +200,7 @@ pub fn parse_batch(
                     request_id,
                     body,
                     throttle_level: crate::graph::client::throttle_level(&headers),
+                    resource_units: crate::graph::client::resource_units(&headers),
                 })
             } else {
                 let mut e = GraphError::from_status(r.status, &headers, &body, None, op);
@@ -269,6 +281,7 @@ mod tests {
             status: 200,
             request_id: Some("env".into()),
             throttle_level: None,
+            resource_units: None,
             body: br#"{"responses":[{"id":"2","status":424},{"id":"1","status":429,"headers":{"Retry-After":"7"},"body":{"error":{"code":"TooManyRequests","message":"Please retry again later."}}}]}"#.to_vec(),
         };
         let out = parse_batch(&items, &resp).unwrap();
@@ -298,6 +311,7 @@ mod tests {
             request_id: Some("env".into()),
             body: body.to_vec(),
             throttle_level: None,
+            resource_units: None,
         }
     }
 
@@ -355,6 +369,7 @@ mod tests {
                     request_id: None,
                     body: body.to_vec(),
                     throttle_level: None,
+                    resource_units: None,
                 },
             )
         };

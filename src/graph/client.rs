@@ -64,6 +64,8 @@ pub struct GraphResponse {
     /// `x-ms-throttle-limit-percentage`: the share of a throttling limit in
     /// use, sent by Graph only past 0.8 (up to 1.8).
     pub throttle_level: Option<f64>,
+    /// `x-ms-resource-unit`: what the request cost, when Graph says.
+    pub resource_units: Option<f64>,
 }
 
 /// Tuning of the HTTP client.
@@ -274,6 +276,7 @@ impl GraphClient {
                 request_id: header(&headers, "request-id"),
                 body,
                 throttle_level: throttle_level(&headers),
+                resource_units: crate::graph::client::resource_units(&headers),
             })
         } else {
             Err(GraphError::from_status(
@@ -290,6 +293,18 @@ impl GraphClient {
     pub fn graph_url(&self, path: &str) -> String {
         self.endpoints.graph_v1(path)
     }
+}
+
+/// The `x-ms-resource-unit` header, if present and a number.
+pub(crate) fn resource_units(headers: &HeaderMap) -> Option<f64> {
+    headers
+        .get("x-ms-resource-unit")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|u| u.is_finite() && *u >= 0.0)
 }
 
 /// The `x-ms-throttle-limit-percentage` header, if present and a number.

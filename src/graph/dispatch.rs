@@ -3,10 +3,12 @@
 //!
 //! User tasks hand a request to [`Dispatcher::send`] and await its answer;
 //! they do not know whether it travelled alone or in a batch. In batch mode
-//! one packing task collects requests (briefly lingering to fill a batch),
-//! and at most `concurrency` HTTP calls are in flight. Every request or
-//! batch item draws one unit from the shared [`Limiter`]; every 429 (whole
-//! call or single item) pauses all workers through it.
+//! one packing task per [`Class`] collects requests (briefly lingering to
+//! fill a batch): reads and writes travel in separate batches, so a
+//! throttled write quota holds back only the writes. At most `concurrency`
+//! HTTP calls are in flight in all. Every request or batch item draws its
+//! [`cost`] from the shared [`Limiter`] (writes also one write); every 429
+//! (whole call or single item) pauses the budget its scope names.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use crate::graph::batch::{BatchItem, MAX_BATCH};
-use crate::graph::limiter::Limiter;
+use crate::graph::limiter::{Class, Limiter, cost};
 use crate::graph::{ErrorKind, GraphClient, GraphError, GraphRequest, GraphResponse};
 
 /// How long the packer waits for more requests to fill a batch.
@@ -29,6 +31,8 @@ pub struct DispatchStats {
     pub calls: AtomicU64,
     pub items: AtomicU64,
     pub throttled: AtomicU64,
+    /// Write requests (and items) sent.
+    pub writes: AtomicU64,
 }
 
 /// Sends requests for every user task.
@@ -36,7 +40,8 @@ pub struct Dispatcher {
     client: GraphClient,
     limiter: Arc<Limiter>,
     http_slots: Arc<Semaphore>,
-    batch: Option<mpsc::Sender<(GraphRequest, Reply)>>,
+    /// The read and the write packers' queues, in batch mode.
+    batch: Option<[mpsc::Sender<(GraphRequest, Reply)>; 2]>,
     pub stats: Arc<DispatchStats>,
 }
 
@@ -51,15 +56,18 @@ impl Dispatcher {
         let http_slots = Arc::new(Semaphore::new(concurrency.max(1)));
         let stats = Arc::new(DispatchStats::default());
         let tx = batch.then(|| {
-            let (tx, rx) = mpsc::channel(concurrency.max(1) * MAX_BATCH * 2);
-            tokio::spawn(pack(
-                rx,
-                client.clone(),
-                limiter.clone(),
-                http_slots.clone(),
-                stats.clone(),
-            ));
-            tx
+            [Class::Read, Class::Write].map(|class| {
+                let (tx, rx) = mpsc::channel(concurrency.max(1) * MAX_BATCH * 2);
+                tokio::spawn(pack(
+                    class,
+                    rx,
+                    client.clone(),
+                    limiter.clone(),
+                    http_slots.clone(),
+                    stats.clone(),
+                ));
+                tx
+            })
         });
         Dispatcher {
             client,
@@ -81,21 +89,35 @@ impl Dispatcher {
     /// Sends one request and returns its answer.
     pub async fn send(&self, req: GraphRequest) -> Result<GraphResponse, GraphError> {
         let op = req.operation;
-        if let Some(tx) = &self.batch {
+        let class = Class::of(&req);
+        if let Some(queues) = &self.batch {
             let (reply, answer) = oneshot::channel();
-            if tx.send((req, reply)).await.is_ok()
+            let queue = &queues[usize::from(class == Class::Write)];
+            if queue.send((req, reply)).await.is_ok()
                 && let Ok(result) = answer.await
             {
                 return result;
             }
             return Err(stopped(op));
         }
-        self.limiter.reserve(1).await;
+        let units = cost(&req);
+        match class {
+            Class::Read => {
+                let got = self.limiter.reserve(class, units).await;
+                if got < units {
+                    self.limiter.take_units(units - got).await;
+                }
+            }
+            Class::Write => {
+                self.limiter.reserve(class, 1).await;
+                self.stats.writes.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         let _slot = self.http_slots.acquire().await.map_err(|_| stopped(op))?;
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         self.stats.items.fetch_add(1, Ordering::Relaxed);
         let result = self.client.send(&req).await;
-        feedback(&self.limiter, &self.stats, &result, 1);
+        feedback(&self.limiter, &self.stats, class, &result, units, 1);
         result
     }
 }
@@ -105,56 +127,98 @@ fn stopped(op: crate::graph::permissions::Operation) -> GraphError {
     GraphError::unreadable_success("the request dispatcher stopped".into(), None, Some(op))
 }
 
-/// Tells the limiter how a call carrying `units` went (one request or
-/// batch item, or a whole batch that failed as one).
+/// Tells the limiter how a call of `class` carrying `items` requests that
+/// cost `units` went (one request or batch item, or a whole batch that
+/// failed as one).
 fn feedback(
     limiter: &Limiter,
     stats: &DispatchStats,
+    class: Class,
     result: &Result<GraphResponse, GraphError>,
     units: u32,
+    items: u32,
 ) {
     match result {
         Err(e) if e.kind == ErrorKind::Throttled => {
             stats.throttled.fetch_add(1, Ordering::Relaxed);
-            limiter.on_throttled(e.retry_after);
-            limiter.on_failed(units.saturating_sub(1));
+            limiter.on_throttled(class, e.throttle_scope, e.retry_after);
+            if items > 1 {
+                limiter.on_failed(class, units.saturating_sub(1), items - 1);
+            }
         }
-        Ok(r) => limiter.on_success(units, r.throttle_level),
-        Err(_) => limiter.on_failed(units),
+        Ok(r) => limiter.on_success(class, units, r.resource_units, r.throttle_level),
+        Err(_) => limiter.on_failed(class, units, items),
     }
 }
 
-/// The packing task: collects up to 20 requests, then sends them as one
-/// `$batch` on its own task, with at most `concurrency` in flight.
+/// A packing task: collects up to 20 requests of one class, then sends
+/// them as one `$batch` on its own task, sharing the `concurrency` slots.
+/// A read call is sized in units (the limiter hands out what the rate
+/// allows; requests fill it by their cost), a write call in writes.
 async fn pack(
+    class: Class,
     mut rx: mpsc::Receiver<(GraphRequest, Reply)>,
     client: GraphClient,
     limiter: Arc<Limiter>,
     slots: Arc<Semaphore>,
     stats: Arc<DispatchStats>,
 ) {
-    while let Some(first) = rx.recv().await {
+    // The most a call may carry: 20 items at their dearest.
+    let most = match class {
+        Class::Read => u32::try_from(MAX_BATCH).unwrap_or(20) * 2,
+        Class::Write => u32::try_from(MAX_BATCH).unwrap_or(20),
+    };
+    let weight = |req: &GraphRequest| match class {
+        Class::Read => cost(req),
+        Class::Write => 1,
+    };
+    // A request that did not fit the last call opens the next one.
+    let mut carried = None;
+    loop {
+        let first = match carried.take() {
+            Some(job) => job,
+            None => match rx.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
         // The limiter sizes the call when it hands out the units; requests
         // that arrived meanwhile fill it at once.
-        let size = limiter.reserve(MAX_BATCH as u32).await as usize;
+        let size = limiter.reserve(class, most).await;
+        let mut used = weight(&first.0);
         let mut jobs = vec![first];
         let linger = tokio::time::sleep(LINGER);
         tokio::pin!(linger);
-        while jobs.len() < size {
+        while jobs.len() < MAX_BATCH && used < size {
             tokio::select! {
                 biased;
                 next = rx.recv() => match next {
-                    Some(job) => jobs.push(job),
+                    Some(job) => {
+                        let w = weight(&job.0);
+                        if used + w > size {
+                            carried = Some(job);
+                            break;
+                        }
+                        used += w;
+                        jobs.push(job);
+                    }
                     None => break,
                 },
                 () = &mut linger => break,
             }
         }
-        if jobs.len() < size {
-            limiter.refund(u32::try_from(size - jobs.len()).unwrap_or(0));
+        if used < size {
+            limiter.refund(class, size - used);
+        } else if used > size {
+            // The first request alone cost more than the rate allowed.
+            limiter.take_units(used - size).await;
+        }
+        let units: Vec<u32> = jobs.iter().map(|(r, _)| cost(r)).collect();
+        if class == Class::Write {
+            stats.writes.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         }
         let client = client.clone();
         let limiter = limiter.clone();
@@ -162,7 +226,6 @@ async fn pack(
         tokio::spawn(async move {
             let _slot = slot;
             let (requests, replies): (Vec<GraphRequest>, Vec<Reply>) = jobs.into_iter().unzip();
-            let units = u32::try_from(requests.len()).unwrap_or(u32::MAX);
             stats.calls.fetch_add(1, Ordering::Relaxed);
             stats
                 .items
@@ -170,7 +233,7 @@ async fn pack(
             // A single request gains nothing from an envelope.
             if requests.len() == 1 {
                 let result = client.send(&requests[0]).await;
-                feedback(&limiter, &stats, &result, 1);
+                feedback(&limiter, &stats, class, &result, units[0], 1);
                 if let Some(reply) = replies.into_iter().next() {
                     let _ = reply.send(result);
                 }
@@ -187,13 +250,15 @@ async fn pack(
                 .collect();
             match client.batch(&items).await {
                 Ok(results) => {
-                    for (result, reply) in results.into_iter().zip(replies) {
-                        feedback(&limiter, &stats, &result, 1);
+                    for ((result, reply), u) in results.into_iter().zip(replies).zip(&units) {
+                        feedback(&limiter, &stats, class, &result, *u, 1);
                         let _ = reply.send(result);
                     }
                 }
                 Err(e) => {
-                    feedback(&limiter, &stats, &Err(e.clone()), units);
+                    let total = units.iter().sum();
+                    let n = u32::try_from(units.len()).unwrap_or(u32::MAX);
+                    feedback(&limiter, &stats, class, &Err(e.clone()), total, n);
                     for reply in replies {
                         let _ = reply.send(Err(e.clone()));
                     }

@@ -85,6 +85,7 @@ mod tests {
             request_id: Some("rid".into()),
             body: body.as_bytes().to_vec(),
             throttle_level: None,
+            resource_units: None,
         }
     }
 

@@ -62,6 +62,8 @@ pub struct GraphError {
     pub retry_after: Option<Duration>,
     /// The operation that failed, for hints.
     pub operation: Option<Operation>,
+    /// A 429's `x-ms-throttle-scope`: which budget refused.
+    pub throttle_scope: Option<ThrottleScope>,
     /// Whether the request may have taken effect although no answer says
     /// so: no answer (timeout, broken connection), a gateway's 502 or 504
     /// (the gateway may have passed the request on before failing), a 2xx
@@ -69,6 +71,27 @@ pub struct GraphError {
     /// repeated an item. A one-shot action is then confirmed by reading the
     /// account back, never simply resent.
     pub fate_unknown: bool,
+}
+
+/// Which budget a 429 says refused, from its `x-ms-throttle-scope`
+/// (`<Tenant_Application|Tenant|Application>/<Read|Write|ReadWrite>/<appId>/<id>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleScope {
+    Read,
+    Write,
+    ReadWrite,
+}
+
+impl ThrottleScope {
+    /// The scope's second segment; `None` when it is not one of the three.
+    pub fn parse(header: &str) -> Option<Self> {
+        match header.split('/').nth(1)?.trim() {
+            s if s.eq_ignore_ascii_case("read") => Some(ThrottleScope::Read),
+            s if s.eq_ignore_ascii_case("write") => Some(ThrottleScope::Write),
+            s if s.eq_ignore_ascii_case("readwrite") => Some(ThrottleScope::ReadWrite),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -143,6 +166,7 @@ impl GraphError {
                 .or_else(|| inner.and_then(|i| i.client_request_id))
                 .or_else(|| client_request_id.map(str::to_owned)),
             retry_after: header("retry-after").and_then(|v| parse_retry_after(&v)),
+            throttle_scope: header("x-ms-throttle-scope").and_then(|v| ThrottleScope::parse(&v)),
             operation,
             // A gateway that failed or timed out waiting for Graph may have
             // forwarded the request already; Graph's own 500 and 503 do not
@@ -170,6 +194,7 @@ impl GraphError {
             request_id: None,
             client_request_id: Some(client_request_id.to_owned()),
             retry_after: None,
+            throttle_scope: None,
             operation,
             fate_unknown: true,
         }
@@ -190,6 +215,7 @@ impl GraphError {
             request_id,
             client_request_id: None,
             retry_after: None,
+            throttle_scope: None,
             operation,
             fate_unknown: false,
         }
@@ -218,6 +244,7 @@ impl GraphError {
             request_id: None,
             client_request_id: None,
             retry_after: None,
+            throttle_scope: None,
             operation,
             fate_unknown: false,
         }

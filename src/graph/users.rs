@@ -416,6 +416,7 @@ mod tests {
             status: 200,
             request_id: None,
             throttle_level: None,
+            resource_units: None,
             body: br#"{"@odata.context":"x","id":"0f8fad5b-d9cb-469f-a165-70867728950e","userPrincipalName":"a@b.c","accountEnabled":false,"onPremisesSyncEnabled":null}"#.to_vec(),
         };
         let u = parse_user(&resp).unwrap();
@@ -425,6 +426,7 @@ mod tests {
             status: 200,
             request_id: Some("r".into()),
             throttle_level: None,
+            resource_units: None,
             body: b"[1,2]".to_vec(),
         };
         assert!(parse_user(&bad).is_err());
@@ -435,6 +437,7 @@ mod tests {
             status: 200,
             request_id: Some("rid".into()),
             throttle_level: None,
+            resource_units: None,
             body: body.as_bytes().to_vec(),
         }
     }

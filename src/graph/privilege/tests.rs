@@ -20,6 +20,7 @@ fn ok(body: serde_json::Value) -> Result<GraphResponse, GraphError> {
         status: 200,
         request_id: Some("rid".into()),
         throttle_level: None,
+        resource_units: None,
         body: serde_json::to_vec(&body).unwrap(),
     })
 }
