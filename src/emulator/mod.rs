@@ -80,6 +80,7 @@ mod hooks;
 mod ids;
 mod jwt;
 mod memberships;
+mod meter;
 mod objects;
 mod password;
 mod paths;
@@ -105,10 +106,11 @@ mod users;
 mod view;
 
 pub use config::{
-    DEFAULT_APP_ROLE, DEFAULT_GENERATED_USERS, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID,
-    EmulatorConfig, EmulatorError, MAX_PAGE_SIZE, SyncedReset, TlsFiles, UserSource,
+    Costs, DEFAULT_APP_ROLE, DEFAULT_GENERATED_USERS, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID,
+    EmulatorConfig, EmulatorError, LevelHeader, LevelHeaderOn, MAX_PAGE_SIZE, SyncedReset,
+    TlsFiles, UserSource, WRITE_BURST_SECONDS,
 };
 pub use server::{RunningEmulator, serve, start};
 pub use state::State;
-pub use stats::{ByOperation, FaultStats, Stats};
+pub use stats::{ByOperation, FaultStats, Stats, ThrottledByScope};
 pub use view::UserView;
