@@ -48,7 +48,7 @@ const SECRET_ENV: &str = "REMEDY_EMULATOR_CLIENT_SECRET";
                                                     # Graph's identity limits, tenant < 50 users:
                                                     # 3,500 RU per 10 s, 3,000 writes per 150 s
   remedy emulator --rate 2 --window-s 10 --level-header always --level-header-on envelope
-                                                    # 20 units per 10 s window, level on every envelope
+                                                    # 20 units per 10 s window
   remedy emulator --fail-rate 0.05 --reset-rate 0.01 --latency-ms 50
   remedy emulator --gateway-timeout-rate 0.02 --seed 7  # 504s, half of them after applying
   REMEDY_EMULATOR_CLIENT_SECRET=s3cret remedy emulator --roles User.Read.All
@@ -565,48 +565,47 @@ impl Summary {
 /// The human lines about the throttling limits.
 fn throttling_lines(c: &EmulatorConfig) -> Vec<String> {
     let mut lines = Vec::new();
-    let units = match c.costs {
-        Costs::Flat => "requests",
-        Costs::Graph => "resource units (Graph's costs)",
-    };
-    let per = |rate: f64, what: &str, burst: Option<u32>, default: &str| match c.window_secs {
+    let per = |rate: f64, what: &str, burst: String| match c.window_secs {
         Some(n) => format!("{} {what} per {n} s window per app", rate * f64::from(n)),
-        None => {
-            let burst = burst.map_or_else(|| default.to_owned(), |b| b.to_string());
-            format!("{rate} {what}/s per app, burst {burst}")
-        }
+        None => format!("{rate} {what}/s per app, burst {burst}"),
     };
     if let Some(rate) = c.rate {
-        lines.push(format!(
-            "throttling: {}",
-            per(rate, units, c.burst, "one second's worth")
-        ));
+        let burst = c
+            .burst
+            .map_or_else(|| "one second's worth".to_owned(), |b| b.to_string());
+        lines.push(match c.costs {
+            Costs::Flat => format!("throttling: {}", per(rate, "requests", burst)),
+            Costs::Graph => format!(
+                "throttling: {} (Graph's costs)",
+                per(rate, "resource units", burst)
+            ),
+        });
     } else if c.costs == Costs::Graph {
         lines.push("resource units: Graph's costs (no --rate: nothing is throttled)".to_owned());
     }
-    if let Some(rate) = c.write_rate {
+    if let Some((rate, burst)) = c.effective_write_burst() {
         lines.push(format!(
             "write quota: {}",
-            per(rate, "writes", c.write_burst, "150 seconds' worth")
+            per(rate, "writes", burst.to_string())
         ));
     }
     if c.rate.is_some() || c.write_rate.is_some() {
-        let when = match c.level_header {
-            LevelHeader::Always => Some("always"),
-            LevelHeader::Above80 => None,
-            LevelHeader::Never => Some("never"),
-        };
         let place = match c.level_header_on {
-            LevelHeaderOn::Items => Some("batch items only"),
-            LevelHeaderOn::Envelope => Some("batch envelopes only"),
-            LevelHeaderOn::Both => None,
+            LevelHeaderOn::Items => "on batch items only",
+            LevelHeaderOn::Envelope => "on batch envelopes only",
+            LevelHeaderOn::Both => "on batch items and envelopes",
         };
-        if when.is_some() || place.is_some() {
-            lines.push(format!(
-                "x-ms-throttle-limit-percentage: {}, {}",
-                when.unwrap_or("past 80%"),
-                place.unwrap_or("on batch items and envelopes")
-            ));
+        match (c.level_header, c.level_header_on) {
+            (LevelHeader::Above80, LevelHeaderOn::Both) => {}
+            (LevelHeader::Never, _) => {
+                lines.push("x-ms-throttle-limit-percentage: never sent".to_owned());
+            }
+            (LevelHeader::Always, _) => {
+                lines.push(format!("x-ms-throttle-limit-percentage: always, {place}"))
+            }
+            (LevelHeader::Above80, _) => {
+                lines.push(format!("x-ms-throttle-limit-percentage: past 80%, {place}"))
+            }
         }
     }
     lines
@@ -713,9 +712,9 @@ mod tests {
         assert_eq!(c.gateway_timeout_rate, 0.1);
         let lines = Summary::of(&c).lines.join("\n");
         assert!(
-            lines.contains("350 resource units (Graph's costs)/s per app, burst 3500")
-                && lines.contains("write quota: 20 writes/s per app, burst 150 seconds' worth")
-                && lines.contains("always, batch envelopes only")
+            lines.contains("350 resource units/s per app, burst 3500 (Graph's costs)")
+                && lines.contains("write quota: 20 writes/s per app, burst 3000")
+                && lines.contains("always, on batch envelopes only")
                 && lines.contains("gateway timeout 0.1"),
             "{lines}"
         );
