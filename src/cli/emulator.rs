@@ -11,8 +11,8 @@ use secrecy::SecretString;
 
 use crate::diag;
 use crate::emulator::{
-    self, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID, EmulatorConfig, EmulatorError, SyncedReset,
-    TlsFiles, UserSource,
+    self, Costs, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID, EmulatorConfig, EmulatorError,
+    LevelHeader, LevelHeaderOn, SyncedReset, TlsFiles, UserSource,
 };
 use crate::exit_code;
 
@@ -25,8 +25,12 @@ const SECRET_ENV: &str = "REMEDY_EMULATOR_CLIENT_SECRET";
 /// It serves the token endpoint (`/{tenant}/oauth2/v2.0/token`), the user
 /// endpoints remedy uses under `/v1.0`, and `$batch`, with Graph's bodies,
 /// status codes and errors. Throttling and faults (500/503, slow answers,
-/// dropped connections) can be switched on and are reproducible with
-/// `--seed`. Test hooks: `GET /_stats`, `GET /_users[?upn=]`, `POST /_reset`.
+/// dropped connections, 504 Gateway Timeouts) can be switched on and are
+/// reproducible with `--seed`. Throttling can model Graph's identity
+/// limits: resource-unit costs (`--costs graph`), a separate write quota
+/// (`--write-rate`), fixed windows (`--window-s`), and which answers carry
+/// `x-ms-throttle-limit-percentage` (`--level-header`). Test hooks:
+/// `GET /_stats`, `GET /_users[?upn=]`, `POST /_reset`.
 ///
 /// Prints `listening on http://127.0.0.1:PORT` on stdout when ready
 /// (`https://` with --tls-cert and --tls-key). Only loopback addresses can
@@ -40,7 +44,13 @@ const SECRET_ENV: &str = "REMEDY_EMULATOR_CLIENT_SECRET";
   remedy emulator --listen 127.0.0.1:8080 --users examples/entra-export.csv
   remedy emulator --generate 1000000 --seed 7       # user0000001@contoso.onmicrosoft.com ...
   remedy emulator --rate 20 --burst 40              # 429s past 20 requests/s per app
+  remedy emulator --rate 350 --burst 3500 --costs graph --write-rate 20
+                                                    # Graph's identity limits, tenant < 50 users:
+                                                    # 3,500 RU per 10 s, 3,000 writes per 150 s
+  remedy emulator --rate 2 --window-s 10 --level-header always --level-header-on envelope
+                                                    # 20 units per 10 s window
   remedy emulator --fail-rate 0.05 --reset-rate 0.01 --latency-ms 50
+  remedy emulator --gateway-timeout-rate 0.02 --seed 7  # 504s, half of them after applying
   REMEDY_EMULATOR_CLIENT_SECRET=s3cret remedy emulator --roles User.Read.All
   remedy emulator --app-role none --federated-domain fabrikam.com --no-pim-licence
 
@@ -100,13 +110,79 @@ pub struct EmulatorArgs {
     )]
     pub latency_ms: u64,
 
-    /// Throttle each app to OPS_PER_S Graph requests (or batch items) per second.
+    /// Throttle each app to OPS_PER_S resource units per second: one per
+    /// Graph request or batch item, or Graph's costs with --costs graph.
+    /// Refused requests get 429 with Retry-After and x-ms-throttle-scope
+    /// .../Read/... (a read) or .../ReadWrite/... (a write).
     #[arg(long, value_name = "OPS_PER_S", help_heading = "Behaviour")]
     pub rate: Option<f64>,
 
     /// Token-bucket size for --rate (default: one second's worth).
     #[arg(long, value_name = "N", requires = "rate", help_heading = "Behaviour")]
     pub burst: Option<u32>,
+
+    /// What a request costs the --rate limit (and says in
+    /// x-ms-resource-unit): `flat` 1; `graph` Graph's resource units: a
+    /// users list or list-style relation (memberOf, transitiveMemberOf,
+    /// ownedObjects, role assignment and eligibility lists) 2, any other
+    /// request 1, then $select -1, $expand +1, $top under 20 -1, at least 1.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "TABLE",
+        default_value_t = CostsArg::Flat,
+        help_heading = "Behaviour"
+    )]
+    pub costs: CostsArg,
+
+    /// A write quota besides --rate: WRITES_PER_S writes (POST, PATCH, PUT,
+    /// DELETE; batch items included) per second per app. A write must fit
+    /// both limits and is charged to both even when refused; one refused by
+    /// this quota gets x-ms-throttle-scope .../Write/... and
+    /// WriteLimitExceeded, while reads still pass.
+    #[arg(long, value_name = "WRITES_PER_S", help_heading = "Behaviour")]
+    pub write_rate: Option<f64>,
+
+    /// Bucket size for --write-rate (default 150 seconds' worth, so
+    /// --write-rate 20 is Graph's 3,000 writes per 150 s).
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "write_rate",
+        help_heading = "Behaviour"
+    )]
+    pub write_burst: Option<u32>,
+
+    /// Fixed windows of N seconds instead of token buckets: at most
+    /// --rate × N units (and --write-rate × N writes) per window, windows
+    /// aligned to the emulator's start; a refused request's Retry-After is
+    /// the whole seconds left in the window.
+    #[arg(long, value_name = "N", help_heading = "Behaviour")]
+    pub window_s: Option<u32>,
+
+    /// When x-ms-throttle-limit-percentage (the higher share in use of
+    /// --rate and --write-rate) is sent: `above-80` past 80% of a limit,
+    /// as Graph documents; `always` whenever a limit is on; `never`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = LevelHeaderArg::Above80,
+        help_heading = "Behaviour"
+    )]
+    pub level_header: LevelHeaderArg,
+
+    /// Where a $batch carries x-ms-throttle-limit-percentage: on the
+    /// `items`, on the `envelope` (the highest level its items reached), or
+    /// `both`.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHERE",
+        default_value_t = LevelHeaderOnArg::Both,
+        help_heading = "Behaviour"
+    )]
+    pub level_header_on: LevelHeaderOnArg,
 
     /// Fraction of Graph requests answered 500 or 503, nothing applied.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability, help_heading = "Faults")]
@@ -129,6 +205,12 @@ pub struct EmulatorArgs {
     /// answer, half before and half after the change is applied.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability, help_heading = "Faults")]
     pub reset_rate: f64,
+
+    /// Fraction of Graph requests answered 504 Gateway Timeout, half after
+    /// the change is applied and half before (a client must read back to
+    /// know which).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability, help_heading = "Faults")]
+    pub gateway_timeout_rate: f64,
 
     /// Seed for the users' state and every fault decision.
     #[arg(long, value_name = "N", default_value_t = 0)]
@@ -220,6 +302,30 @@ pub enum SyncedResetArg {
     Refuse,
 }
 
+/// `--costs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CostsArg {
+    Flat,
+    Graph,
+}
+
+/// `--level-header`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LevelHeaderArg {
+    Always,
+    #[value(name = "above-80")]
+    Above80,
+    Never,
+}
+
+/// `--level-header-on`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LevelHeaderOnArg {
+    Items,
+    Envelope,
+    Both,
+}
+
 fn probability(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
@@ -250,10 +356,28 @@ impl EmulatorArgs {
             latency: Duration::from_millis(self.latency_ms),
             rate: self.rate,
             burst: self.burst,
+            costs: match self.costs {
+                CostsArg::Flat => Costs::Flat,
+                CostsArg::Graph => Costs::Graph,
+            },
+            write_rate: self.write_rate,
+            write_burst: self.write_burst,
+            window_secs: self.window_s,
+            level_header: match self.level_header {
+                LevelHeaderArg::Always => LevelHeader::Always,
+                LevelHeaderArg::Above80 => LevelHeader::Above80,
+                LevelHeaderArg::Never => LevelHeader::Never,
+            },
+            level_header_on: match self.level_header_on {
+                LevelHeaderOnArg::Items => LevelHeaderOn::Items,
+                LevelHeaderOnArg::Envelope => LevelHeaderOn::Envelope,
+                LevelHeaderOnArg::Both => LevelHeaderOn::Both,
+            },
             fail_rate: self.fail_rate,
             slow_rate: self.slow_rate,
             slow: Duration::from_millis(self.slow_ms),
             reset_rate: self.reset_rate,
+            gateway_timeout_rate: self.gateway_timeout_rate,
             seed: self.seed,
             client_secret: self.client_secret()?,
             roles: match &self.roles {
@@ -387,17 +511,13 @@ impl Summary {
                 tls.cert.display()
             ));
         }
-        if let Some((rate, burst)) = c.rate.map(|r| (r, c.burst)) {
-            let burst = burst.map_or_else(|| "one second's worth".to_owned(), |b| b.to_string());
-            lines.push(format!(
-                "throttling: {rate} requests/s per app, burst {burst}"
-            ));
-        }
+        lines.extend(throttling_lines(c));
         let mut faults = Vec::new();
         for (name, p) in [
             ("fail", c.fail_rate),
             ("slow", c.slow_rate),
             ("reset", c.reset_rate),
+            ("gateway timeout", c.gateway_timeout_rate),
         ] {
             if p > 0.0 {
                 faults.push(format!("{name} {p}"));
@@ -440,6 +560,55 @@ impl Summary {
         }
         Summary { lines }
     }
+}
+
+/// The human lines about the throttling limits.
+fn throttling_lines(c: &EmulatorConfig) -> Vec<String> {
+    let mut lines = Vec::new();
+    let per = |rate: f64, what: &str, burst: String| match c.window_secs {
+        Some(n) => format!("{} {what} per {n} s window per app", rate * f64::from(n)),
+        None => format!("{rate} {what}/s per app, burst {burst}"),
+    };
+    if let Some(rate) = c.rate {
+        let burst = c
+            .burst
+            .map_or_else(|| "one second's worth".to_owned(), |b| b.to_string());
+        lines.push(match c.costs {
+            Costs::Flat => format!("throttling: {}", per(rate, "requests", burst)),
+            Costs::Graph => format!(
+                "throttling: {} (Graph's costs)",
+                per(rate, "resource units", burst)
+            ),
+        });
+    } else if c.costs == Costs::Graph {
+        lines.push("resource units: Graph's costs (no --rate: nothing is throttled)".to_owned());
+    }
+    if let Some((rate, burst)) = c.effective_write_burst() {
+        lines.push(format!(
+            "write quota: {}",
+            per(rate, "writes", burst.to_string())
+        ));
+    }
+    if c.rate.is_some() || c.write_rate.is_some() {
+        let place = match c.level_header_on {
+            LevelHeaderOn::Items => "on batch items only",
+            LevelHeaderOn::Envelope => "on batch envelopes only",
+            LevelHeaderOn::Both => "on batch items and envelopes",
+        };
+        match (c.level_header, c.level_header_on) {
+            (LevelHeader::Above80, LevelHeaderOn::Both) => {}
+            (LevelHeader::Never, _) => {
+                lines.push("x-ms-throttle-limit-percentage: never sent".to_owned());
+            }
+            (LevelHeader::Always, _) => {
+                lines.push(format!("x-ms-throttle-limit-percentage: always, {place}"))
+            }
+            (LevelHeader::Above80, _) => {
+                lines.push(format!("x-ms-throttle-limit-percentage: past 80%, {place}"))
+            }
+        }
+    }
+    lines
 }
 
 fn report(error: &EmulatorError, color: super::ColorChoice) {
@@ -499,6 +668,72 @@ mod tests {
             (c.locked_rate, c.disabled_rate),
             (d.locked_rate, d.disabled_rate)
         );
+        assert_eq!(
+            (c.costs, c.write_rate, c.write_burst, c.window_secs),
+            (d.costs, d.write_rate, d.write_burst, d.window_secs)
+        );
+        assert_eq!(
+            (c.level_header, c.level_header_on, c.gateway_timeout_rate),
+            (d.level_header, d.level_header_on, d.gateway_timeout_rate)
+        );
+    }
+
+    #[test]
+    fn throttling_flags() {
+        let c = parse(&[
+            "--rate",
+            "350",
+            "--burst",
+            "3500",
+            "--costs",
+            "graph",
+            "--write-rate",
+            "20",
+            "--level-header",
+            "always",
+            "--level-header-on",
+            "envelope",
+            "--gateway-timeout-rate",
+            "0.1",
+        ])
+        .unwrap()
+        .config()
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(
+            (c.costs, c.write_rate, c.level_header, c.level_header_on),
+            (
+                Costs::Graph,
+                Some(20.0),
+                LevelHeader::Always,
+                LevelHeaderOn::Envelope
+            )
+        );
+        assert_eq!(c.gateway_timeout_rate, 0.1);
+        let lines = Summary::of(&c).lines.join("\n");
+        assert!(
+            lines.contains("350 resource units/s per app, burst 3500 (Graph's costs)")
+                && lines.contains("write quota: 20 writes/s per app, burst 3000")
+                && lines.contains("always, on batch envelopes only")
+                && lines.contains("gateway timeout 0.1"),
+            "{lines}"
+        );
+        let w = parse(&["--rate", "2", "--window-s", "10", "--write-rate", "1"])
+            .unwrap()
+            .config()
+            .unwrap();
+        assert_eq!(w.window_secs, Some(10));
+        let lines = Summary::of(&w).lines.join("\n");
+        assert!(
+            lines.contains("20 requests per 10 s window")
+                && lines.contains("10 writes per 10 s window"),
+            "{lines}"
+        );
+        assert!(parse(&["--level-header", "above-80"]).is_ok());
+        assert!(parse(&["--level-header", "sometimes"]).is_err());
+        assert!(parse(&["--write-burst", "5"]).is_err());
+        assert!(parse(&["--costs", "heavy"]).is_err());
+        assert!(parse(&["--gateway-timeout-rate", "2"]).is_err());
     }
 
     #[test]

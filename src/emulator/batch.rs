@@ -2,7 +2,8 @@
 //! order items by `dependsOn`, run each item through the same pipeline as
 //! a direct request (metered and faulted singly), answer failed
 //! dependencies with 424, and return the responses in a seeded shuffled
-//! order.
+//! order with the highest throttling level its items reached (for the
+//! envelope's `x-ms-throttle-limit-percentage`).
 
 use futures::future::join_all;
 use hyper::{Method, StatusCode};
@@ -15,7 +16,7 @@ use super::faults::Scope;
 use super::ids::splitmix64;
 use super::jwt::Principal;
 use super::response::{Reply, batch_item, graph_error};
-use super::routes::{Call, Outcome, execute, note_write_attempt};
+use super::routes::{Call, Outcome, execute_metered, note_write_attempt};
 use super::state::State;
 use super::stats::bump;
 
@@ -165,18 +166,29 @@ pub(crate) fn plan(depends_on: &[Vec<usize>]) -> Result<Vec<Vec<usize>>, usize> 
     Ok(levels)
 }
 
-/// Run a parsed batch; returns the `responses` array, shuffled.
+/// A batch's answer before it becomes the envelope.
+#[derive(Debug)]
+pub(crate) struct Answered {
+    /// The `responses` array, shuffled.
+    pub responses: Vec<Value>,
+    /// The highest throttling level an admitted item left behind (`None`
+    /// when no item was admitted or no limit is on).
+    pub level: Option<f64>,
+}
+
+/// Run a parsed batch.
 pub(crate) async fn run(
     state: &State,
     principal: &Principal,
     items: &[Item],
-) -> Result<Vec<Value>, String> {
+) -> Result<Answered, String> {
     let deps: Vec<Vec<usize>> = items.iter().map(|i| i.depends_on.clone()).collect();
     let levels = plan(&deps).map_err(|i| {
         let id = items.get(i).map_or("", |item| item.id.as_str());
         format!("Request '{id}' is part of a dependsOn cycle.")
     })?;
     let mut replies: Vec<Option<Reply>> = vec![None; items.len()];
+    let mut highest: Option<f64> = None;
     for level in levels {
         let done = &replies;
         let results = join_all(
@@ -185,9 +197,13 @@ pub(crate) async fn run(
                 .map(|&i| async move { (i, run_item(state, principal, items, i, done).await) }),
         )
         .await;
-        for (i, reply) in results {
+        for (i, (reply, reached)) in results {
             state.counters.status(reply.status.as_u16());
             replies[i] = Some(reply);
+            highest = match (highest, reached) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
         }
     }
     let batch_no = state
@@ -197,10 +213,14 @@ pub(crate) async fn run(
     order.shuffle(&mut StdRng::seed_from_u64(splitmix64(
         state.config.seed ^ splitmix64(batch_no),
     )));
-    Ok(order
+    let responses = order
         .into_iter()
         .filter_map(|i| Some(batch_item(&items.get(i)?.id, replies.get_mut(i)?.take()?)))
-        .collect())
+        .collect();
+    Ok(Answered {
+        responses,
+        level: highest,
+    })
 }
 
 async fn run_item(
@@ -209,10 +229,10 @@ async fn run_item(
     items: &[Item],
     index: usize,
     done: &[Option<Reply>],
-) -> Reply {
+) -> (Reply, Option<f64>) {
     bump(&state.counters.batch_items);
     let Some(item) = items.get(index) else {
-        return Reply::empty(StatusCode::INTERNAL_SERVER_ERROR);
+        return (Reply::empty(StatusCode::INTERNAL_SERVER_ERROR), None);
     };
     let (path, query) = match item.url.split_once('?') {
         Some((p, q)) => (p, Some(q)),
@@ -221,7 +241,7 @@ async fn run_item(
     note_write_attempt(state, &item.method, path);
     let ids = state.new_ids(item.client_request_id.as_deref().map(str::as_bytes));
     if let Some((status, code, message)) = &item.problem {
-        return graph_error(*status, code, message, &ids);
+        return (graph_error(*status, code, message, &ids), None);
     }
     let failed = item.depends_on.iter().find(|d| {
         done.get(**d)
@@ -230,7 +250,7 @@ async fn run_item(
     });
     if let Some(dep) = failed {
         let dep_id = items.get(*dep).map_or("", |d| d.id.as_str());
-        return graph_error(
+        let reply = graph_error(
             StatusCode::FAILED_DEPENDENCY,
             "FailedDependency",
             &format!(
@@ -238,6 +258,7 @@ async fn run_item(
             ),
             &ids,
         );
+        return (reply, None);
     }
     let call = Call {
         method: &item.method,
@@ -246,11 +267,14 @@ async fn run_item(
         body: item.body.clone().map(Ok),
         ids,
     };
-    match execute(state, principal, &call, Scope::Item, None).await {
-        Outcome::Reply(reply) => reply,
+    match execute_metered(state, principal, &call, Scope::Item, None).await {
+        (Outcome::Reply(reply), level) => (reply, level),
         // Items are never dropped (their scope excludes it); answer 500
         // should that ever change.
-        Outcome::Dropped => Reply::json(StatusCode::INTERNAL_SERVER_ERROR, json!({})),
+        (Outcome::Dropped, _) => (
+            Reply::json(StatusCode::INTERNAL_SERVER_ERROR, json!({})),
+            None,
+        ),
     }
 }
 

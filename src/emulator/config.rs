@@ -49,6 +49,54 @@ pub enum SyncedReset {
     Refuse,
 }
 
+/// What a Graph request costs the `--rate` bucket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Costs {
+    /// One unit per request or `$batch` item.
+    #[default]
+    Flat,
+    /// Graph's identity resource units: a users list (and list-style
+    /// relations and role lists) 2, any other request 1; `$select` -1,
+    /// `$expand` +1, `$top` under 20 -1; at least 1.
+    Graph,
+}
+
+/// When `x-ms-throttle-limit-percentage` is sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LevelHeader {
+    /// On every admitted request while a limit is on.
+    Always,
+    /// Only past 80% of a limit (Graph's documented behaviour).
+    #[default]
+    Above80,
+    Never,
+}
+
+/// Where a `$batch` carries `x-ms-throttle-limit-percentage`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LevelHeaderOn {
+    /// On the item responses only.
+    Items,
+    /// On the envelope only: the highest level its items reached.
+    Envelope,
+    #[default]
+    Both,
+}
+
+impl LevelHeaderOn {
+    pub(crate) fn items(self) -> bool {
+        matches!(self, LevelHeaderOn::Items | LevelHeaderOn::Both)
+    }
+
+    pub(crate) fn envelope(self) -> bool {
+        matches!(self, LevelHeaderOn::Envelope | LevelHeaderOn::Both)
+    }
+}
+
+/// A write quota's bucket size per unit of `--write-rate` unless told
+/// otherwise: Graph's 3,000 writes per 150 s is `--write-rate 20`.
+pub const WRITE_BURST_SECONDS: f64 = 150.0;
+
 /// The directory role the app's service principal holds unless told otherwise.
 pub const DEFAULT_APP_ROLE: &str = "User Administrator";
 
@@ -67,6 +115,24 @@ pub struct EmulatorConfig {
     pub rate: Option<f64>,
     /// Bucket size; `None` means one second's worth of `rate` (at least 1).
     pub burst: Option<u32>,
+    /// What each request costs the `rate` bucket (and says in
+    /// `x-ms-resource-unit`).
+    pub costs: Costs,
+    /// Sustained writes (POST, PATCH, PUT, DELETE, items included) per
+    /// second per app: a second bucket, charged one per write only. `None`:
+    /// no write quota.
+    pub write_rate: Option<f64>,
+    /// The write bucket's size; `None` means [`WRITE_BURST_SECONDS`] of
+    /// `write_rate` (at least 1).
+    pub write_burst: Option<u32>,
+    /// Fixed windows of this many seconds (aligned to the emulator's
+    /// start) instead of token buckets: at most `rate * window` units (and
+    /// `write_rate * window` writes) per window.
+    pub window_secs: Option<u32>,
+    /// When `x-ms-throttle-limit-percentage` is sent.
+    pub level_header: LevelHeader,
+    /// Where a `$batch` carries it.
+    pub level_header_on: LevelHeaderOn,
     /// Fraction of Graph requests answered 500 or 503 before anything is applied.
     pub fail_rate: f64,
     /// Fraction of Graph requests answered only after [`Self::slow`].
@@ -74,6 +140,9 @@ pub struct EmulatorConfig {
     pub slow: Duration,
     /// Fraction of Graph requests whose connection is closed with no answer.
     pub reset_rate: f64,
+    /// Fraction of Graph requests answered 504 Gateway Timeout, half of
+    /// them after the change was applied.
+    pub gateway_timeout_rate: f64,
     /// Seeds the user state and every fault decision.
     pub seed: u64,
     /// The only client secret accepted; `None` accepts any non-empty one.
@@ -115,10 +184,17 @@ impl Default for EmulatorConfig {
             latency: Duration::ZERO,
             rate: None,
             burst: None,
+            costs: Costs::Flat,
+            write_rate: None,
+            write_burst: None,
+            window_secs: None,
+            level_header: LevelHeader::Above80,
+            level_header_on: LevelHeaderOn::Both,
             fail_rate: 0.0,
             slow_rate: 0.0,
             slow: Duration::from_secs(30),
             reset_rate: 0.0,
+            gateway_timeout_rate: 0.0,
             seed: 0,
             client_secret: None,
             roles: REMEDY_PERMISSIONS.iter().map(|r| (*r).to_owned()).collect(),
@@ -151,6 +227,7 @@ impl EmulatorConfig {
             ("--fail-rate", self.fail_rate),
             ("--slow-rate", self.slow_rate),
             ("--reset-rate", self.reset_rate),
+            ("--gateway-timeout-rate", self.gateway_timeout_rate),
             ("--locked-rate", self.locked_rate),
             ("--disabled-rate", self.disabled_rate),
         ] {
@@ -163,12 +240,12 @@ impl EmulatorConfig {
         }
         // One uniform draw decides a request's fault, so the rates are
         // slices of [0, 1) and cannot overlap.
-        let faults = self.fail_rate + self.slow_rate + self.reset_rate;
+        let faults = self.fail_rate + self.slow_rate + self.reset_rate + self.gateway_timeout_rate;
         if faults > 1.0 + 1e-9 {
             return Err(invalid(
                 "--fail-rate",
                 format!(
-                    "--fail-rate, --slow-rate and --reset-rate add up to {faults}, more than 1"
+                    "--fail-rate, --slow-rate, --reset-rate and --gateway-timeout-rate add up to {faults}, more than 1"
                 ),
             ));
         }
@@ -186,6 +263,8 @@ impl EmulatorConfig {
         if self.burst.is_some() && self.rate.is_none() {
             return Err(invalid("--burst", "needs --rate".to_owned()));
         }
+        self.validate_write_quota()?;
+        self.validate_window()?;
         if self.token_ttl_secs == 0 {
             return Err(invalid(
                 "--token-ttl",
@@ -254,10 +333,83 @@ impl EmulatorConfig {
         Ok(())
     }
 
+    fn validate_write_quota(&self) -> Result<(), EmulatorError> {
+        if let Some(rate) = self.write_rate
+            && !(rate.is_finite() && rate > 0.0 && rate <= 1e9)
+        {
+            return Err(invalid(
+                "--write-rate",
+                format!("must be a positive number of writes per second, not {rate}"),
+            ));
+        }
+        if self.write_burst == Some(0) {
+            return Err(invalid("--write-burst", "must be at least 1".to_owned()));
+        }
+        if self.write_burst.is_some() && self.write_rate.is_none() {
+            return Err(invalid("--write-burst", "needs --write-rate".to_owned()));
+        }
+        Ok(())
+    }
+
+    fn validate_window(&self) -> Result<(), EmulatorError> {
+        let Some(window) = self.window_secs else {
+            return Ok(());
+        };
+        if window == 0 {
+            return Err(invalid(
+                "--window-s",
+                "must be at least 1 second".to_owned(),
+            ));
+        }
+        if self.rate.is_none() && self.write_rate.is_none() {
+            return Err(invalid(
+                "--window-s",
+                "needs --rate or --write-rate (the limit it counts per window)".to_owned(),
+            ));
+        }
+        if self.burst.is_some() {
+            return Err(invalid(
+                "--burst",
+                "has no meaning with --window-s: a window allows --rate times its length"
+                    .to_owned(),
+            ));
+        }
+        if self.write_burst.is_some() {
+            return Err(invalid(
+                "--write-burst",
+                "has no meaning with --window-s: a window allows --write-rate times its length"
+                    .to_owned(),
+            ));
+        }
+        for (option, rate) in [("--rate", self.rate), ("--write-rate", self.write_rate)] {
+            if let Some(rate) = rate
+                && rate * f64::from(window) < 1.0
+            {
+                return Err(invalid(
+                    option,
+                    format!(
+                        "{rate} per second over --window-s {window} allows less than one request per window; raise it or lengthen the window"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The bucket size in effect when throttling is on.
     pub(crate) fn effective_burst(&self) -> Option<(f64, f64)> {
         self.rate.map(|rate| {
             let burst = self.burst.map_or_else(|| rate.ceil().max(1.0), f64::from);
+            (rate, burst)
+        })
+    }
+
+    /// The write bucket's rate and size when the write quota is on.
+    pub(crate) fn effective_write_burst(&self) -> Option<(f64, f64)> {
+        self.write_rate.map(|rate| {
+            let burst = self
+                .write_burst
+                .map_or_else(|| (rate * WRITE_BURST_SECONDS).ceil().max(1.0), f64::from);
             (rate, burst)
         })
     }
@@ -337,6 +489,85 @@ mod tests {
         assert!(c.validate().is_err());
         c.rate = Some(2.5);
         assert_eq!(c.effective_burst(), Some((2.5, 3.0)));
+    }
+
+    #[test]
+    fn throttling_options_are_checked() {
+        let err = |c: EmulatorConfig| c.validate().unwrap_err().to_string();
+        let base = EmulatorConfig::default();
+        let write = EmulatorConfig {
+            write_rate: Some(20.0),
+            ..base.clone()
+        };
+        write.validate().unwrap();
+        assert_eq!(write.effective_write_burst(), Some((20.0, 3000.0)));
+        assert_eq!(write.effective_burst(), None);
+        let e = err(EmulatorConfig {
+            write_rate: Some(-1.0),
+            ..base.clone()
+        });
+        assert!(e.contains("--write-rate") && e.contains("positive"), "{e}");
+        let e = err(EmulatorConfig {
+            write_burst: Some(5),
+            ..base.clone()
+        });
+        assert!(
+            e.contains("--write-burst") && e.contains("needs --write-rate"),
+            "{e}"
+        );
+        let e = err(EmulatorConfig {
+            write_burst: Some(0),
+            ..write.clone()
+        });
+        assert!(e.contains("at least 1"), "{e}");
+        let e = err(EmulatorConfig {
+            window_secs: Some(10),
+            ..base.clone()
+        });
+        assert!(
+            e.contains("--window-s") && e.contains("needs --rate"),
+            "{e}"
+        );
+        let windowed = EmulatorConfig {
+            rate: Some(2.0),
+            window_secs: Some(10),
+            ..write.clone()
+        };
+        windowed.validate().unwrap();
+        let e = err(EmulatorConfig {
+            burst: Some(5),
+            ..windowed.clone()
+        });
+        assert!(e.contains("--burst") && e.contains("--window-s"), "{e}");
+        let e = err(EmulatorConfig {
+            write_burst: Some(5),
+            ..windowed.clone()
+        });
+        assert!(e.contains("--write-burst"), "{e}");
+        let e = err(EmulatorConfig {
+            window_secs: Some(0),
+            ..windowed.clone()
+        });
+        assert!(e.contains("at least 1 second"), "{e}");
+        let e = err(EmulatorConfig {
+            rate: Some(0.05),
+            ..windowed
+        });
+        assert!(e.contains("less than one request per window"), "{e}");
+        let e = err(EmulatorConfig {
+            fail_rate: 0.5,
+            gateway_timeout_rate: 0.6,
+            ..base.clone()
+        });
+        assert!(e.contains("--gateway-timeout-rate"), "{e}");
+        assert!(
+            EmulatorConfig {
+                gateway_timeout_rate: 1.5,
+                ..base
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]

@@ -27,20 +27,29 @@
 //!   role-assignable groups, PIM eligibility) and restricted management
 //!   units; synced users (`--synced-reset`); PIM's licence.
 //! - `POST /v1.0/$batch` (≤ 20 items, `dependsOn`, shuffled answers).
-//! - Throttling (`--rate`/`--burst`), injected 500/503s, slow answers and
-//!   dropped connections, all seeded and reproducible.
+//! - Throttling as Graph's identity service does it: per app a limit of
+//!   resource units (`--rate`/`--burst`; one per request, or Graph's costs
+//!   with `--costs graph`) and a write quota (`--write-rate`/`--write-burst`),
+//!   token buckets or fixed windows (`--window-s`); 429 with `Retry-After`,
+//!   `x-ms-throttle-scope` (`Read`, `Write` or `ReadWrite`) and
+//!   `x-ms-throttle-information`; `x-ms-resource-unit` on every metered
+//!   answer and `x-ms-throttle-limit-percentage` as `--level-header` and
+//!   `--level-header-on` say.
+//! - Injected 500/503s, 504 Gateway Timeouts (half of them applied), slow
+//!   answers and dropped connections, all seeded and reproducible.
 //! - Test hooks: `GET /_stats`, `GET /_users`, `POST /_reset`.
 //!
 //! # Layout
 //!
 //! | file | owns |
 //! |---|---|
-//! | `config.rs` | [`EmulatorConfig`] (defaults = the CLI's) and its https files ([`TlsFiles`]), validation, [`EmulatorError`] |
+//! | `config.rs` | [`EmulatorConfig`] (defaults = the CLI's), [`Costs`], [`LevelHeader`], [`LevelHeaderOn`] and its https files ([`TlsFiles`]), validation, [`EmulatorError`] |
 //! | `server.rs` | accept loop, per-connection kill switch, top-level routing, [`start`], [`serve`] |
 //! | `tls.rs` | https: the certificate and key loaded into an acceptor, the bounded handshake |
 //! | `state.rs` | [`State`]: everything one emulator holds |
 //! | `paths.rs` | Graph path parsing: routes, percent-decoding, OData keys |
-//! | `routes.rs` | the shared pipeline (count, throttle, fault, dispatch); write attempts per user |
+//! | `routes.rs` | the shared pipeline (count, meter, fault, dispatch); write attempts per user |
+//! | `meter.rs` | what a request costs (resource units, writes), charging both limits, the 429's scope and information, the level header's modes |
 //! | `query.rs` | the OData query options read (`$select`, `$top`, `$skiptoken`, `$filter`) and refused |
 //! | `ctx.rs` | what handlers share: the request context, permission checks, common errors, paging |
 //! | `users.rs` | the user endpoints and their rules (permissions, the app's role, privileged targets, sync, passwords) |
@@ -48,11 +57,11 @@
 //! | `role_management.rs` | role assignments, PIM eligibility, role definitions |
 //! | `domains.rs` | `GET /domains/{name}` |
 //! | `select.rs` | `$select`, default properties, rendering users, roles and other directory objects |
-//! | `batch.rs` | `$batch`: parsing, `dependsOn` ordering, 424s, shuffling |
+//! | `batch.rs` | `$batch`: parsing, `dependsOn` ordering, 424s, shuffling, the envelope's level |
 //! | `token.rs` | the token endpoint and its OAuth errors |
 //! | `jwt.rs` | issuing and checking access tokens |
-//! | `throttle.rs` | the per-app token bucket |
-//! | `faults.rs` | seeded fault decisions |
+//! | `throttle.rs` | one per-app limit: a token bucket or a fixed window, usage counted while refused |
+//! | `faults.rs` | seeded fault decisions (500/503, 504 before or after applying, slow, dropped) |
 //! | `directory.rs` | users, indexes, per-user locks, the few users' extras (roles, groups, units) |
 //! | `objects.rs` | groups, administrative units, applications, domains |
 //! | `privilege.rs` | who counts as privileged; roles held through groups |
@@ -67,7 +76,7 @@
 //! | `hooks.rs` | `/_stats`, `/_users`, `/_reset` |
 //! | `ids.rs` | derived GUIDs, counter-based randomness, request ids |
 //! | `clock.rs` | Unix seconds and their three text forms |
-//! | `testing.rs` | unit tests only: a state seeded from CSV text, requests without a socket |
+//! | `testing.rs` | unit tests only: a state seeded from CSV text (its limits' clock stopped), requests and batches without a socket |
 
 mod batch;
 mod clock;
@@ -80,6 +89,7 @@ mod hooks;
 mod ids;
 mod jwt;
 mod memberships;
+mod meter;
 mod objects;
 mod password;
 mod paths;
@@ -105,10 +115,11 @@ mod users;
 mod view;
 
 pub use config::{
-    DEFAULT_APP_ROLE, DEFAULT_GENERATED_USERS, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID,
-    EmulatorConfig, EmulatorError, MAX_PAGE_SIZE, SyncedReset, TlsFiles, UserSource,
+    Costs, DEFAULT_APP_ROLE, DEFAULT_GENERATED_USERS, DEFAULT_TENANT_DOMAIN, DEFAULT_TENANT_ID,
+    EmulatorConfig, EmulatorError, LevelHeader, LevelHeaderOn, MAX_PAGE_SIZE, SyncedReset,
+    TlsFiles, UserSource, WRITE_BURST_SECONDS,
 };
 pub use server::{RunningEmulator, serve, start};
 pub use state::State;
-pub use stats::{ByOperation, FaultStats, Stats};
+pub use stats::{ByOperation, FaultStats, Stats, ThrottledByScope};
 pub use view::UserView;

@@ -13,6 +13,9 @@ pub(crate) struct Query {
     pub filter: Option<String>,
     /// An option the emulator does not implement (`$search`, ...).
     pub unsupported: Option<String>,
+    /// `$expand` was given (refused as unsupported, but it still costs
+    /// Graph's resource unit).
+    pub expand: bool,
 }
 
 impl Query {
@@ -26,6 +29,7 @@ impl Query {
                 "skiptoken" => &mut q.skiptoken,
                 "filter" => &mut q.filter,
                 "search" | "orderby" | "expand" | "count" | "skip" => {
+                    q.expand |= name == "expand";
                     q.unsupported
                         .get_or_insert_with(|| key.clone().into_owned());
                     continue;
@@ -61,5 +65,8 @@ mod tests {
             Some("$search")
         );
         assert_eq!(Query::parse(None), Query::default());
+        let q = Query::parse(Some("$expand=manager"));
+        assert!(q.expand);
+        assert_eq!(q.unsupported.as_deref(), Some("$expand"));
     }
 }

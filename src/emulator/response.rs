@@ -73,7 +73,7 @@ pub(crate) fn graph_error(status: StatusCode, code: &str, message: &str, ids: &I
 
 /// 429 as Graph throttles: a `TooManyRequests` body, `Retry-After` in
 /// seconds, and the `x-ms-throttle-scope` and `-information` headers.
-pub(crate) fn throttled(retry_after: u64, scope: &str, ids: &Ids) -> Reply {
+pub(crate) fn throttled(retry_after: u64, scope: &str, information: &str, ids: &Ids) -> Reply {
     Reply::json(
         StatusCode::TOO_MANY_REQUESTS,
         json!({"error": {
@@ -91,7 +91,7 @@ pub(crate) fn throttled(retry_after: u64, scope: &str, ids: &Ids) -> Reply {
     )
     .with_header("Retry-After", retry_after.to_string())
     .with_header("x-ms-throttle-scope", scope)
-    .with_header("x-ms-throttle-information", "ResourceUnitLimitExceeded")
+    .with_header("x-ms-throttle-information", information)
 }
 
 /// The token service's error body. `description` is the text after
@@ -233,7 +233,12 @@ mod tests {
 
     #[test]
     fn responses_carry_ids_and_content_type() {
-        let r = throttled(3, "Tenant_Application/ReadWrite/a/t", &ids());
+        let r = throttled(
+            3,
+            "Tenant_Application/ReadWrite/a/t",
+            "ResourceUnitLimitExceeded",
+            &ids(),
+        );
         let item = batch_item("7", r.clone());
         assert_eq!(item["status"], 429);
         assert_eq!(item["headers"]["Retry-After"], "3");

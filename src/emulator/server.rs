@@ -34,6 +34,7 @@ use super::config::{EmulatorConfig, EmulatorError};
 use super::faults::{Fault, Scope};
 use super::hooks;
 use super::jwt::Principal;
+use super::meter::{self, Place};
 use super::paths::percent_decode;
 use super::response::{Ids, Reply, graph_error, into_response, oauth_error};
 use super::routes::{Call, Kill, Outcome, execute, note_write_attempt};
@@ -390,8 +391,8 @@ async fn handle_batch(
         kill.fire();
         return linger().await;
     }
-    let responses = match batch::run(state, principal, &items).await {
-        Ok(responses) => responses,
+    let answered = match batch::run(state, principal, &items).await {
+        Ok(answered) => answered,
         Err(message) => return respond(state, bad(&message), &ids),
     };
     if fault == Fault::DropAfter {
@@ -399,11 +400,11 @@ async fn handle_batch(
         kill.fire();
         return linger().await;
     }
-    respond(
-        state,
-        Reply::json(StatusCode::OK, json!({ "responses": responses })),
-        &ids,
-    )
+    let mut reply = Reply::json(StatusCode::OK, json!({ "responses": answered.responses }));
+    if let Some(level) = meter::level_header(&state.config, answered.level, Place::Envelope) {
+        reply = reply.with_header("x-ms-throttle-limit-percentage", level);
+    }
+    respond(state, reply, &ids)
 }
 
 /// Count the status and build the response.

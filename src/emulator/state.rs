@@ -1,10 +1,11 @@
 //! [`State`]: everything one emulator instance holds (the directory,
-//! token keys, counters, throttle buckets, fault generator), shared by all
+//! token keys, counters, throttling limits, fault generator), shared by all
 //! connections behind an `Arc`.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use super::clock;
 use super::config::{EmulatorConfig, EmulatorError};
@@ -15,7 +16,7 @@ use super::jwt::Tokens;
 use super::response::Ids;
 use super::seed;
 use super::stats::{Counters, Stats};
-use super::throttle::Throttle;
+use super::throttle::{Limit, Throttle};
 use super::tls::ServerTls;
 use super::view::UserView;
 
@@ -27,7 +28,16 @@ pub struct State {
     pub(crate) directory: Directory,
     pub(crate) tokens: Tokens,
     pub(crate) counters: Counters,
+    /// The resource-unit limit (`--rate`).
     pub(crate) throttle: Option<Throttle>,
+    /// The write quota (`--write-rate`).
+    pub(crate) write_quota: Option<Throttle>,
+    /// Time zero of the limits (fixed windows are aligned to it).
+    started: Instant,
+    /// Unit tests stop the limits' clock at this second, so that nothing
+    /// refills between their requests.
+    #[cfg(test)]
+    pub(crate) frozen_at: Option<f64>,
     pub(crate) faults: Faults,
     pub(crate) ids: IdGen,
     /// Numbers `$batch` requests, to seed each one's response shuffle.
@@ -57,13 +67,20 @@ impl State {
             ),
             throttle: config
                 .effective_burst()
-                .map(|(rate, burst)| Throttle::new(rate, burst)),
+                .map(|(rate, burst)| Throttle::with_limit(limit(rate, burst, config.window_secs))),
+            write_quota: config
+                .effective_write_burst()
+                .map(|(rate, burst)| Throttle::with_limit(limit(rate, burst, config.window_secs))),
+            started: Instant::now(),
+            #[cfg(test)]
+            frozen_at: None,
             faults: Faults::new(
                 config.fail_rate,
                 config.reset_rate,
                 config.slow_rate,
                 config.seed,
-            ),
+            )
+            .with_gateway_timeouts(config.gateway_timeout_rate),
             ids: IdGen::new(u64::from_le_bytes(salt)),
             counters: Counters::default(),
             batches: AtomicU64::new(0),
@@ -120,11 +137,20 @@ impl State {
     pub fn reset(&self) {
         self.directory.reset();
         self.counters.reset();
-        if let Some(t) = &self.throttle {
+        for t in [&self.throttle, &self.write_quota].into_iter().flatten() {
             t.reset();
         }
         self.faults.reset();
         self.batches.store(0, Ordering::Relaxed);
+    }
+
+    /// Seconds since the emulator started: the limits' clock.
+    pub(crate) fn elapsed(&self) -> f64 {
+        #[cfg(test)]
+        if let Some(now) = self.frozen_at {
+            return now;
+        }
+        self.started.elapsed().as_secs_f64()
     }
 
     /// Record the address the emulator serves on (first one wins).
@@ -153,5 +179,17 @@ impl State {
             request_id,
             client_request_id,
         }
+    }
+}
+
+/// A token bucket, or with `window` seconds a fixed window allowing
+/// `rate * window`.
+fn limit(rate: f64, burst: f64, window: Option<u32>) -> Limit {
+    match window {
+        Some(seconds) => Limit::Window {
+            units: rate * f64::from(seconds),
+            seconds: f64::from(seconds),
+        },
+        None => Limit::Bucket { rate, burst },
     }
 }

@@ -39,6 +39,22 @@ pub struct FaultStats {
     pub slow: u64,
     pub dropped_before_apply: u64,
     pub dropped_after_apply: u64,
+    /// 504 Gateway Timeout answers, whether or not the change was applied.
+    #[serde(rename = "504", default)]
+    pub gateway_timeout: u64,
+    /// Those of them answered after the change was applied.
+    #[serde(rename = "504_after_apply", default)]
+    pub gateway_timeout_after_apply: u64,
+}
+
+/// 429 answers by the `x-ms-throttle-scope` they named: `read` (a read
+/// over the resource-unit limit), `readwrite` (a write over it), `write`
+/// (a write over the write quota).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThrottledByScope {
+    pub read: u64,
+    pub write: u64,
+    pub readwrite: u64,
 }
 
 /// What `GET /_stats` returns.
@@ -57,6 +73,18 @@ pub struct Stats {
     pub status: BTreeMap<String, u64>,
     /// 429 answers (requests and items).
     pub throttled: u64,
+    /// The same by scope.
+    #[serde(default)]
+    pub throttled_by_scope: ThrottledByScope,
+    /// Write requests (POST, PATCH, PUT, DELETE; `$batch` items included,
+    /// envelopes not) that reached the throttle, as the write quota counts
+    /// them: also those then throttled or faulted.
+    #[serde(default)]
+    pub writes: u64,
+    /// Resource units charged: the sum of every metered answer's
+    /// `x-ms-resource-unit`, refused requests included (they debit too).
+    #[serde(default)]
+    pub resource_units: u64,
     pub faults: FaultStats,
     /// The most Graph HTTP requests ever handled at once.
     pub max_in_flight: u64,
@@ -84,6 +112,13 @@ pub(crate) struct Counters {
     pub batch_items: AtomicU64,
     status: Box<[AtomicU64]>,
     pub throttled: AtomicU64,
+    pub throttled_read: AtomicU64,
+    pub throttled_write: AtomicU64,
+    pub throttled_readwrite: AtomicU64,
+    pub writes: AtomicU64,
+    pub resource_units: AtomicU64,
+    pub gateway_timeout: AtomicU64,
+    pub gateway_timeout_after_apply: AtomicU64,
     pub error_500: AtomicU64,
     pub error_503: AtomicU64,
     pub slow: AtomicU64,
@@ -108,6 +143,13 @@ impl Default for Counters {
             batch_items: AtomicU64::new(0),
             status: (0..STATUS_SLOTS).map(|_| AtomicU64::new(0)).collect(),
             throttled: AtomicU64::new(0),
+            throttled_read: AtomicU64::new(0),
+            throttled_write: AtomicU64::new(0),
+            throttled_readwrite: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            resource_units: AtomicU64::new(0),
+            gateway_timeout: AtomicU64::new(0),
+            gateway_timeout_after_apply: AtomicU64::new(0),
             error_500: AtomicU64::new(0),
             error_503: AtomicU64::new(0),
             slow: AtomicU64::new(0),
@@ -177,6 +219,13 @@ impl Counters {
             &self.batch,
             &self.batch_items,
             &self.throttled,
+            &self.throttled_read,
+            &self.throttled_write,
+            &self.throttled_readwrite,
+            &self.writes,
+            &self.resource_units,
+            &self.gateway_timeout,
+            &self.gateway_timeout_after_apply,
             &self.error_500,
             &self.error_503,
             &self.slow,
@@ -230,12 +279,21 @@ impl Counters {
             },
             status,
             throttled: get(&self.throttled),
+            throttled_by_scope: ThrottledByScope {
+                read: get(&self.throttled_read),
+                write: get(&self.throttled_write),
+                readwrite: get(&self.throttled_readwrite),
+            },
+            writes: get(&self.writes),
+            resource_units: get(&self.resource_units),
             faults: FaultStats {
                 error_500: get(&self.error_500),
                 error_503: get(&self.error_503),
                 slow: get(&self.slow),
                 dropped_before_apply: get(&self.dropped_before_apply),
                 dropped_after_apply: get(&self.dropped_after_apply),
+                gateway_timeout: get(&self.gateway_timeout),
+                gateway_timeout_after_apply: get(&self.gateway_timeout_after_apply),
             },
             max_in_flight: get(&self.max_in_flight),
             in_flight: get(&self.in_flight),
@@ -279,6 +337,18 @@ mod tests {
         assert_eq!((s.in_flight, s.max_in_flight), (0, 2));
         let json = serde_json::to_value(&s).unwrap();
         assert!(json["faults"].get("503").is_some());
+        c.resource_units.fetch_add(3, Ordering::Relaxed);
+        bump(&c.throttled_write);
+        bump(&c.gateway_timeout);
+        let json = serde_json::to_value(c.snapshot()).unwrap();
+        assert_eq!(json["resource_units"], 3);
+        assert_eq!(
+            json["throttled_by_scope"],
+            serde_json::json!({"read": 0, "write": 1, "readwrite": 0})
+        );
+        assert_eq!(json["faults"]["504"], 1);
+        assert_eq!(json["faults"]["504_after_apply"], 0);
+        assert_eq!(json["writes"], 0);
         c.reset();
         assert_eq!(c.snapshot(), Stats::default());
     }

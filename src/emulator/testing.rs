@@ -1,12 +1,14 @@
 //! Unit-test helpers (test builds only): an emulator [`State`] seeded from
-//! CSV text, and Graph requests run through the same pipeline as the
-//! server's ([`routes::execute`]), without a socket.
+//! CSV text, and Graph requests (alone or as a `$batch`) run through the
+//! same pipeline as the server's ([`routes::execute`], [`batch::run`]),
+//! without a socket.
 
 use std::io::Write as _;
 
 use hyper::{Method, StatusCode};
 use serde_json::Value;
 
+use super::batch;
 use super::config::{EmulatorConfig, UserSource};
 use super::faults::Scope;
 use super::jwt::{Principal, service_principal_id};
@@ -42,10 +44,18 @@ pub(crate) struct Harness {
 #[derive(Debug)]
 pub(crate) struct Answer {
     pub status: StatusCode,
+    pub headers: Vec<(&'static str, String)>,
     pub body: Value,
 }
 
 impl Answer {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     pub(crate) fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or_default()
     }
@@ -56,15 +66,17 @@ impl Answer {
 }
 
 impl Harness {
-    /// A state seeded from `csv`, with `config`'s other options.
+    /// A state seeded from `csv`, with `config`'s other options, its
+    /// throttling clock stopped at 0 s (nothing refills between requests).
     pub(crate) fn new(csv: &str, config: EmulatorConfig) -> Self {
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(csv.as_bytes()).unwrap();
-        let state = State::new(EmulatorConfig {
+        let mut state = State::new(EmulatorConfig {
             users: UserSource::Csv(file.path().to_owned()),
             ..config
         })
         .unwrap();
+        state.frozen_at = Some(0.0);
         Harness { state, _csv: file }
     }
 
@@ -93,11 +105,7 @@ impl Harness {
         url: &str,
         body: Option<Value>,
     ) -> Answer {
-        let principal = Principal {
-            app_id: APP.to_owned(),
-            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
-            oid: self.oid(),
-        };
+        let principal = self.principal(roles);
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let (path, query) = match url.split_once('?') {
             Some((p, q)) => (p, Some(q)),
@@ -114,9 +122,28 @@ impl Harness {
         match routes::execute(&self.state, &principal, &call, Scope::Direct, None).await {
             Outcome::Reply(reply) => Answer {
                 status: reply.status,
+                headers: reply.headers,
                 body: reply.body.unwrap_or(Value::Null),
             },
             Outcome::Dropped => panic!("{url}: dropped"),
         }
+    }
+
+    fn principal(&self, roles: &[&str]) -> Principal {
+        Principal {
+            app_id: APP.to_owned(),
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            oid: self.oid(),
+        }
+    }
+
+    /// A `$batch` of `requests` (its `requests` array) with every
+    /// permission: the answered items and the envelope's level.
+    pub(crate) async fn batch(&self, requests: Value) -> batch::Answered {
+        let body = serde_json::json!({ "requests": requests }).to_string();
+        let items = batch::parse(body.as_bytes()).unwrap();
+        batch::run(&self.state, &self.principal(REMEDY_PERMISSIONS), &items)
+            .await
+            .unwrap()
     }
 }

@@ -43,6 +43,57 @@ async fn throttling_answers_429_and_usage_accrues() {
 }
 
 #[tokio::test]
+async fn the_write_quota_refuses_writes_while_reads_pass() {
+    let emu = Emu::start(&["--generate", "3", "--write-rate", "2", "--write-burst", "2"]);
+    let t = emu.token().await;
+    let user = format!("/users/user0000001@{DOMAIN}");
+    let patch = || emu.call(&t, "PATCH", &user, Some(json!({"accountEnabled": true})));
+    // Two writes fill the quota; the next one, sent at once, is refused
+    // (should the machine stall for the half second a write takes to
+    // refill, the next few are tried).
+    let mut admitted = 0;
+    let refused = loop {
+        let a = patch().await;
+        if a.status == StatusCode::TOO_MANY_REQUESTS {
+            break a;
+        }
+        assert!(a.status.is_success(), "{}", a.body);
+        admitted += 1;
+        assert!(admitted < 10, "no write was refused");
+    };
+    assert!(admitted >= 2, "the burst of 2 was admitted: {admitted}");
+    assert_graph_error(&refused, StatusCode::TOO_MANY_REQUESTS, "TooManyRequests");
+    assert_eq!(
+        refused.header("x-ms-throttle-scope"),
+        Some(format!("Tenant_Application/Write/app-1/{TENANT_ID}").as_str())
+    );
+    assert_eq!(
+        refused.header("x-ms-throttle-information"),
+        Some("WriteLimitExceeded")
+    );
+    assert!(
+        refused
+            .header("retry-after")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    // Reads are not writes: they pass.
+    let read = emu.call(&t, "GET", &user, None).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.header("x-ms-resource-unit"), Some("1"));
+    let stats = emu.hook("/_stats").await;
+    assert_eq!(stats["writes"], admitted + 1, "{stats}");
+    assert_eq!(
+        stats["throttled_by_scope"],
+        json!({"read": 0, "write": 1, "readwrite": 0}),
+        "{stats}"
+    );
+    assert_eq!(stats["resource_units"], admitted + 2, "{stats}");
+}
+
+#[tokio::test]
 async fn dropped_connections_apply_before_or_after_consistently() {
     let emu = Emu::start(&["--generate", "12", "--reset-rate", "1.0", "--seed", "3"]);
     let t = emu.token().await;
@@ -210,7 +261,16 @@ async fn stats_count_and_reset_restores() {
     assert!(s["max_in_flight"].as_u64().unwrap() >= 1);
     assert_eq!(
         s["faults"],
-        json!({"500": 0, "503": 0, "slow": 0, "dropped_before_apply": 0, "dropped_after_apply": 0})
+        json!({"500": 0, "503": 0, "504": 0, "504_after_apply": 0, "slow": 0, "dropped_before_apply": 0, "dropped_after_apply": 0})
+    );
+    // Four PATCHes and two revocations; nine Graph requests at 1 unit.
+    assert_eq!(
+        (s["writes"].as_u64(), s["resource_units"].as_u64()),
+        (Some(6), Some(9))
+    );
+    assert_eq!(
+        s["throttled_by_scope"],
+        json!({"read": 0, "write": 0, "readwrite": 0})
     );
 
     let r = emu
@@ -275,7 +335,26 @@ fn refuses_non_loopback_and_bad_options() {
         stderr.contains("2 problems") && stderr.contains("csv::invalid-key"),
         "{stderr}"
     );
+    let (code, _, stderr) = run(&["--window-s", "5"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--window-s") && stderr.contains("needs --rate or --write-rate"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&["--write-burst", "5"]);
+    assert_eq!(code, Some(2), "{stderr}");
     let (code, stdout, _) = run(&["--help"]);
     assert_eq!(code, Some(0));
     assert!(stdout.contains("Examples:"));
+    for flag in [
+        "--costs",
+        "--write-rate",
+        "--write-burst",
+        "--window-s",
+        "--level-header",
+        "--level-header-on",
+        "--gateway-timeout-rate",
+    ] {
+        assert!(stdout.contains(flag), "--help lists {flag}");
+    }
 }
