@@ -226,6 +226,92 @@ pub struct Counts {
     pub done_earlier: u64,
 }
 
+/// What a run sent and how long it took (`traffic` in `manifest.json`),
+/// written when the run finishes.
+///
+/// A resumed run records the sum over its attempts: each attempt that
+/// finishes adds its own figures to those the manifest held when it
+/// started (an attempt killed before it could write them adds nothing),
+/// and `attempts` says how many were added up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunTraffic {
+    /// Seconds from the attempt's start (its manifest written) to its end.
+    pub duration_s: f64,
+    /// Calls sent: HTTP calls (a `$batch` is one) or LDAP operations.
+    pub calls: u64,
+    /// Requests and `$batch` items (LDAP: operations) answered, any status.
+    pub answered: u64,
+    /// HTTP 429 answers, `$batch` items included.
+    pub throttled: u64,
+    /// Seconds every worker waited because a service throttled the run
+    /// (overlapping pauses counted once).
+    pub paused_s: f64,
+    /// Attempts added up (1 for a run never resumed).
+    #[serde(default = "one")]
+    pub attempts: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl RunTraffic {
+    /// One attempt's figures.
+    pub fn attempt(
+        duration: std::time::Duration,
+        traffic: &crate::directory::Traffic,
+        paused: std::time::Duration,
+    ) -> Self {
+        RunTraffic {
+            duration_s: round_ms(duration.as_secs_f64()),
+            calls: traffic.calls,
+            answered: traffic.answered,
+            throttled: traffic.throttled,
+            paused_s: round_ms(paused.as_secs_f64()),
+            attempts: 1,
+        }
+    }
+
+    /// This attempt's figures added to an earlier attempts' total, if any.
+    #[must_use]
+    pub fn after(self, earlier: Option<&RunTraffic>) -> Self {
+        let Some(e) = earlier else {
+            return self;
+        };
+        RunTraffic {
+            duration_s: round_ms(e.duration_s + self.duration_s),
+            calls: e.calls.saturating_add(self.calls),
+            answered: e.answered.saturating_add(self.answered),
+            throttled: e.throttled.saturating_add(self.throttled),
+            paused_s: round_ms(e.paused_s + self.paused_s),
+            attempts: e.attempts.saturating_add(self.attempts),
+        }
+    }
+
+    /// Calls sent per second of the run's duration.
+    pub fn calls_per_second(&self) -> f64 {
+        if self.duration_s > 0.0 {
+            self.calls as f64 / self.duration_s
+        } else {
+            0.0
+        }
+    }
+
+    /// Requests answered per second of the run's duration.
+    pub fn answered_per_second(&self) -> f64 {
+        if self.duration_s > 0.0 {
+            self.answered as f64 / self.duration_s
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Seconds to the millisecond, so the manifest shows `12.345`, not float noise.
+fn round_ms(secs: f64) -> f64 {
+    (secs * 1000.0).round() / 1000.0
+}
+
 /// A playbook step as the manifest records it, so that reports can be
 /// regenerated without the playbook file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,7 +337,7 @@ pub struct Inputs {
 /// Fields added after the first release carry `#[serde(default)]`, so the
 /// manifests of older runs still load (for `--resume`, `remedy runs` and
 /// `remedy report`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub run_id: String,
     pub remedy_version: String,
@@ -279,6 +365,9 @@ pub struct Manifest {
     pub finished: Option<String>,
     pub status: RunStatus,
     pub counts: Counts,
+    /// What the run sent, once an attempt has finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<RunTraffic>,
 }
 
 impl Manifest {
@@ -392,8 +481,14 @@ mod tests {
             finished: None,
             status: RunStatus::Running,
             counts: Counts::default(),
+            traffic: None,
         };
         r.write_manifest(&m).unwrap();
+        let text = std::fs::read_to_string(r.manifest()).unwrap();
+        assert!(
+            !text.contains("traffic"),
+            "no traffic until a run finishes: {text}"
+        );
         assert_eq!(s.find_run(None).unwrap().id, r.id);
         assert_eq!(s.find_run(Some(&r.id)).unwrap().read_manifest().unwrap(), m);
         assert!(s.find_run(Some("../etc")).is_err());
@@ -424,5 +519,69 @@ mod tests {
         assert_eq!(m.inputs.playbook_sha256, "a");
         assert_eq!(m.target.endpoint, "http://127.0.0.1:1");
         assert_eq!(m.target.provider, "graph");
+        assert_eq!(m.traffic, None, "a manifest without `traffic` loads");
+    }
+
+    #[test]
+    fn traffic_round_trips_and_a_resumed_run_adds_its_attempts() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = StateDir::open(dir.path()).unwrap();
+        let r = s.new_run().unwrap();
+        let first = RunTraffic::attempt(
+            std::time::Duration::from_millis(12_345),
+            &crate::directory::Traffic {
+                calls: 40,
+                answered: 700,
+                throttled: 3,
+                budget_per_second: Some(90.0),
+            },
+            std::time::Duration::from_millis(2_000),
+        );
+        let old = r#"{"run_id":"r","remedy_version":"0.1.0",
+            "playbook_name":"p","playbook_file":"p.yaml","playbook_sha256":"a",
+            "csv_file":"u.csv","csv_sha256":"b","graph_url":"http://127.0.0.1:1",
+            "emulated":true,"dry_run":false,"started":"2025-01-01T00:00:00Z",
+            "finished":null,"status":"running",
+            "counts":{"users":3,"processed":0,"failed":0,"done_earlier":0}}"#;
+        let mut m: Manifest = serde_json::from_str(old).unwrap();
+        m.traffic = Some(first.clone());
+        r.write_manifest(&m).unwrap();
+        let text = std::fs::read_to_string(r.manifest()).unwrap();
+        assert!(text.contains("\"duration_s\": 12.345"), "{text}");
+        assert!(text.contains("\"paused_s\": 2.0"), "{text}");
+        let back = r.read_manifest().unwrap();
+        assert_eq!(back, m);
+        // An earlier attempt's totals, then this one's on top.
+        let second = RunTraffic::attempt(
+            std::time::Duration::from_millis(5_000),
+            &crate::directory::Traffic {
+                calls: 10,
+                answered: 100,
+                throttled: 0,
+                budget_per_second: None,
+            },
+            std::time::Duration::ZERO,
+        );
+        let total = second.clone().after(back.traffic.as_ref());
+        assert_eq!(
+            total,
+            RunTraffic {
+                duration_s: 17.345,
+                calls: 50,
+                answered: 800,
+                throttled: 3,
+                paused_s: 2.0,
+                attempts: 2,
+            }
+        );
+        assert_eq!(second.clone().after(None), second);
+        assert!((total.answered_per_second() - 800.0 / 17.345).abs() < 1e-9);
+        assert_eq!(RunTraffic::default().calls_per_second(), 0.0);
+        // A record written without `attempts` counts as one attempt.
+        let bare: RunTraffic = serde_json::from_str(
+            r#"{"duration_s":1.5,"calls":2,"answered":2,"throttled":0,"paused_s":0.0}"#,
+        )
+        .unwrap();
+        assert_eq!(bare.attempts, 1);
     }
 }

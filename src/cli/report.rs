@@ -83,6 +83,7 @@ pub fn run(args: &ReportArgs) -> u8 {
                 shard: m.shard.map(|s| s.to_string()),
                 started: m.started,
                 finished: m.finished.unwrap_or_else(|| "not finished".to_owned()),
+                traffic: m.traffic,
             };
             report::render_markdown(&summary, &info)
         }

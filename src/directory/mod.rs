@@ -1,7 +1,7 @@
 //! The directory seam: the provider-neutral types the engine, the journal,
 //! plans, verify and reports speak ([`Account`], [`Op`], [`Change`],
-//! [`DirError`], [`Privileges`], [`Target`]), and [`Directory`], the one type behind which
-//! each provider (today Microsoft Graph) plugs in.
+//! [`DirError`], [`Privileges`], [`Target`], [`Traffic`]), and [`Directory`], the one type behind which
+//! each provider (Microsoft Graph, Active Directory) plugs in.
 //!
 //! # Layout
 //!
@@ -14,6 +14,9 @@
 //!   what could not be established) and the protected account's reason.
 //! - `target`: which directory a run addresses (provider, endpoint, realm,
 //!   principal), as the manifest and the plan header record it.
+//! - `traffic`: what a run sent to a directory and what came back (calls,
+//!   answers, 429s) and the rate budget it keeps, for the progress display
+//!   and the manifest.
 //! - `provider`: [`Directory`], an enum over the providers' implementations.
 
 mod account;
@@ -22,6 +25,7 @@ mod op;
 mod privileges;
 mod provider;
 mod target;
+mod traffic;
 
 pub use account::{Account, Change, Property, Value, shown_value, value_hash};
 pub use error::{DirError, ErrorKind};
@@ -29,3 +33,4 @@ pub use op::{Op, OpKind};
 pub use privileges::{Cause, Privileges, Scope, Unknown};
 pub use provider::Directory;
 pub use target::{Recorded, Target};
+pub use traffic::Traffic;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::directory::{Account, DirError, Op, OpKind, Privileges, Property, Target};
+use crate::directory::{Account, DirError, Op, OpKind, Privileges, Property, Target, Traffic};
 use crate::graph::GraphDirectory;
 use crate::ldap::LdapDirectory;
 
@@ -117,11 +117,12 @@ impl Directory {
         }
     }
 
-    /// The shared request rate now, per second (for the display).
-    pub fn pace(&self) -> f64 {
+    /// What was sent to this directory so far and what came back, and
+    /// the rate budget it keeps (for the display and the manifest).
+    pub fn traffic(&self) -> Traffic {
         match self {
-            Directory::Graph(g) => g.pace().0,
-            Directory::Ldap(l) => l.pace(),
+            Directory::Graph(g) => g.traffic(),
+            Directory::Ldap(l) => l.traffic(),
         }
     }
 

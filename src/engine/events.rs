@@ -24,9 +24,20 @@ pub enum RunEvent {
     },
     /// Graph asked remedy to slow down; every worker waits `for_`.
     Throttled { for_: Duration },
-    /// The shared rate budget now allows this many requests (or `$batch`
-    /// items) per second; sent every half second while users run.
-    Pace { per_second: f64 },
+    /// The run's traffic, summed over its directories; sent every half
+    /// second while users run, and once more when they are done.
+    Pace {
+        /// Requests (or `$batch` items) answered per second, measured
+        /// over the last two seconds.
+        answered_per_second: f64,
+        /// Requests (or `$batch` items) answered so far, any status.
+        answered: u64,
+        /// 429 answers so far (items included): not pauses, answers.
+        throttled: u64,
+        /// What the directories' rate budgets allow now, per second;
+        /// `None` when none keeps one (Active Directory).
+        budget_per_second: Option<f64>,
+    },
     /// A guard stopped scheduling new users.
     GuardTripped { reason: String },
     /// Ctrl-C or SIGTERM: no new users are started.

@@ -3,7 +3,9 @@
 //! (`user`) through the [`Directory`] seam, retries transient failures with
 //! jittered backoff and confirms one-shot actions whose fate is unknown
 //! (`backoff`, `retry`), enforces `max_failures`, and reports progress as
-//! [`RunEvent`]s (`events`). Its [`Mode`] says whether it changes
+//! [`RunEvent`]s (`events`), the measured traffic among them (`traffic`:
+//! the rate of answers and the time paused by throttling, also returned
+//! in [`Totals`] for the run's record). Its [`Mode`] says whether it changes
 //! accounts, only reads them (optionally writing a plan), or applies a
 //! plan (`planned`). It never prints and never exits.
 
@@ -12,6 +14,7 @@ pub mod events;
 mod outcome;
 mod planned;
 pub mod retry;
+pub mod traffic;
 pub mod user;
 
 use std::collections::HashMap;
@@ -24,13 +27,16 @@ use tokio::sync::mpsc;
 
 pub use events::RunEvent;
 
-use crate::directory::{Account, Directory};
+use crate::directory::{Account, Directory, Traffic};
 use crate::journal::{Journal, Replay};
 use crate::plan::{PlanIndex, PlanWriter};
 use crate::playbook::{FailureLimit, Playbook};
 
-/// How often the display hears the shared budget's pace.
+/// How often the display hears the run's traffic.
 const PACE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+/// The window the rate of answers is measured over: four ticks, so that
+/// it does not flicker.
+const RATE_WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One user row, reduced to what the playbook reads.
 #[derive(Clone)]
@@ -110,6 +116,8 @@ pub struct Context {
     /// Raised by Ctrl-C or a guard: user tasks start no new step.
     pub stop: StopSignal,
     events: mpsc::UnboundedSender<RunEvent>,
+    /// The throttling pauses announced so far.
+    pauses: std::sync::Mutex<traffic::Pauses>,
 }
 
 impl Context {
@@ -131,6 +139,7 @@ impl Context {
             accounts: std::sync::Mutex::default(),
             stop: StopSignal::default(),
             events,
+            pauses: std::sync::Mutex::default(),
         }
     }
 
@@ -213,7 +222,29 @@ impl Context {
     }
 
     pub fn event(&self, e: RunEvent) {
+        if let RunEvent::Throttled { for_ } = &e {
+            let mut pauses = self
+                .pauses
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Taken under the lock, so pauses are recorded in order.
+            pauses.add(tokio::time::Instant::now(), *for_);
+        }
         let _ = self.events.send(e);
+    }
+
+    /// Every directory's traffic, summed.
+    pub fn traffic(&self) -> Traffic {
+        self.directories.iter().map(Directory::traffic).sum()
+    }
+
+    /// Time every worker spent paused by throttling so far (overlapping
+    /// pauses count once).
+    pub fn paused(&self) -> std::time::Duration {
+        self.pauses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .total(tokio::time::Instant::now())
     }
 
     pub fn failure(&self, row: &Row, step: &str, reason: &str) {
@@ -251,6 +282,10 @@ pub struct Totals {
     /// Users a resumed run found finished already.
     pub done_earlier: u64,
     pub stopped: Option<Stopped>,
+    /// What this invocation sent, summed over the directories.
+    pub traffic: Traffic,
+    /// Time this invocation spent paused by throttling.
+    pub paused: std::time::Duration,
 }
 
 /// A handle that stops the run (Ctrl-C, guards): no new user and no new
@@ -316,15 +351,29 @@ pub async fn drive(
     let guard: Arc<std::sync::Mutex<Option<Stopped>>> = Arc::default();
     let allowed = max_failures.map(|m| m.allowed(total_users));
 
-    // The display shows the shared budget's pace while users run.
+    // The display hears the measured traffic while users run, and once
+    // more at the end.
+    let (pace_done, mut pace_stop) = tokio::sync::oneshot::channel::<()>();
     let pace = {
         let cx = cx.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(PACE_EVERY);
+            let mut rate = traffic::Rate::new(RATE_WINDOW);
             loop {
-                tick.tick().await;
-                let per_second = cx.directories.iter().map(Directory::pace).sum();
-                cx.event(RunEvent::Pace { per_second });
+                let last = tokio::select! {
+                    _ = tick.tick() => false,
+                    _ = &mut pace_stop => true,
+                };
+                let t = cx.traffic();
+                cx.event(RunEvent::Pace {
+                    answered_per_second: rate.sample(tokio::time::Instant::now(), t.answered),
+                    answered: t.answered,
+                    throttled: t.throttled,
+                    budget_per_second: t.budget_per_second,
+                });
+                if last {
+                    return;
+                }
             }
         })
     };
@@ -372,7 +421,7 @@ pub async fn drive(
         .for_each(|()| std::future::ready(()))
         .await;
 
-    pace.abort();
+    let _ = pace_done.send(());
     // Wait for the task to end, so its handle on the context is dropped
     // and the caller can take the journal (and plan) back.
     let _ = pace.await;
@@ -385,6 +434,8 @@ pub async fn drive(
         failed: failed.load(Ordering::Relaxed),
         done_earlier: done_earlier.load(Ordering::Relaxed),
         stopped: stopped.or_else(|| stop.is_stopped().then_some(Stopped::Interrupted)),
+        traffic: cx.traffic(),
+        paused: cx.paused(),
     }
 }
 

@@ -5,13 +5,14 @@
 //! neutral [`Account`], [`Privileges`] and [`DirError`].
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
 use crate::directory::{
-    Account, DirError, ErrorKind as DirKind, Op, OpKind, Privileges, Property, Target,
+    Account, DirError, ErrorKind as DirKind, Op, OpKind, Privileges, Property, Target, Traffic,
 };
 use crate::graph::batch::MAX_BATCH;
 use crate::graph::dispatch::Dispatcher;
@@ -233,6 +234,18 @@ impl GraphDirectory {
     /// The shared rate per second and the pause every worker is in.
     pub fn pace(&self) -> (f64, Duration) {
         self.dispatch.limiter().status()
+    }
+
+    /// HTTP calls sent through the dispatcher, the requests and `$batch`
+    /// items answered, the 429s among them, and the limiter's budget now.
+    pub fn traffic(&self) -> Traffic {
+        let stats = &self.dispatch.stats;
+        Traffic {
+            calls: stats.calls.load(Ordering::Relaxed),
+            answered: stats.answered.load(Ordering::Relaxed),
+            throttled: stats.throttled.load(Ordering::Relaxed),
+            budget_per_second: Some(self.dispatch.limiter().status().0),
+        }
     }
 
     pub fn users_in_flight(&self) -> usize {
@@ -482,6 +495,35 @@ mod tests {
             paths.iter().all(|p| !p.contains("memberOf/")),
             "no OData cast: {paths:?}"
         );
+        drop(paths);
+        // Three HTTP calls (two envelopes, one alone) carried nine answered
+        // requests.
+        let t = dir.traffic();
+        assert_eq!((t.calls, t.answered, t.throttled), (3, 9, 0), "{t:?}");
+        assert!(t.budget_per_second.is_some_and(|b| b > 0.0), "{t:?}");
+    }
+
+    #[tokio::test]
+    async fn a_429_item_is_counted_as_an_answer_and_as_throttled() {
+        use serde_json::json;
+        let busy = json!({"error": {"code": "TooManyRequests", "message": "slow down"}});
+        let fake = Arc::new(fake::Fake {
+            routes: routes((429, busy)),
+            counts: fake::Counts::default(),
+        });
+        let dir = graph(fake.clone(), true).await;
+        let e = dir.privileges(USER).await.unwrap_err();
+        assert_eq!(e.kind, DirKind::Throttled, "{e}");
+        let c = &fake.counts;
+        let sent = c.envelopes.load(std::sync::atomic::Ordering::Relaxed)
+            + c.direct.load(std::sync::atomic::Ordering::Relaxed);
+        let requests = c.items.load(std::sync::atomic::Ordering::Relaxed)
+            + c.direct.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(requests > sent, "the lists travelled in a batch");
+        let t = dir.traffic();
+        assert_eq!(t.calls, sent, "{t:?}");
+        assert_eq!(t.answered, requests, "every request got an answer: {t:?}");
+        assert_eq!(t.throttled, 1, "{t:?}");
     }
 
     #[tokio::test]
@@ -526,6 +568,9 @@ mod tests {
         let e = dir.privileges(USER).await.unwrap_err();
         assert!(e.is_retryable(), "{e}");
         assert_eq!(sent(&fake), 5);
+        // A 503 is an answer too.
+        let t = dir.traffic();
+        assert_eq!((t.calls, t.answered, t.throttled), (5, 5, 0), "{t:?}");
         // Not a GUID: nothing is sent.
         let e = dir.privileges("adele@contoso.com").await.unwrap_err();
         assert!(e.message.contains("not a GUID"));

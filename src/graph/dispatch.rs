@@ -30,6 +30,9 @@ type Reply = oneshot::Sender<Result<GraphResponse, GraphError>>;
 pub struct DispatchStats {
     pub calls: AtomicU64,
     pub items: AtomicU64,
+    /// Requests or batch items that got an answer, whatever its status
+    /// (an answer to a whole `$batch` counts for each item it carried).
+    pub answered: AtomicU64,
     pub throttled: AtomicU64,
     /// Write requests (and items) sent.
     pub writes: AtomicU64,
@@ -138,6 +141,16 @@ fn feedback(
     units: u32,
     items: u32,
 ) {
+    // An answer came back, whatever its status: each request it carried.
+    let answered = match result {
+        Ok(_) => true,
+        Err(e) => e.status.is_some(),
+    };
+    if answered {
+        stats
+            .answered
+            .fetch_add(u64::from(items), Ordering::Relaxed);
+    }
     match result {
         Err(e) if e.kind == ErrorKind::Throttled => {
             stats.throttled.fetch_add(1, Ordering::Relaxed);

@@ -27,7 +27,7 @@ use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Mod, Scope};
 use secrecy::ExposeSecret as _;
 
-use crate::directory::{Account, DirError, ErrorKind, Op, Privileges, Property, Target};
+use crate::directory::{Account, DirError, ErrorKind, Op, Privileges, Property, Target, Traffic};
 use crate::graph::redact::Redactor;
 use crate::ldap::entry::Entry;
 use crate::ldap::error::{Call, dir_error, from_result, refused};
@@ -359,6 +359,18 @@ impl LdapDirectory {
     /// there is no pause).
     pub fn pace(&self) -> f64 {
         self.pool.pace()
+    }
+
+    /// Operations sent and answered; Active Directory neither throttles
+    /// nor needs a budget.
+    pub fn traffic(&self) -> Traffic {
+        let (calls, answered) = self.pool.operations();
+        Traffic {
+            calls,
+            answered,
+            throttled: 0,
+            budget_per_second: None,
+        }
     }
 
     /// No throttling on Active Directory: workers never pause.

@@ -4,12 +4,13 @@
 //! concurrency, and every operation has a time limit. A connection that
 //! broke is dropped: the call that saw it fails with its connection error
 //! (the engine decides what a write in doubt means), and the next call
-//! on that slot opens and binds a fresh one. The pace shown is measured
-//! here: operations completed per second.
+//! on that slot opens and binds a fresh one. The traffic is counted
+//! here: operations sent and answered, and the measured pace (operations
+//! completed per second).
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings};
@@ -99,6 +100,10 @@ pub struct Pool {
     meter: Mutex<Meter>,
     /// Connections opened after the first ones (reconnects).
     reconnects: AtomicUsize,
+    /// Operations handed a connection (one per lease; a paged search is
+    /// one), and those that got an answer, whatever its result code.
+    sent: AtomicU64,
+    answered: AtomicU64,
 }
 
 /// A handle lent for one operation.
@@ -115,6 +120,9 @@ impl Lease<'_> {
     /// connection so the next call opens a fresh one.
     pub async fn done(self, broken: bool) {
         self.pool.count();
+        if !broken {
+            self.pool.answered.fetch_add(1, Ordering::Relaxed);
+        }
         if broken {
             let mut h = self.pool.slots[self.slot].handle.lock().await;
             if h.as_ref().is_some_and(|(g, _)| *g == self.generation) {
@@ -143,6 +151,8 @@ impl Pool {
             in_flight: Semaphore::new(concurrency.max(1)),
             meter: Mutex::new(Meter::new()),
             reconnects: AtomicUsize::new(0),
+            sent: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
         };
         let first = pool.connector.open().await?;
         *pool.slots[0].handle.lock().await = Some((0, first));
@@ -185,6 +195,7 @@ impl Pool {
                     reason: "no connection".into(),
                 })?;
         drop(h);
+        self.sent.fetch_add(1, Ordering::Relaxed);
         let mut ldap = ldap;
         ldap.with_timeout(self.connector.timeout);
         Ok(Lease {
@@ -199,6 +210,14 @@ impl Pool {
     /// Connections opened again after one broke.
     pub fn reconnects(&self) -> usize {
         self.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// Operations sent and operations answered so far.
+    pub fn operations(&self) -> (u64, u64) {
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.answered.load(Ordering::Relaxed),
+        )
     }
 
     fn count(&self) {

@@ -1,10 +1,12 @@
 //! `summary.md`: the run for people (and for GitHub's job summary): what
-//! ran, a table of counts per step, and the first failed users.
+//! ran, a table of counts per step, the traffic (duration, calls, 429s,
+//! time paused), and the first failed users.
 
 use std::fmt::Write as _;
 
 use crate::report::summary::{FailedStep, ReportSummary, RunInfo};
 use crate::report::text::markdown as md;
+use crate::rundir::RunTraffic;
 
 /// Failed users listed in `summary.md`; the rest are in `results.csv`.
 pub const MAX_LISTED: usize = 100;
@@ -77,6 +79,10 @@ pub fn render(summary: &ReportSummary, info: &RunInfo) -> String {
         let _ = writeln!(out, "| {} | {} |", c.failed, c.skipped);
     }
 
+    if let Some(t) = &info.traffic {
+        push_traffic(&mut out, t);
+    }
+
     out.push_str("\n## Failed users\n\n");
     if summary.failures.is_empty() {
         out.push_str("None.\n");
@@ -99,6 +105,46 @@ pub fn render(summary: &ReportSummary, info: &RunInfo) -> String {
         let _ = writeln!(out, "\n…and {more} more (see results.csv)");
     }
     out
+}
+
+/// `## Traffic`: how long the run took, what it sent, and how much of it
+/// the service refused or made it wait.
+fn push_traffic(out: &mut String, t: &RunTraffic) {
+    out.push_str("\n## Traffic\n\n");
+    let mut duration = seconds(t.duration_s);
+    if t.attempts > 1 {
+        let _ = write!(duration, " over {} attempts", t.attempts);
+    }
+    let lines = [
+        ("Duration", duration),
+        (
+            "Calls sent",
+            format!("{} ({:.1} per second)", t.calls, t.calls_per_second()),
+        ),
+        (
+            "Requests answered",
+            format!("{} ({:.1} per second)", t.answered, t.answered_per_second()),
+        ),
+        ("429 answers", t.throttled.to_string()),
+        ("Time paused", seconds(t.paused_s)),
+    ];
+    for (label, value) in lines {
+        let _ = writeln!(out, "- **{label}:** {value}");
+    }
+}
+
+/// `12.3 s`, `4 min 05 s`, `2 h 03 min`.
+fn seconds(secs: f64) -> String {
+    let secs = if secs.is_finite() { secs.max(0.0) } else { 0.0 };
+    if secs < 60.0 {
+        return format!("{secs:.1} s");
+    }
+    let whole = secs.round() as u64;
+    if whole < 3600 {
+        format!("{} min {:02} s", whole / 60, whole % 60)
+    } else {
+        format!("{} h {:02} min", whole / 3600, whole % 3600 / 60)
+    }
 }
 
 /// The reason followed by the Graph error code and request id, which are
@@ -217,6 +263,51 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("## Failed users\n\nNone.\n"));
+    }
+
+    #[test]
+    fn the_traffic_section_shows_what_was_sent_and_the_waits() {
+        let text = render(&summary(0), &info(false));
+        assert!(
+            !text.contains("## Traffic"),
+            "no record, no section: {text}"
+        );
+        let mut i = info(false);
+        i.traffic = Some(RunTraffic {
+            duration_s: 125.0,
+            calls: 500,
+            answered: 9_000,
+            throttled: 3,
+            paused_s: 4.25,
+            attempts: 1,
+        });
+        let text = render(&summary(0), &i);
+        assert!(
+            text.contains(
+                "\n## Traffic\n\n\
+                 - **Duration:** 2 min 05 s\n\
+                 - **Calls sent:** 500 (4.0 per second)\n\
+                 - **Requests answered:** 9000 (72.0 per second)\n\
+                 - **429 answers:** 3\n\
+                 - **Time paused:** 4.2 s\n\
+                 \n## Failed users\n"
+            ),
+            "{text}"
+        );
+        i.traffic = Some(RunTraffic {
+            duration_s: 7_384.0,
+            attempts: 3,
+            ..RunTraffic::default()
+        });
+        let text = render(&summary(0), &i);
+        assert!(
+            text.contains("- **Duration:** 2 h 03 min over 3 attempts\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("- **Calls sent:** 0 (0.0 per second)\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -285,6 +285,13 @@ mod tests {
         for i in 0..25 {
             tx.send(failure(i)).unwrap();
         }
+        tx.send(RunEvent::Pace {
+            answered_per_second: 120.0,
+            answered: 40,
+            throttled: 2,
+            budget_per_second: Some(500.0),
+        })
+        .unwrap();
         tx.send(RunEvent::Throttled {
             for_: Duration::from_secs(30),
         })
@@ -360,9 +367,10 @@ mod tests {
         assert!(
             progress[..progress.len() - 1]
                 .iter()
-                .any(|l| l.contains("throttled 1 · throttled, resuming in 30 s")),
+                .any(|l| l.contains("users/s · 120 calls/s · 429s 2 · throttled, resuming in 30 s")),
             "{text}"
         );
+        assert!(last.contains(" calls/s · 429s 2 · "), "{last}");
     }
 
     #[tokio::test]
@@ -474,7 +482,7 @@ mod tests {
         assert!(text.contains("/s ETA "), "{text}");
         assert!(
             text.contains(
-                "ok 5 · changed 8 · failed 3 · skipped 1 · throttled 1 · throttled, resuming in"
+                "ok 5 · changed 8 · failed 3 · skipped 1 · 120 calls/s · 429s 2 · throttled, resuming in"
             ),
             "{text}"
         );

@@ -26,7 +26,7 @@ pub const MAX_FAILURES: usize = 1000;
 const MAX_EXTRA_STEPS: usize = 100;
 
 /// What a run was, for the report headers. Times are RFC 3339.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunInfo {
     pub run_id: String,
     pub playbook_name: String,
@@ -41,6 +41,9 @@ pub struct RunInfo {
     pub shard: Option<String>,
     pub started: String,
     pub finished: String,
+    /// What the run sent (from the manifest; `None` for a run recorded
+    /// before remedy counted it, or one still running).
+    pub traffic: Option<crate::rundir::RunTraffic>,
 }
 
 /// Outcome counts of one step.
@@ -279,6 +282,7 @@ pub(crate) mod tests {
             shard: None,
             started: "2025-01-01T10:00:00Z".into(),
             finished: "2025-01-01T10:05:00Z".into(),
+            traffic: None,
         }
     }
 

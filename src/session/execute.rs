@@ -17,7 +17,7 @@ use crate::operator::Operator;
 use crate::plan::{PlanHeader, PlanStepInfo, PlanWriter};
 use crate::playbook::Playbook;
 use crate::report::progress;
-use crate::rundir::{self, Counts, Inputs, Manifest, RunDir, RunStatus, StepInfo};
+use crate::rundir::{self, Counts, Inputs, Manifest, RunDir, RunStatus, RunTraffic, StepInfo};
 use crate::secrets::SecretsFile;
 use crate::session::config::{Purpose, RunConfig};
 use crate::session::drift::drifted_users;
@@ -127,7 +127,11 @@ async fn execute(
             csv_rows: p.csv_rows,
             ..Counts::default()
         },
+        // Kept while this attempt runs, so a kill loses only its own.
+        traffic: p.earlier_traffic.clone(),
     };
+    // This attempt's duration runs from here to the manifest's `finished`.
+    let attempt_started = std::time::Instant::now();
     p.run
         .write_manifest(&manifest)
         .map_err(|e| cannot("write", &p.run.manifest(), e))?;
@@ -257,12 +261,20 @@ async fn execute(
         failed: totals.failed,
         done_earlier: totals.done_earlier,
     };
+    manifest.traffic = Some(
+        RunTraffic::attempt(attempt_started.elapsed(), &totals.traffic, totals.paused)
+            .after(p.earlier_traffic.as_ref()),
+    );
     tracing::info!(
         run_id = %p.run.id,
         status = ?manifest.status,
         processed = totals.processed,
         failed = totals.failed,
         done_earlier = totals.done_earlier,
+        calls = totals.traffic.calls,
+        answered = totals.traffic.answered,
+        throttled = totals.traffic.throttled,
+        paused_ms = u64::try_from(totals.paused.as_millis()).unwrap_or(u64::MAX),
         "run finished"
     );
     if let Err(e) = p.run.write_manifest(&manifest) {
@@ -394,6 +406,7 @@ fn write_reports(
         shard: manifest.shard.map(|s| s.to_string()),
         started: manifest.started.clone(),
         finished: manifest.finished.clone().unwrap_or_default(),
+        traffic: manifest.traffic.clone(),
     };
     match crate::report::write_reports(&run.journal(), &steps, &info, &report_dir) {
         Ok(summary) => ui.notice(Notice::Table {

@@ -59,6 +59,8 @@ pub(super) struct Prepared {
     pub replay: Option<Replay>,
     pub saved_passwords: HashMap<String, SecretString>,
     pub started: String,
+    /// A resumed run: the traffic its earlier attempts recorded.
+    pub earlier_traffic: Option<rundir::RunTraffic>,
 }
 
 /// What preparation found.
@@ -215,7 +217,7 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
     // 3. State directory, and what an earlier run already did.
     let state = StateDir::open(&config.state_dir)?;
     let plan_sha = plan.as_ref().map(|p| p.sha256.as_str());
-    let (run, replay, saved_passwords, started) = match &config.resume {
+    let (run, replay, saved_passwords, started, earlier_traffic) = match &config.resume {
         Some(id) => {
             let asked = Resume {
                 id,
@@ -236,7 +238,13 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
                     if config.preflight {
                         check_guard_and_role(&connected, &playbook, dry_run, ui).await?;
                     }
-                    (r.run, Some(r.replay), r.saved_passwords, r.started)
+                    (
+                        r.run,
+                        Some(r.replay),
+                        r.saved_passwords,
+                        r.started,
+                        r.traffic,
+                    )
                 }
             }
         }
@@ -258,6 +266,7 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
                 None,
                 HashMap::new(),
                 rundir::now_rfc3339(),
+                None,
             )
         }
     };
@@ -284,6 +293,7 @@ pub(super) async fn prepare(config: &RunConfig, ui: &dyn Ui) -> Result<Ready, Se
         replay,
         saved_passwords,
         started,
+        earlier_traffic,
     })))
 }
 

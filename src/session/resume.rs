@@ -111,6 +111,8 @@ pub(super) struct Resumed {
     pub saved_passwords: HashMap<String, SecretString>,
     /// When the run first started.
     pub started: String,
+    /// The traffic its earlier attempts recorded.
+    pub traffic: Option<crate::rundir::RunTraffic>,
 }
 
 /// Either a run to continue, or one that already completed.
@@ -318,6 +320,7 @@ pub(super) fn prepare(
         replay,
         saved_passwords,
         started: m.started,
+        traffic: m.traffic,
     })))
 }
 

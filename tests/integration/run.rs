@@ -1430,12 +1430,49 @@ fn a_throttled_batched_run_wastes_few_calls() {
             csv.to_str().unwrap(),
             "--concurrency",
             "8",
+            // The preflight's reads of the app's roles go around the run's
+            // dispatcher; without them every call but the tokens is the run's.
+            "--no-preflight",
         ],
     );
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let stats = emu.get_json("/_stats");
     let items = stats["by_operation"]["batch_items"].as_u64().unwrap();
     let throttled = stats["throttled"].as_u64().unwrap();
+    // The manifest's traffic is what the service saw: every HTTP call but
+    // the token requests, each answer (direct requests and batch items; no
+    // faults, so every call is answered) and each 429.
+    let run = only_run_dir(&state);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("manifest.json")).unwrap()).unwrap();
+    let traffic = &manifest["traffic"];
+    let requests = stats["requests"].as_u64().unwrap();
+    let tokens = stats["by_operation"]["token"].as_u64().unwrap();
+    let envelopes = stats["by_operation"]["batch"].as_u64().unwrap();
+    assert_eq!(traffic["calls"], requests - tokens, "{traffic} {stats}");
+    assert_eq!(
+        traffic["answered"],
+        requests - tokens - envelopes + items,
+        "{traffic} {stats}"
+    );
+    assert_eq!(traffic["throttled"], throttled, "{traffic} {stats}");
+    assert_eq!(traffic["attempts"], 1);
+    let duration = traffic["duration_s"].as_f64().unwrap();
+    let paused = traffic["paused_s"].as_f64().unwrap();
+    assert!(duration > 0.0 && paused <= duration, "{traffic}");
+    // A 429 pauses every worker for its Retry-After (a second at least).
+    assert_eq!(paused > 0.0, throttled > 0, "{traffic}");
+    let summary = std::fs::read_to_string(run.join("summary.md")).unwrap();
+    assert!(
+        summary.contains(&format!("- **429 answers:** {throttled}\n")),
+        "{summary}"
+    );
+    assert!(
+        r.stderr
+            .contains(&format!(" calls/s · 429s {throttled} · ")),
+        "the final progress line counts the 429 answers: {}",
+        r.stderr
+    );
     assert!(items > 0, "requests were batched: {stats}");
     // Alone this run wastes 1-4 %; the bound leaves room for a loaded CI
     // machine (timing shifts when the first 429 lands). Clients that retry
