@@ -94,6 +94,8 @@ const LEARNED_MARGIN: f64 = 0.97;
 /// calls wait for tokens.
 const LEARNED_GROWTH: f64 = 0.04;
 const LEARNED_GROWTH_MIN: f64 = 0.005;
+/// Growth per second of a budget back to the edge it learned.
+const RECOVER: f64 = 1.5;
 /// Growth per second of a budget started from a published quota while
 /// calls wait for it and nothing has been refused.
 const PRIOR_GROWTH: f64 = 0.1;
@@ -383,6 +385,7 @@ impl Budget {
             }
             if s.levels_seen {
                 s.rate = (base * DECREASE).clamp(MIN_RATE, s.ceiling);
+                s.learned = Some((in_window * DECREASE).max(s.rate));
             } else {
                 // No level to steer by: learn. Since the first refusal the
                 // service's burst is spent, so what it let through over
@@ -503,6 +506,12 @@ impl State {
                 if now >= self.hold_until {
                     self.rate = (self.rate * LEVEL_CUT).max(MIN_RATE);
                     self.hold_until = now + HOLD;
+                    // The budget's edge is about what got through while
+                    // the level topped out: an epoch without a level later
+                    // is no licence to double past it.
+                    let through = self.window_units
+                        / now.duration_since(self.window_start).as_secs_f64().max(0.1);
+                    self.learned = Some((through * LEVEL_CUT).max(self.rate));
                 }
             }
             Some(level) if level >= LEVEL_HOLD => self.unseen_step = GROW_UNSEEN,
@@ -510,12 +519,18 @@ impl State {
                 self.unseen_step = GROW_UNSEEN;
                 self.rate *= (1.0 + GROW_LOW).powf(epochs);
             }
-            None if self.learned.is_some() && !self.levels_seen => {
-                // Learned from refusals: creep up, and only when calls
-                // are waiting for tokens (idle budget proves nothing).
+            None if let Some(edge) = self.learned => {
+                // The edge was learned (a refusal, or a level at the top):
+                // no level is no proof of room. Back to the edge quickly,
+                // past it only creeping, and only while calls wait for
+                // tokens (an idle budget proves nothing).
                 if self.starved {
                     let secs = epochs * EPOCH.as_secs_f64();
-                    self.rate *= 1.0 + self.learned_growth * secs;
+                    self.rate = if self.rate < edge {
+                        (self.rate * RECOVER.powf(secs)).min(edge)
+                    } else {
+                        self.rate * (1.0 + self.learned_growth * secs)
+                    };
                 }
             }
             None if self.prior_burst > 0.0 => {
@@ -764,14 +779,14 @@ mod tests {
         l.on_success(1, Some(0.8));
         let grown = l.status().0 / start_rate / cut;
         assert!((grown - 1.02_f64.powi(5)).abs() < 1e-9, "{grown}");
-        // With no level at all, the step doubles every epoch.
+        // No level at all after the level topped out is no proof of room:
+        // with no call waiting for tokens, nothing grows.
+        let before = l.status().0;
         for _ in 0..20 {
             tokio::time::advance(Duration::from_millis(50)).await;
             l.on_success(1, None);
         }
-        let grown = l.status().0 / start_rate / cut / 1.02_f64.powi(5);
-        let steps: f64 = [0.05, 0.1, 0.2, 0.4, 0.8].iter().map(|g| 1.0 + g).product();
-        assert!((grown - steps).abs() < 1e-6, "{grown}");
+        assert!((l.status().0 - before).abs() < 1e-9, "{}", l.status().0);
     }
 
     /// What a simulated run against the emulator's token bucket saw.

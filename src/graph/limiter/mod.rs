@@ -156,20 +156,29 @@ impl Limiter {
         charged: Option<f64>,
         level: Option<f64>,
     ) {
+        // What the service charged is what succeeded: slow start must not
+        // count units it was not charged.
+        let mut units = reserved.max(1);
         if let Some(c) = charged.filter(|c| c.is_finite() && *c >= 0.0 && *c <= 100.0) {
-            let c = c.round() as i64;
-            let diff = i64::from(reserved) - c;
-            if diff > 0 {
-                self.units.refund(u32::try_from(diff).unwrap_or(0));
-            } else if diff < 0 {
-                self.units.charge(u32::try_from(-diff).unwrap_or(0));
+            #[expect(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "rounded, within 0..=100"
+            )]
+            let c = c.round() as u32;
+            if c < units {
+                self.units.refund(units - c);
+            } else if c > units {
+                self.units.charge(c - units);
             }
+            units = c.max(1);
         }
-        self.units.on_success(reserved.max(1), level);
+        // Which limit a level speaks of is not documented. Writes draw
+        // units too, so the units' budget heeding it holds both back; the
+        // write quota learns from the 429s that name it.
+        self.units.on_success(units, level);
         if class == Class::Write {
-            // Which limit a level speaks of is not documented: the writes
-            // heed it too.
-            self.writes.on_success(1, level);
+            self.writes.on_success(1, None);
         }
     }
 
