@@ -199,6 +199,9 @@ def main():
                     shape, ms, code, f"{wall:.1f}", f"{floor:.1f}", f"{ratio:.3f}", calls, ops,
                     st.get("writes", "?"), st["throttled"], f"{share:.2%}",
                     "PASS" if ok else "MISS")), flush=True)
+                by = st.get("throttled_by_scope", {})
+                print(f"   429s by scope: read {by.get('read', 0)}, write {by.get('write', 0)}, "
+                      f"readwrite {by.get('readwrite', 0)}")
                 if code != 0:
                     print("   stderr tail:", err[-800:])
                 if shape == "C" and ms == 30:

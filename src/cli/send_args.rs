@@ -16,9 +16,10 @@ pub struct SendArgs {
     #[arg(long)]
     pub no_batch: bool,
 
-    /// Ceiling of the shared request rate, in requests (or batch items) per
-    /// second; the rate adapts below it when Graph throttles. Default: the
-    /// playbook's `settings.max_rate`, else no ceiling until Graph throttles.
+    /// Ceiling of each shared budget per second: Graph's resource units (a
+    /// read of one object or a write costs 1, a list 2) and writes; the
+    /// rates adapt below it when Graph throttles. Default: the playbook's
+    /// `settings.max_rate`, else no ceiling until Graph throttles.
     #[arg(long, value_name = "PER_SECOND")]
     pub max_rate: Option<f64>,
 }

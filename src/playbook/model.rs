@@ -239,7 +239,8 @@ pub struct SettingsDoc {
     #[serde(default)]
     #[schemars(with = "Option<u32>", range(min = 1, max = 512))]
     pub concurrency: Option<Spanned<u32>>,
-    /// Ceiling of the shared request rate, in requests per second.
+    /// Ceiling of each shared rate budget per second: Graph resource units
+    /// (a read of one object or a write costs 1, a list 2) and writes.
     #[serde(default)]
     #[schemars(with = "Option<f64>", range(min = 0.1))]
     pub max_rate: Option<Spanned<f64>>,

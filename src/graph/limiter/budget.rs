@@ -61,6 +61,8 @@ const BURST_SECONDS: f64 = 0.25;
 const SLOW_START_WINDOW: f64 = 0.25;
 /// Seconds of traffic one call may carry.
 const CALL_SECONDS: f64 = 0.5;
+/// The same, for a budget started from a published quota (writes).
+const PRIOR_CALL_SECONDS: f64 = 0.1;
 
 /// Graph shows the level only past this share of a limit.
 const LEVEL_SHOWN: f64 = 0.8;
@@ -158,6 +160,8 @@ struct State {
     prior_burst: f64,
     /// Time this budget spent paused, and since when it is paused.
     paused_total: Duration,
+    /// Seconds of the current rate one call may carry.
+    call_seconds: f64,
 }
 
 /// One adaptive budget (the resource units of every call, or the writes).
@@ -203,6 +207,7 @@ impl Budget {
                 starved: false,
                 prior_burst: 0.0,
                 paused_total: Duration::ZERO,
+                call_seconds: CALL_SECONDS,
             }),
         }
     }
@@ -221,6 +226,10 @@ impl Budget {
             s.slow_start = false;
             s.prior_burst = burst.max(1.0);
             s.tokens = s.prior_burst;
+            // A quota's edge refuses a whole call's items at once: writes
+            // go a tenth of a second's worth at a time (two per call at
+            // 20 a second), which costs nothing at that rate.
+            s.call_seconds = PRIOR_CALL_SECONDS;
         }
         b
     }
@@ -250,7 +259,7 @@ impl Budget {
                     _ => {
                         let elapsed = now.duration_since(s.last).as_secs_f64();
                         s.last = now;
-                        let mut call = max.min((s.rate * CALL_SECONDS).floor()).max(1.0);
+                        let mut call = max.min((s.rate * s.call_seconds).floor()).max(1.0);
                         if s.slow_start {
                             let allowed = INITIAL_BURST.max((1.0 + SLOW_START_WINDOW) * s.ok_units);
                             let used = s.sent_units - s.failed_units;
@@ -335,6 +344,22 @@ impl Budget {
         } else if now.duration_since(s.epoch_start) >= EPOCH {
             s.end_epoch(now);
         }
+    }
+
+    /// Whether calls waited for tokens in the current epoch.
+    pub fn is_starved(&self) -> bool {
+        self.lock().starved
+    }
+
+    /// A level seen on an answer this budget did not pay for (a read's,
+    /// when the level is taken as the write quota's).
+    pub fn observe_level(&self, level: Option<f64>) {
+        let Some(level) = level.filter(|l| l.is_finite() && *l >= LEVEL_SHOWN) else {
+            return;
+        };
+        let mut s = self.lock();
+        s.levels_seen = true;
+        s.epoch_level = Some(s.epoch_level.map_or(level, |l: f64| l.max(level)));
     }
 
     /// `units` were answered with an error other than a 429 (or not at
@@ -504,14 +529,18 @@ impl State {
             Some(level) if level >= LEVEL_HIGH => {
                 self.unseen_step = GROW_UNSEEN;
                 if now >= self.hold_until {
-                    self.rate = (self.rate * LEVEL_CUT).max(MIN_RATE);
-                    self.hold_until = now + HOLD;
-                    // The budget's edge is about what got through while
-                    // the level topped out: an epoch without a level later
-                    // is no licence to double past it.
+                    // A large budget shows a high level for as long as it
+                    // takes to refill, long after the rate came down to
+                    // its refill rate: cut, but never below what is
+                    // getting through now (that is the refill rate).
                     let through = self.window_units
                         / now.duration_since(self.window_start).as_secs_f64().max(0.1);
-                    self.learned = Some((through * LEVEL_CUT).max(self.rate));
+                    let floor = (through * LEARNED_MARGIN).min(self.rate);
+                    self.rate = (self.rate * LEVEL_CUT).max(floor).max(MIN_RATE);
+                    self.hold_until = now + HOLD;
+                    // The budget's edge is about here: an epoch without a
+                    // level later is no licence to double past it.
+                    self.learned = Some(self.rate.max(floor));
                 }
             }
             Some(level) if level >= LEVEL_HOLD => self.unseen_step = GROW_UNSEEN,
@@ -757,16 +786,27 @@ mod tests {
         l.on_success(1, Some(0.8));
         let start_rate = l.status().0;
         assert!((start_rate - 100.0).abs() < 1e-6, "{start_rate}");
-        // Two seconds of answers at the edge: a cut at most once a second.
+        // Two seconds of answers at the edge: a cut at most once a second,
+        // and none while more gets through than the rate (the first
+        // second's window holds the 800 units above).
         for _ in 0..40 {
             tokio::time::advance(Duration::from_millis(50)).await;
             l.on_success(1, Some(1.0));
         }
         let cut = l.status().0 / start_rate;
+        assert!((cut - LEVEL_CUT).abs() < 1e-9, "one cut: {cut}");
+        // Never below about what gets through: 20 a second here (measured
+        // over the current second, so a little above early in it).
+        for _ in 0..200 {
+            tokio::time::advance(Duration::from_millis(50)).await;
+            l.on_success(1, Some(1.0));
+        }
+        let floor = l.status().0;
         assert!(
-            (cut - LEVEL_CUT * LEVEL_CUT).abs() < 1e-9,
-            "two cuts in two seconds: {cut}"
+            (18.0..=25.0).contains(&floor),
+            "cut down to what gets through, no further: {floor}"
         );
+        let cut = floor / start_rate;
         // Just below the edge the rate holds.
         for _ in 0..20 {
             tokio::time::advance(Duration::from_millis(50)).await;

@@ -173,12 +173,20 @@ impl Limiter {
             }
             units = c.max(1);
         }
-        // Which limit a level speaks of is not documented. Writes draw
-        // units too, so the units' budget heeding it holds both back; the
-        // write quota learns from the 429s that name it.
-        self.units.on_success(units, level);
+        // Which limit a level speaks of is not documented: it is taken as
+        // the write quota's while writes wait for their budget and the
+        // units do not (writes bind first), else as the units'.
+        let writes_level = self.writes.is_starved() && !self.units.is_starved();
+        let (units_level, write_level) = if writes_level {
+            (None, level)
+        } else {
+            (level, None)
+        };
+        self.units.on_success(units, units_level);
         if class == Class::Write {
-            self.writes.on_success(1, None);
+            self.writes.on_success(1, write_level);
+        } else if write_level.is_some() {
+            self.writes.observe_level(write_level);
         }
     }
 
