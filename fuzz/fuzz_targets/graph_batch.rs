@@ -72,6 +72,7 @@ fuzz_target!(|data: &[u8]| {
         request_id: Some("rid".into()),
         body: data.to_vec(),
         throttle_level: None,
+        resource_units: None,
     };
     if let Ok(results) = parse_batch(&items, &resp) {
         assert_eq!(results.len(), items.len(), "one result per item");

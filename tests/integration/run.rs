@@ -1509,3 +1509,64 @@ fn no_batch_sends_one_request_per_operation() {
     assert_eq!(stats["by_operation"]["batch"], 0, "{stats}");
     assert_eq!(stats["resets"], 50);
 }
+
+#[test]
+fn a_tight_write_quota_is_learned_and_nothing_is_done_twice() {
+    // Graph's write quota, scaled down: 10 writes a second after 20 at
+    // once, no level header. Every user is disabled, so each costs one
+    // folded PATCH (reset and sign-in together).
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("userPrincipalName,displayName,accountEnabled\n");
+    for i in 1..=80 {
+        text.push_str(&format!(
+            "user{i:05}@contoso.onmicrosoft.com,User {i},false\n"
+        ));
+    }
+    let csv = dir.path().join("users.csv");
+    std::fs::write(&csv, text).unwrap();
+    let emu = EmulatorProcess::start(&[
+        "--users",
+        csv.to_str().unwrap(),
+        "--costs",
+        "graph",
+        "--write-rate",
+        "10",
+        "--write-burst",
+        "20",
+        "--level-header",
+        "never",
+    ]);
+    let state = dir.path().join("state");
+    let r = remedy_run(
+        &emu,
+        &state,
+        &[
+            "workflows/unlock-account.yaml",
+            "--users",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let stats = emu.get_json("/_stats");
+    // remedy starts from Graph's published 3,000 writes at once, so this
+    // quota refuses it; only writes were refused, and it settled.
+    let by = &stats["throttled_by_scope"];
+    assert!(by["write"].as_u64().unwrap() >= 1, "{stats}");
+    assert_eq!(
+        (by["read"].as_u64(), by["readwrite"].as_u64()),
+        (Some(0), Some(0)),
+        "{stats}"
+    );
+    // (A quota 150 times smaller than the published one costs the first
+    // calls in flight, then the budget settles: measured 27 of 107.)
+    assert!(
+        by["write"].as_u64().unwrap() * 2 <= 80,
+        "half as many refusals as writes at most: {stats}"
+    );
+    assert_eq!(stats["resets"], 80);
+    assert_eq!(stats["enable_changes"], 80);
+    assert_eq!(stats["users_reset_more_than_once"], 0);
+    // One write per user reached the service, besides the refused ones.
+    let writes = stats["writes"].as_u64().unwrap();
+    assert_eq!(writes - by["write"].as_u64().unwrap(), 80, "{stats}");
+}

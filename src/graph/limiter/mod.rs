@@ -125,13 +125,13 @@ impl Limiter {
         }
     }
 
-    /// Takes exactly `n` units (a write's own units, or what a call costs
-    /// beyond what was reserved): waits for what the budget hands out and
-    /// owes it the rest.
+    /// Takes exactly `n` units (a write call's own units, or what a call
+    /// costs beyond what was reserved), waiting for each part the budget
+    /// hands out: writes obey the units' slow start and pauses too.
     pub async fn take_units(&self, n: u32) {
-        let got = self.units.reserve(n).await;
-        if got < n {
-            self.units.charge(n - got);
+        let mut left = n;
+        while left > 0 {
+            left -= self.units.reserve(left).await.min(left);
         }
     }
 
