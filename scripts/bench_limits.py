@@ -50,6 +50,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_throughput as bt  # noqa: E402
+from campaign import write_users  # noqa: E402
 
 ROOT = bt.ROOT
 PLAYBOOK = os.path.join(ROOT, "workflows", "incident-response.yaml")
@@ -65,15 +66,6 @@ SHAPES = {
     "D": ("identity: RU 8,000/10 s + writes 3,000/150 s, level past 80 %",
           [*IDENTITY, "--level-header", "above-80"]),
 }
-
-
-def write_users(tmp, n):
-    path = os.path.join(tmp, f"users-{n}.csv")
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write("userPrincipalName,displayName,accountEnabled\n")
-        f.writelines(f"user{i:07d}@{bt.DOMAIN},User {i},{'false' if i % 3 == 0 else 'true'}\n"
-                     for i in range(n))
-    return path
 
 
 def operations(st):

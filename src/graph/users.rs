@@ -95,13 +95,27 @@ pub fn reset_password(
     force_change: bool,
     with_mfa: bool,
 ) -> GraphRequest {
-    let body = serde_json::json!({
+    reset_patch(id, password, force_change, with_mfa, None)
+}
+
+/// The reset's `PATCH`, with `accountEnabled` beside it when given.
+fn reset_patch(
+    id: &str,
+    password: &SecretString,
+    force_change: bool,
+    with_mfa: bool,
+    enabled: Option<bool>,
+) -> GraphRequest {
+    let mut body = serde_json::json!({
         "passwordProfile": {
             "password": password.expose_secret(),
             "forceChangePasswordNextSignIn": force_change,
             "forceChangePasswordNextSignInWithMfa": with_mfa,
         }
     });
+    if let Some(enabled) = enabled {
+        body["accountEnabled"] = serde_json::Value::Bool(enabled);
+    }
     let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
     // The Value held the password too; zero its string before dropping it.
     zero_value(body);
@@ -135,23 +149,7 @@ pub fn reset_password_and_enable(
     with_mfa: bool,
     enabled: bool,
 ) -> GraphRequest {
-    let body = serde_json::json!({
-        "passwordProfile": {
-            "password": password.expose_secret(),
-            "forceChangePasswordNextSignIn": force_change,
-            "forceChangePasswordNextSignInWithMfa": with_mfa,
-        },
-        "accountEnabled": enabled,
-    });
-    let bytes = Zeroizing::new(serde_json::to_vec(&body).unwrap_or_default());
-    zero_value(body);
-    GraphRequest {
-        method: Method::PATCH,
-        path: user_path(id),
-        body: Some(bytes),
-        operation: Operation::ResetPassword,
-        secrets: vec![password.clone()],
-    }
+    reset_patch(id, password, force_change, with_mfa, Some(enabled))
 }
 
 /// `PATCH /users/{id}` with `accountEnabled`.
